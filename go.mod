@@ -1,0 +1,3 @@
+module ircish
+
+go 1.26.8

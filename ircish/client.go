@@ -1,0 +1,269 @@
+package ircish
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+// Reasons a client leaves, as LEFT lines and the log give them.
+const (
+	reasonLost         = "connection lost"
+	reasonReadError    = "read error"
+	reasonSendQueue    = "send queue exceeded"
+	reasonWriteTimeout = "write timeout"
+	reasonShutdown     = "shutdown"
+	reasonPanic        = "internal error"
+)
+
+var (
+	errShuttingDown = errorf(CodeServerFull, "the server is shutting down")
+	errQuit         = errors.New("ircish: quit")
+)
+
+// A client is one connection as the server sees it. Its own goroutine runs
+// serve: it reads the connection, runs commands and, at the end, leaves
+// the room. Lines to the client go through its outbox.
+type client struct {
+	s      *Server
+	conn   net.Conn
+	remote string // ip:port
+	in     lineReader
+	out    *outbox
+
+	// nick, key (FoldNick(nick)) and index are written by the room under its
+	// lock; the client's own goroutine reads them without it.
+	nick, key string
+	index     int
+
+	quitReason string // set by QUIT
+}
+
+func newClient(s *Server, conn net.Conn) *client {
+	return &client{
+		s:      s,
+		conn:   conn,
+		remote: conn.RemoteAddr().String(),
+		in:     lineReader{rd: conn, max: s.maxLine()},
+		out:    newOutbox(conn, s.sendQueue(), s.writeTimeout()),
+	}
+}
+
+func (c *client) log() *slog.Logger {
+	if c.nick == "" {
+		return c.s.log().With("remote", c.remote)
+	}
+	return c.s.log().With("remote", c.remote, "nick", c.nick)
+}
+
+// serve runs the client until it quits or its connection ends.
+func (c *client) serve() {
+	cause := reasonLost
+	defer func() {
+		if p := recover(); p != nil {
+			c.log().Error("panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			cause = reasonPanic
+		}
+		c.finish(cause)
+	}()
+	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
+	cause = c.readCommands()
+}
+
+// readCommands reads and runs commands until the connection ends, and
+// returns why it ended.
+func (c *client) readCommands() string {
+	for {
+		line, err := c.in.readLine()
+		switch {
+		case errors.Is(err, errLineTooLong):
+			c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
+			continue
+		case err != nil:
+			return c.readFailure(err)
+		}
+		if len(line) == 0 {
+			continue
+		}
+		if err := c.run(line); errors.Is(err, errQuit) {
+			return "quit"
+		} else if err != nil {
+			c.reply(err)
+		}
+	}
+}
+
+// readFailure tells why reading failed.
+func (c *client) readFailure(err error) string {
+	if reason := c.out.err(); reason != "" {
+		return reason
+	}
+	if c.s.shuttingDown() {
+		return reasonShutdown
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT) {
+		return reasonLost
+	}
+	c.log().Info("read error", "err", err)
+	return reasonReadError
+}
+
+// run parses and runs one command line.
+func (c *client) run(line []byte) error {
+	m, err := ParseClientLine(line)
+	if err != nil {
+		return err
+	}
+	cmd, ok := commands[m.Verb]
+	switch {
+	case !ok:
+		return errorf(CodeUnknownCommand, "unknown command "+m.Verb+"; HELP lists the commands")
+	case c.nick == "" && !cmd.beforeNick:
+		return errorf(CodeNotRegistered, "say NICK <name> first")
+	case len(m.Params) < cmd.params:
+		return errorf(CodeNeedMoreParams, "usage: "+cmd.syntax)
+	}
+	return cmd.run(c, m.Params)
+}
+
+// reply sends a protocol error to the client and logs it; any other error
+// is a bug, logged and not sent.
+func (c *client) reply(err error) {
+	e, ok := AsError(err)
+	if !ok {
+		c.log().Error("command failed", "err", err)
+		return
+	}
+	c.log().Info("protocol error", "code", e.Code, "text", e.Text)
+	c.out.push(e.Line())
+}
+
+// finish leaves the room, says BYE and closes the connection once the
+// outbox is written.
+func (c *client) finish(cause string) {
+	if c.nick != "" {
+		reason := cause
+		if cause == "quit" {
+			reason = c.quitReason
+		}
+		c.s.room.leave(c, reason)
+	}
+	if cause == "quit" {
+		c.out.push(Line(Bye, cmp.Or(c.quitReason, "goodbye")))
+	}
+	c.out.closeAfterFlush()
+	c.s.forget(c)
+	c.log().Info("client disconnected", "cause", cause)
+}
+
+// A command is the server side of a verb.
+type command struct {
+	params     int  // fields required
+	beforeNick bool // allowed before registration
+	syntax     string
+	about      string
+	run        func(c *client, params []string) error
+}
+
+// commands is the command table, in HELP order; see protocol.txt.
+var commands map[string]command
+
+var helpOrder = []string{Nick, Msg, Whisper, List, Help, Ping, Quit}
+
+func init() {
+	commands = map[string]command{
+		Nick:    {1, true, "NICK <nick>", "choose your nick (first of all), or change it", (*client).setNick},
+		Msg:     {1, false, "MSG <text>", "say text to everyone", (*client).say},
+		Whisper: {2, false, "WHISPER <nick> <text>", "say text to one user only", (*client).whisper},
+		List:    {0, false, "LIST", "list everyone here", (*client).list},
+		Help:    {0, true, "HELP [<command>]", "describe the commands", (*client).help},
+		Ping:    {0, true, "PING [<token>]", "the server answers PONG [<token>]", (*client).ping},
+		Quit:    {0, true, "QUIT [<reason>]", "leave", (*client).quit},
+	}
+}
+
+// setNick registers the client, or renames it: NICK <nick>.
+func (c *client) setNick(p []string) error {
+	nick := p[0]
+	if c.nick == "" {
+		if err := c.s.room.join(c, nick); err != nil {
+			return err
+		}
+		c.log().Info("client registered")
+		return nil
+	}
+	old := c.nick
+	if err := c.s.room.rename(c, nick); err != nil {
+		return err
+	}
+	if old != nick {
+		c.log().Info("nick changed", "old", old)
+	}
+	return nil
+}
+
+// say sends a message to everyone: MSG <text>.
+func (c *client) say(p []string) error {
+	c.s.room.say(c, p[0])
+	c.log().Info("message", "text", p[0])
+	return nil
+}
+
+// whisper sends a message to one user: WHISPER <nick> <text>.
+func (c *client) whisper(p []string) error {
+	if err := c.s.room.whisper(c, p[0], p[1]); err != nil {
+		return err
+	}
+	if c.s.LogWhispers {
+		c.log().Info("whisper", "to", p[0], "text", p[1])
+	} else {
+		c.log().Info("whisper", "to", p[0])
+	}
+	return nil
+}
+
+// list sends the nicks of everyone here: LIST.
+func (c *client) list([]string) error {
+	nicks := c.s.room.nicks()
+	c.out.push(Line(List, strings.Join(nicks, " ")))
+	c.log().Info("list", "users", len(nicks))
+	return nil
+}
+
+// help describes the commands, or one: HELP [<command>].
+func (c *client) help(p []string) error {
+	verbs := helpOrder
+	if len(p) > 0 {
+		verb := strings.ToUpper(p[0])
+		if _, ok := commands[verb]; !ok {
+			return errorf(CodeUnknownCommand, "unknown command "+verb+"; HELP lists the commands")
+		}
+		verbs = []string{verb}
+	}
+	for _, v := range verbs {
+		cmd := commands[v]
+		c.out.push(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)))
+	}
+	return nil
+}
+
+// ping answers PONG with the same token: PING [<token>].
+func (c *client) ping(p []string) error {
+	c.out.push(Line(Pong, p...))
+	return nil
+}
+
+// quit ends the connection: QUIT [<reason>].
+func (c *client) quit(p []string) error {
+	if len(p) > 0 {
+		c.quitReason = p[0]
+	}
+	c.log().Info("client quit", "reason", c.quitReason)
+	return errQuit
+}

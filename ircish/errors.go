@@ -1,0 +1,39 @@
+package ircish
+
+import "errors"
+
+// Error codes sent in ERR lines.
+const (
+	CodeUnknownCommand = "UNKNOWN_COMMAND"
+	CodeNotRegistered  = "NOT_REGISTERED"
+	CodeNeedMoreParams = "NEED_MORE_PARAMS"
+	CodeNickInvalid    = "NICK_INVALID"
+	CodeNickInUse      = "NICK_IN_USE"
+	CodeNoSuchUser     = "NO_SUCH_USER"
+	CodeLineTooLong    = "LINE_TOO_LONG"
+	CodeBadText        = "BAD_TEXT"
+	CodeFlood          = "FLOOD"
+	CodeServerFull     = "SERVER_FULL"
+	CodeTimeout        = "TIMEOUT"
+)
+
+// An Error is a protocol error. It carries the ERR line the server sends.
+type Error struct {
+	Code string // one of the Code constants
+	Text string // for people
+}
+
+func (e *Error) Error() string { return e.Code + " " + e.Text }
+
+// Line returns the error's ERR line.
+func (e *Error) Line() []byte { return Line(Err, e.Code, e.Text) }
+
+// errorf is shorthand for a protocol error.
+func errorf(code, text string) *Error { return &Error{Code: code, Text: text} }
+
+// AsError reports whether err is a protocol error, and returns it.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

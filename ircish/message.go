@@ -1,0 +1,150 @@
+package ircish
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Verbs of protocol v1. A client sends NICK, MSG, WHISPER, LIST, HELP, PING
+// and QUIT; the server sends the rest, and MSG, WHISPER, LIST and HELP with
+// fields of its own.
+const (
+	Nick    = "NICK"
+	Msg     = "MSG"
+	Whisper = "WHISPER"
+	List    = "LIST"
+	Help    = "HELP"
+	Ping    = "PING"
+	Quit    = "QUIT"
+
+	Welcome = "WELCOME"
+	Joined  = "JOINED"
+	Left    = "LEFT"
+	Renamed = "RENAMED"
+	Pong    = "PONG"
+	Bye     = "BYE"
+	Err     = "ERR"
+)
+
+// A Message is one protocol line: its verb and fields. Where the verb takes
+// free text, it is the last field, verbatim.
+type Message struct {
+	Verb   string   // upper case
+	Params []string // the fixed fields, then the free text if there is any
+}
+
+// allWords marks a verb whose fields are all words, without free text.
+const allWords = -1
+
+// clientVerbs and serverVerbs give, for each verb a client or the server
+// sends, how many space-separated words come before the free text. Free text
+// starts at the first non-space byte after them and runs to the end of the
+// line. NICK takes its argument as free text so that "NICK a b" is seen as
+// the invalid nick "a b", not silently cut to "a".
+var (
+	clientVerbs = map[string]int{
+		Nick: 0, Msg: 0, Whisper: 1, List: allWords, Help: 0, Ping: 0, Quit: 0,
+	}
+	serverVerbs = map[string]int{
+		Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
+		List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1,
+	}
+)
+
+// ParseClientLine parses a line a client sent, without its terminator. The
+// verb is matched case-insensitively; an unknown verb comes back upper-cased
+// with the rest of the line as one field. The error, if any, is an *Error
+// with code BAD_TEXT.
+func ParseClientLine(line []byte) (Message, error) {
+	return parse(line, clientVerbs)
+}
+
+// ParseServerLine parses a line the server sent, without its terminator.
+func ParseServerLine(line []byte) (Message, error) {
+	return parse(line, serverVerbs)
+}
+
+func parse(line []byte, verbs map[string]int) (Message, error) {
+	if err := CheckText(line); err != nil {
+		return Message{}, err
+	}
+	s := strings.TrimLeft(string(line), " ")
+	head, rest, _ := strings.Cut(s, " ")
+	words, known := verbs[head]
+	if !known {
+		head = strings.ToUpper(head)
+		if words, known = verbs[head]; !known {
+			words = 0
+		}
+	}
+	return Message{Verb: head, Params: split(rest, words)}, nil
+}
+
+// split cuts s into words, at runs of spaces, and after the given number of
+// words returns what is left as one field, verbatim.
+func split(s string, words int) []string {
+	var params []string
+	for n := 0; words == allWords || n < words; n++ {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			return params
+		}
+		var word string
+		word, s, _ = strings.Cut(s, " ")
+		params = append(params, word)
+	}
+	if s = strings.TrimLeft(s, " "); s != "" {
+		params = append(params, s)
+	}
+	return params
+}
+
+// String returns the line without its terminator.
+func (m Message) String() string {
+	b := m.Append(nil)
+	return string(b[:len(b)-2])
+}
+
+// Append appends the line, ending in CRLF, to b.
+func (m Message) Append(b []byte) []byte {
+	return AppendLine(b, m.Verb, m.Params...)
+}
+
+// AppendLine appends the line made of verb and params, separated by single
+// spaces and ending in CRLF, to b. Empty trailing params are left out, so
+// that LEFT without a reason is just "LEFT nick".
+func AppendLine(b []byte, verb string, params ...string) []byte {
+	for len(params) > 0 && params[len(params)-1] == "" {
+		params = params[:len(params)-1]
+	}
+	n := len(verb) + 2
+	for _, p := range params {
+		n += 1 + len(p)
+	}
+	b = grow(b, n)
+	b = append(b, verb...)
+	for _, p := range params {
+		b = append(b, ' ')
+		b = append(b, p...)
+	}
+	return append(b, '\r', '\n')
+}
+
+// grow makes room for n more bytes in b, with one allocation at most.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
+	}
+	return b
+}
+
+// Line returns the formatted line verb params... as a new slice.
+func Line(verb string, params ...string) []byte {
+	return AppendLine(nil, verb, params...)
+}
+
+// TrimEOL cuts the LF, or CRLF, off the end of a line.
+func TrimEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
+}

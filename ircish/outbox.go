@@ -1,0 +1,141 @@
+package ircish
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// An outbox is a client's queue of outgoing lines. Lines are shared, never
+// copied: a broadcast line is formatted once and queued in every outbox. A
+// writer goroutine exists only while lines are queued; it takes everything
+// queued and writes it in one call (writev), so an idle client costs no
+// goroutine and a busy one few system calls.
+//
+// push and closeAfterFlush are safe to call from any goroutine and never
+// block; nothing here holds the lock across a write.
+type outbox struct {
+	conn    net.Conn
+	max     int           // bytes queued at most
+	timeout time.Duration // for one write
+
+	mu      sync.Mutex
+	drained sync.Cond // signalled when size shrinks or the outbox fails
+	lines   [][]byte  // queued, in order
+	spare   [][]byte  // the writer's batch, kept to reuse its memory
+	size    int       // bytes in lines and in the batch being written
+	writing bool      // a writer goroutine runs
+	closing bool      // close the connection once lines are written
+	failure string    // why the outbox stopped; "" while it works
+}
+
+func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
+	o := &outbox{conn: conn, max: max, timeout: timeout}
+	o.drained.L = &o.mu
+	return o
+}
+
+// push queues line, which must not be modified afterwards. If the queue
+// would outgrow its limit, the outbox fails with "send queue exceeded"
+// and closes the connection. After a failure or closeAfterFlush, push does
+// nothing.
+func (o *outbox) push(line []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.failure != "" || o.closing {
+		return
+	}
+	if o.size+len(line) > o.max {
+		o.fail(reasonSendQueue)
+		return
+	}
+	o.lines = append(o.lines, line)
+	o.size += len(line)
+	if !o.writing {
+		o.writing = true
+		go o.write()
+	}
+}
+
+// closeAfterFlush closes the connection once everything queued is written.
+func (o *outbox) closeAfterFlush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closing = true
+	if !o.writing {
+		o.conn.Close()
+	}
+}
+
+// fail stops the outbox for reason and closes the connection, which ends the
+// client's reader too. The caller holds o.mu.
+func (o *outbox) fail(reason string) {
+	if o.failure == "" {
+		o.failure = reason
+		o.lines = nil
+		o.conn.Close()
+		o.drained.Broadcast()
+	}
+}
+
+// err returns the reason the outbox failed, or "".
+func (o *outbox) err() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failure
+}
+
+// waitBelow blocks while more than n bytes are queued and the outbox works.
+func (o *outbox) waitBelow(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.size > n && o.failure == "" {
+		o.drained.Wait()
+	}
+}
+
+// write is the writer goroutine: it writes batches until the queue is empty.
+func (o *outbox) write() {
+	for {
+		o.mu.Lock()
+		if len(o.lines) == 0 || o.failure != "" {
+			o.writing = false
+			if o.closing {
+				o.conn.Close()
+			}
+			o.mu.Unlock()
+			return
+		}
+		batch := o.lines
+		o.lines = o.spare[:0]
+		o.mu.Unlock()
+
+		n := 0
+		for _, line := range batch {
+			n += len(line)
+		}
+		o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
+		bufs := net.Buffers(batch) // WriteTo consumes bufs, not batch
+		_, err := bufs.WriteTo(o.conn)
+		clear(batch) // let the lines go
+
+		o.mu.Lock()
+		o.spare = batch
+		o.size -= n
+		o.drained.Broadcast()
+		if err != nil {
+			reason := reasonLost
+			if isTimeout(err) {
+				reason = reasonWriteTimeout
+			}
+			o.fail(reason)
+		}
+		o.mu.Unlock()
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,143 @@
+package ircish
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// A room is the set of registered clients, by nick. Its lock orders all
+// broadcasts, so every member sees JOINED, LEFT, RENAMED and MSG lines in
+// one and the same order. The lock is never held across I/O: delivering a
+// line is queueing it in the member's outbox, which never blocks.
+//
+// All methods are safe to call from any goroutine.
+type room struct {
+	mu      sync.Mutex
+	members []*client          // in no particular order; a client knows its index
+	byNick  map[string]*client // by FoldNick(nick)
+	closed  bool               // shutting down: no more joins or LEFT lines
+}
+
+func newRoom() *room {
+	return &room{byNick: make(map[string]*client)}
+}
+
+// join registers c under nick and tells everyone, c included.
+func (r *room) join(c *client, nick string) error {
+	if err := CheckNick(nick); err != nil {
+		return err
+	}
+	key := FoldNick(nick)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errShuttingDown
+	}
+	if _, taken := r.byNick[key]; taken {
+		return errNickInUse(nick)
+	}
+	c.nick, c.key = nick, key
+	c.index = len(r.members)
+	r.members = append(r.members, c)
+	r.byNick[key] = c
+	r.broadcast(Line(Joined, nick))
+	return nil
+}
+
+// rename changes c's nick and tells everyone. A case variant of c's own nick
+// is allowed; the very same nick is a no-op.
+func (r *room) rename(c *client, nick string) error {
+	if err := CheckNick(nick); err != nil {
+		return err
+	}
+	key := FoldNick(nick)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if nick == c.nick {
+		return nil
+	}
+	if other, taken := r.byNick[key]; taken && other != c {
+		return errNickInUse(nick)
+	}
+	delete(r.byNick, c.key)
+	r.byNick[key] = c
+	r.broadcast(Line(Renamed, c.nick, nick))
+	c.nick, c.key = nick, key
+	return nil
+}
+
+// leave removes c and tells everyone else, with reason.
+func (r *room) leave(c *client, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last := r.members[len(r.members)-1]
+	r.members[c.index] = last
+	last.index = c.index
+	r.members = r.members[:len(r.members)-1]
+	delete(r.byNick, c.key)
+	if !r.closed {
+		r.broadcast(Line(Left, c.nick, reason))
+	}
+}
+
+// say sends text from c to everyone, c included.
+func (r *room) say(c *client, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.broadcast(Line(Msg, c.nick, text))
+}
+
+// broadcast queues line for every member. The caller holds r.mu.
+func (r *room) broadcast(line []byte) {
+	for _, m := range r.members {
+		m.out.push(line)
+	}
+}
+
+// whisper sends text from c to the member named to, and to c.
+func (r *room) whisper(c *client, to, text string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	target, ok := r.byNick[FoldNick(to)]
+	if !ok {
+		return errorf(CodeNoSuchUser, "no user named "+to+" is here")
+	}
+	line := Line(Whisper, c.nick, target.nick, text)
+	target.out.push(line)
+	if target != c {
+		c.out.push(line)
+	}
+	return nil
+}
+
+// nicks returns every member's nick, sorted case-insensitively.
+func (r *room) nicks() []string {
+	type entry struct{ key, nick string }
+	r.mu.Lock()
+	entries := make([]entry, len(r.members))
+	for i, m := range r.members {
+		entries[i] = entry{m.key, m.nick}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(entries, func(a, b entry) int {
+		return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.nick, b.nick))
+	})
+	nicks := make([]string, len(entries))
+	for i, e := range entries {
+		nicks[i] = e.nick
+	}
+	return nicks
+}
+
+// close stops joins and LEFT lines, for shutdown.
+func (r *room) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+}
+
+func errNickInUse(nick string) *Error {
+	return errorf(CodeNickInUse, "the nick "+nick+" is taken")
+}
