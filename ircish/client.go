@@ -7,25 +7,43 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Reasons a client leaves, as LEFT lines and the log give them.
 const (
-	reasonLost         = "connection lost"
-	reasonReadError    = "read error"
-	reasonSendQueue    = "send queue exceeded"
-	reasonWriteTimeout = "write timeout"
-	reasonShutdown     = "shutdown"
-	reasonPanic        = "internal error"
+	reasonLost            = "connection lost"
+	reasonReadError       = "read error"
+	reasonSendQueue       = "send queue exceeded"
+	reasonWriteTimeout    = "write timeout"
+	reasonShutdown        = "shutdown"
+	reasonPanic           = "internal error"
+	reasonLineTooLong     = "line too long"
+	reasonLineTimeout     = "line timeout"
+	reasonRegisterTimeout = "registration timeout"
+	reasonUnregistered    = "too many lines before NICK"
+	reasonHTTP            = "http request"
 )
+
+// maxLinesBeforeNick bounds the lines a connection may send before it
+// registers.
+const maxLinesBeforeNick = 30
 
 var (
 	errShuttingDown = errorf(CodeServerFull, "the server is shutting down")
 	errQuit         = errors.New("ircish: quit")
+	errFlood        = errorf(CodeFlood, "you are sending too fast: your lines are delayed, not lost")
+	errNotHTTP      = errorf(CodeUnknownCommand, "this is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client")
 )
+
+// httpRequest matches the first line of an HTTP request.
+var httpRequest = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d`)
 
 // A client is one connection as the server sees it. Its own goroutine runs
 // serve: it reads the connection, runs commands and, at the end, leaves
@@ -34,25 +52,33 @@ type client struct {
 	s      *Server
 	conn   net.Conn
 	remote string // ip:port
+	ip     string // the key of its per-IP limits, if they apply
 	in     lineReader
 	out    *outbox
+	flood  *rate.Limiter // nil: no flood control
 
 	// nick, key (FoldNick(nick)) and index are written by the room under its
 	// lock; the client's own goroutine reads them without it.
 	nick, key string
 	index     int
 
+	lines      int    // lines read
+	flooding   bool   // lines are being delayed
 	quitReason string // set by QUIT
 }
 
 func newClient(s *Server, conn net.Conn) *client {
-	return &client{
+	c := &client{
 		s:      s,
 		conn:   conn,
 		remote: conn.RemoteAddr().String(),
-		in:     lineReader{rd: conn, max: s.maxLine()},
+		in:     newLineReader(conn, s.maxLine(), s.lineTimeout()),
 		out:    newOutbox(conn, s.sendQueue(), s.writeTimeout()),
 	}
+	if r := s.floodRate(); r > 0 {
+		c.flood = rate.NewLimiter(rate.Limit(r), s.floodBurst())
+	}
+	return c
 }
 
 func (c *client) log() *slog.Logger {
@@ -73,6 +99,7 @@ func (c *client) serve() {
 		c.finish(cause)
 	}()
 	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
+	c.in.setDeadline(time.Now().Add(c.s.registerTimeout()))
 	cause = c.readCommands()
 }
 
@@ -81,16 +108,29 @@ func (c *client) serve() {
 func (c *client) readCommands() string {
 	for {
 		line, err := c.in.readLine()
-		switch {
-		case errors.Is(err, errLineTooLong):
+		if errors.Is(err, errLineTooLong) {
 			c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
 			continue
-		case err != nil:
+		}
+		if err != nil {
 			return c.readFailure(err)
 		}
 		if len(line) == 0 {
 			continue
 		}
+		c.lines++
+		switch {
+		case c.lines == 1 && httpRequest.Match(line):
+			c.reply(errNotHTTP)
+			return reasonHTTP
+		case c.nick == "" && c.lines > maxLinesBeforeNick:
+			c.reply(errorf(CodeFlood, "too many lines before NICK"))
+			return reasonUnregistered
+		}
+		// Stop reading while this client's own replies pile up, and pace
+		// floods: TCP pushes back on the sender, and nothing is lost.
+		c.out.waitBelow(c.s.sendQueue() / 16)
+		c.pace()
 		if err := c.run(line); errors.Is(err, errQuit) {
 			return "quit"
 		} else if err != nil {
@@ -99,7 +139,27 @@ func (c *client) readCommands() string {
 	}
 }
 
-// readFailure tells why reading failed.
+// pace waits as long as the flood limit asks before the next line, and
+// tells the client once per episode.
+func (c *client) pace() {
+	if c.flood == nil {
+		return
+	}
+	now := c.s.clock.Now()
+	d := c.flood.ReserveN(now, 1).DelayFrom(now)
+	if d <= 0 {
+		c.flooding = false
+		return
+	}
+	if !c.flooding {
+		c.flooding = true
+		c.reply(errFlood)
+	}
+	c.s.clock.Sleep(d)
+}
+
+// readFailure tells why reading failed, and tells the client if it is to
+// blame.
 func (c *client) readFailure(err error) string {
 	if reason := c.out.err(); reason != "" {
 		return reason
@@ -107,7 +167,17 @@ func (c *client) readFailure(err error) string {
 	if c.s.shuttingDown() {
 		return reasonShutdown
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT) {
+	switch {
+	case errors.Is(err, errNoLineEnd):
+		c.reply(errorf(CodeLineTooLong, "a line with no end: closing"))
+		return reasonLineTooLong
+	case errors.Is(err, errLineTimeout):
+		c.reply(errorf(CodeTimeout, "a line was begun but not ended in time: closing"))
+		return reasonLineTimeout
+	case errors.Is(err, errDeadline):
+		c.reply(errorf(CodeTimeout, "no NICK in time: closing"))
+		return reasonRegisterTimeout
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT):
 		return reasonLost
 	}
 	c.log().Info("read error", "err", err)
@@ -147,16 +217,14 @@ func (c *client) reply(err error) {
 // finish leaves the room, says BYE and closes the connection once the
 // outbox is written.
 func (c *client) finish(cause string) {
+	reason, bye := cause, cause
+	if cause == "quit" {
+		reason, bye = c.quitReason, cmp.Or(c.quitReason, "goodbye")
+	}
 	if c.nick != "" {
-		reason := cause
-		if cause == "quit" {
-			reason = c.quitReason
-		}
 		c.s.room.leave(c, reason)
 	}
-	if cause == "quit" {
-		c.out.push(Line(Bye, cmp.Or(c.quitReason, "goodbye")))
-	}
+	c.out.push(Line(Bye, bye))
 	c.out.closeAfterFlush()
 	c.s.forget(c)
 	c.log().Info("client disconnected", "cause", cause)
@@ -195,6 +263,7 @@ func (c *client) setNick(p []string) error {
 		if err := c.s.room.join(c, nick); err != nil {
 			return err
 		}
+		c.in.setDeadline(time.Time{})
 		c.log().Info("client registered")
 		return nil
 	}

@@ -4,43 +4,72 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
+	"time"
 )
 
-// errLineTooLong reports a line longer than the limit. The reader has
-// discarded it, or goes on discarding it up to its end.
-var errLineTooLong = errors.New("ircish: line too long")
+var (
+	// errLineTooLong reports a line longer than the limit. The reader has
+	// dropped it, or goes on dropping it up to its end.
+	errLineTooLong = errors.New("ircish: line too long")
+	// errNoLineEnd reports an over-long line that goes on past maxDiscard.
+	errNoLineEnd = errors.New("ircish: line without end")
+	// errLineTimeout reports a line begun but not ended in time.
+	errLineTimeout = errors.New("ircish: line not ended in time")
+	// errDeadline reports that the deadline set with setDeadline passed.
+	errDeadline = errors.New("ircish: deadline passed")
+)
 
-// A lineReader frames a stream into lines. It knows nothing of the protocol.
-// Its buffer starts small and grows to the line limit only while a long line
-// is being read, so an idle connection holds little memory.
+// maxDiscard bounds the bytes of one over-long line the reader drops
+// before it gives up on the connection.
+const maxDiscard = 8 << 20
+
+// A lineReader frames a connection's bytes into lines. It knows nothing of
+// the protocol. Its buffer starts small and grows to the line limit only
+// while a long line is being read, so an idle connection holds little
+// memory. It is used by one goroutine only.
 type lineReader struct {
-	rd         io.Reader
-	max        int    // longest line, without its terminator
-	buf        []byte // buf[r:w] is read but not yet returned
+	conn       net.Conn
+	max        int           // longest line, without its terminator
+	timeout    time.Duration // for a begun line to end
+	buf        []byte        // buf[r:w] is read but not yet returned
 	r, w       int
-	discarding bool // inside a line that is too long
+	discarded  int       // bytes dropped of the current over-long line; -1: none
+	deadline   time.Time // set by setDeadline
+	lineStart  time.Time // when the reader began to wait for the end of a line
+	readByTime time.Time // the read deadline set on conn
+}
+
+func newLineReader(conn net.Conn, max int, timeout time.Duration) lineReader {
+	return lineReader{conn: conn, max: max, timeout: timeout, discarded: -1}
 }
 
 const minReadBuf = 512
 
 // readLine returns the next line without its LF or CRLF; the slice is valid
 // until the next call. A line longer than max yields errLineTooLong as soon
-// as it is known to be too long; the rest of it, up to its LF, is skipped.
+// as it is known to be too long; the rest of it, up to its LF, is dropped.
 func (l *lineReader) readLine() ([]byte, error) {
 	for {
 		if i := bytes.IndexByte(l.buf[l.r:l.w], '\n'); i >= 0 {
 			line := l.buf[l.r : l.r+i]
 			l.r += i + 1
-			if l.discarding {
-				l.discarding = false
+			l.lineStart = time.Time{}
+			if l.discarded >= 0 {
+				l.discarded = -1
 				continue
 			}
 			return bytes.TrimSuffix(line, []byte("\r")), nil
 		}
-		if l.discarding {
+		n := l.w - l.r
+		if l.discarded >= 0 {
+			l.discarded += n
 			l.r, l.w = 0, 0
-		} else if l.w-l.r > l.max+1 || l.w-l.r == l.max+1 && l.buf[l.w-1] != '\r' {
-			l.discarding = true
+			if l.discarded > maxDiscard {
+				return nil, errNoLineEnd
+			}
+		} else if n > l.max+1 || n == l.max+1 && l.buf[l.w-1] != '\r' {
+			l.discarded = n
 			l.r, l.w = 0, 0
 			return nil, errLineTooLong
 		}
@@ -50,13 +79,18 @@ func (l *lineReader) readLine() ([]byte, error) {
 	}
 }
 
+// setDeadline makes reads fail with errDeadline after t; zero: never.
+func (l *lineReader) setDeadline(t time.Time) { l.deadline = t }
+
 // fill reads more bytes, after making room for them.
 func (l *lineReader) fill() error {
-	if l.r == l.w {
+	if l.r == l.w && l.discarded < 0 {
 		l.r, l.w = 0, 0
 		if len(l.buf) > minReadBuf { // a long line is over: give its memory back
 			l.buf = nil
 		}
+	} else if l.lineStart.IsZero() {
+		l.lineStart = time.Now()
 	}
 	if l.buf == nil {
 		l.buf = make([]byte, minReadBuf)
@@ -66,12 +100,26 @@ func (l *lineReader) fill() error {
 		l.r = 0
 	}
 	if l.w == len(l.buf) {
-		l.buf = append(l.buf, make([]byte, min(len(l.buf), l.max+2))...)
+		l.buf = append(l.buf, make([]byte, len(l.buf))...)
 	}
-	n, err := l.rd.Read(l.buf[l.w:])
+	lineBy := l.deadline
+	if !l.lineStart.IsZero() && (lineBy.IsZero() || l.lineStart.Add(l.timeout).Before(lineBy)) {
+		lineBy = l.lineStart.Add(l.timeout)
+	}
+	if !lineBy.Equal(l.readByTime) {
+		l.conn.SetReadDeadline(lineBy)
+		l.readByTime = lineBy
+	}
+	n, err := l.conn.Read(l.buf[l.w:])
 	l.w += n
 	if n > 0 {
 		return nil
+	}
+	if isTimeout(err) {
+		if !l.deadline.IsZero() && !time.Now().Before(l.deadline) {
+			return errDeadline
+		}
+		return errLineTimeout
 	}
 	if err == nil {
 		err = io.ErrNoProgress

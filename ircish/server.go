@@ -8,24 +8,45 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Defaults for the Server's limits.
 const (
-	DefaultMaxLine      = 4096
-	DefaultSendQueue    = 1 << 20
-	DefaultWriteTimeout = 30 * time.Second
+	DefaultMaxLine         = 4096
+	DefaultSendQueue       = 1 << 20
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultFloodRate       = 5
+	DefaultFloodBurst      = 10
+	DefaultRegisterTimeout = 60 * time.Second
+	DefaultLineTimeout     = 30 * time.Second
+	DefaultMaxClients      = 10000
+	DefaultMaxPerIP        = 16
+	DefaultIPConnectRate   = 1
 )
 
 // A Server serves one chat room to the clients of its listeners. Set its
 // fields before calling Serve; the zero value of each is its default.
 type Server struct {
-	Log          *slog.Logger  // nil: no log
-	MaxLine      int           // longest client line in bytes, without terminator
-	SendQueue    int           // bytes queued for one client before it is dropped
-	WriteTimeout time.Duration // for one write to a client
-	LogWhispers  bool          // log whisper texts, not only who whispered to whom
+	Log *slog.Logger // nil: no log
+
+	MaxLine         int           // longest client line in bytes, without terminator
+	SendQueue       int           // bytes queued for a client before it is dropped
+	WriteTimeout    time.Duration // for one write to a client
+	FloodRate       float64       // lines per second a client may send after its burst; negative: no limit
+	FloodBurst      int           // lines a client may send at once
+	RegisterTimeout time.Duration // for a new connection to register
+	LineTimeout     time.Duration // for a begun line to end
+	MaxClients      int           // connections at once
+	MaxPerIP        int           // connections at once from one IP address
+	IPConnectRate   float64       // new connections per second from one IP, after a burst of MaxPerIP
+	LimitLoopback   bool          // apply MaxPerIP and IPConnectRate to loopback addresses too
+	LogWhispers     bool          // log whisper texts, not only who whispered to whom
+
+	clock clock // nil: the real one
 
 	room     *room
 	initOnce sync.Once
@@ -35,6 +56,13 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	clients   map[*client]struct{}
+	perIP     map[string]*ipState
+}
+
+// ipState is what the server keeps about one remote IP address.
+type ipState struct {
+	conns    int
+	connects *rate.Limiter
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -45,6 +73,10 @@ func (s *Server) init() {
 		s.room = newRoom()
 		s.listeners = make(map[net.Listener]struct{})
 		s.clients = make(map[*client]struct{})
+		s.perIP = make(map[string]*ipState)
+		if s.clock == nil {
+			s.clock = realClock{}
+		}
 	})
 }
 
@@ -57,11 +89,18 @@ func (s *Server) log() *slog.Logger {
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func (s *Server) maxLine() int                { return orDefault(s.MaxLine, DefaultMaxLine) }
-func (s *Server) sendQueue() int              { return orDefault(s.SendQueue, DefaultSendQueue) }
-func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) maxLine() int                   { return orDefault(s.MaxLine, DefaultMaxLine) }
+func (s *Server) sendQueue() int                 { return orDefault(s.SendQueue, DefaultSendQueue) }
+func (s *Server) writeTimeout() time.Duration    { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) floodRate() float64             { return orDefault(s.FloodRate, DefaultFloodRate) }
+func (s *Server) floodBurst() int                { return orDefault(s.FloodBurst, DefaultFloodBurst) }
+func (s *Server) registerTimeout() time.Duration { return orDefault(s.RegisterTimeout, DefaultRegisterTimeout) }
+func (s *Server) lineTimeout() time.Duration     { return orDefault(s.LineTimeout, DefaultLineTimeout) }
+func (s *Server) maxClients() int                { return orDefault(s.MaxClients, DefaultMaxClients) }
+func (s *Server) maxPerIP() int                  { return orDefault(s.MaxPerIP, DefaultMaxPerIP) }
+func (s *Server) ipConnectRate() float64         { return orDefault(s.IPConnectRate, DefaultIPConnectRate) }
 
-func orDefault[T int | time.Duration](v, dflt T) T {
+func orDefault[T int | float64 | time.Duration](v, dflt T) T {
 	if v == 0 {
 		return dflt
 	}
@@ -77,34 +116,105 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.untrack(l)
+	var backoff time.Duration
 	for {
 		conn, err := l.Accept()
 		if err != nil {
 			if s.shuttingDown() {
 				return ErrServerClosed
 			}
-			if isTimeout(err) {
-				continue
+			if !isTemporary(err) {
+				return err
 			}
-			return err
+			// Out of file descriptors, say: wait for clients to leave.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log().Warn("accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
 		}
-		s.serveConn(conn)
+		backoff = 0
+		s.admit(conn)
 	}
 }
 
-func (s *Server) serveConn(conn net.Conn) {
+// admit starts serving conn, or refuses it when a limit is reached.
+func (s *Server) admit(conn net.Conn) {
 	c := newClient(s, conn)
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		conn.Close()
+	if err := s.add(c); err != nil {
+		s.log().Info("connection refused", "remote", c.remote, "err", err.Text)
+		go refuse(conn, err)
 		return
+	}
+	s.log().Info("client connected", "remote", c.remote)
+	go c.serve()
+}
+
+// refuseTimeout bounds the time spent telling a refused connection why.
+const refuseTimeout = time.Second
+
+func refuse(conn net.Conn, err *Error) {
+	conn.SetWriteDeadline(time.Now().Add(refuseTimeout))
+	conn.Write(append(err.Line(), Line(Bye)...))
+	conn.Close()
+}
+
+// add registers c as served, unless a limit forbids it.
+func (s *Server) add(c *client) *Error {
+	ip := remoteIP(c.conn)
+	limited := s.LimitLoopback || !ip.IsLoopback()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing.Load():
+		return errShuttingDown
+	case len(s.clients) >= s.maxClients():
+		return errorf(CodeServerFull, "the server is full; try again later")
+	}
+	if limited {
+		st := s.perIP[ip.String()]
+		if st == nil {
+			st = &ipState{connects: rate.NewLimiter(rate.Limit(s.ipConnectRate()), s.maxPerIP())}
+			s.perIP[ip.String()] = st
+		}
+		switch {
+		case st.conns >= s.maxPerIP():
+			return errorf(CodeServerFull, "too many connections from your address")
+		case !st.connects.AllowN(s.clock.Now(), 1):
+			return errorf(CodeServerFull, "too many new connections from your address; slow down")
+		}
+		st.conns++
+		c.ip = ip.String()
 	}
 	s.clients[c] = struct{}{}
 	s.wg.Add(1)
+	return nil
+}
+
+// forget is called by a client's goroutine as it ends.
+func (s *Server) forget(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c)
+	if st := s.perIP[c.ip]; st != nil {
+		st.conns--
+		s.prune(c.ip, st)
+	}
 	s.mu.Unlock()
-	s.log().Info("client connected", "remote", c.remote)
-	go c.serve()
+	s.wg.Done()
+}
+
+// prune drops what the server keeps about ip once it holds no information:
+// no connections, and a connect rate limiter back at its full burst.
+func (s *Server) prune(ip string, st *ipState) {
+	if st.conns == 0 && st.connects.TokensAt(s.clock.Now()) >= float64(st.connects.Burst()) {
+		delete(s.perIP, ip)
+	}
+}
+
+func remoteIP(conn net.Conn) net.IP {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
 }
 
 func (s *Server) track(l net.Listener) bool {
@@ -121,14 +231,6 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.listeners, l)
-}
-
-// forget is called by a client's goroutine as it ends.
-func (s *Server) forget(c *client) {
-	s.mu.Lock()
-	delete(s.clients, c)
-	s.mu.Unlock()
-	s.wg.Done()
 }
 
 func (s *Server) shuttingDown() bool { return s.closing.Load() }
@@ -168,4 +270,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// A clock tells the time and waits. Tests replace the real one.
+type clock interface {
+	Now() time.Time
+	Sleep(d time.Duration)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time        { return time.Now() }
+func (realClock) Sleep(d time.Duration) { time.Sleep(d) }
+
+// isTemporary reports whether accepting may work again later.
+func isTemporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return isTimeout(err)
 }

@@ -1,8 +1,10 @@
-// Package servercmd is the ircish server command: flags, log file, signals.
+// Package servercmd is the ircish server command: flags, listeners, log
+// file and signals.
 package servercmd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,8 +23,9 @@ import (
 const usage = `usage: server [flags] [port]
 
 Runs the ircish chat server on port (default 12000; 0 picks a free one).
-It prints the address it listens on to stderr, logs to server.log, and
-stops on SIGINT or SIGTERM, saying BYE to every client.
+It prints the address it listens on to stderr, logs to server.log, reopens
+the log on SIGHUP, and stops on SIGINT or SIGTERM, saying BYE to every
+client. With -tls-cert and -tls-key it serves TLS on -tls-port as well.
 
 Flags:
 `
@@ -30,6 +33,9 @@ Flags:
 // shutdownGrace bounds how long a stopping server waits for clients to
 // take their BYE.
 const shutdownGrace = 2 * time.Second
+
+// keepAlive finds a peer that vanished without closing in about a minute.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
 
 // Main runs the server command with args (without the program name) and
 // returns its exit status. configure, if not nil, may adjust the server
@@ -43,57 +49,134 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	host := fs.String("host", "", "interface `address` to listen on (default all)")
 	logPath := fs.String("log", "server.log", "log `file`, appended to")
-	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	logWhispers := fs.Bool("log-whispers", false, "log what whispers say, not only who whispered to whom")
+	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
+	sendQueue := fs.Int("send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
+	writeTimeout := fs.Duration("write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
+	flood := fs.Float64("flood", ircish.DefaultFloodRate, "lines per second a client may send after its burst; 0: no limit")
+	floodBurst := fs.Int("flood-burst", ircish.DefaultFloodBurst, "lines a client may send at once")
+	registerTimeout := fs.Duration("register-timeout", ircish.DefaultRegisterTimeout, "close a connection that has not sent NICK by then")
+	lineTimeout := fs.Duration("line-timeout", ircish.DefaultLineTimeout, "close a connection that begins a line and does not end it by then")
+	maxClients := fs.Int("max-clients", ircish.DefaultMaxClients, "connections at once")
+	maxPerIP := fs.Int("max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
+	ipRate := fs.Float64("ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
+	limitLoopback := fs.Bool("limit-loopback", false, "apply the per-IP limits to loopback addresses too")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
+	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
+	tlsPort := fs.Int("tls-port", 12443, "`port` for TLS; 0 picks a free one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
+		return 1
+	}
 	port, err := parsePort(fs.Args())
 	if err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 1
+		return fail("%v", err)
 	}
-	if *maxLine < 1 {
-		fmt.Fprintln(stderr, "server: -max-line must be at least 1")
-		return 1
+	if *maxLine < 1 || *sendQueue < 1 || *maxClients < 1 || *maxPerIP < 1 || *floodBurst < 1 {
+		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
+	}
+	if *flood < 0 || *ipRate <= 0 || *writeTimeout <= 0 || *registerTimeout <= 0 || *lineTimeout <= 0 {
+		return fail("-flood must not be negative; rates and timeouts must be positive")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fail("-tls-cert and -tls-key go together")
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fail("cannot load TLS certificate: %v", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	l, err := net.Listen("tcp", net.JoinHostPort(*host, port))
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(*host, port))
 	if err != nil {
-		fmt.Fprintln(stderr, "server: cannot listen:", errors.Unwrap(err))
-		return 1
+		return fail("cannot listen: %v", errors.Unwrap(err))
 	}
 	defer l.Close()
-	logFile, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	listeners := []net.Listener{l}
+	if tlsConfig != nil {
+		tl, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(*host, strconv.Itoa(*tlsPort)))
+		if err != nil {
+			return fail("cannot listen for TLS: %v", errors.Unwrap(err))
+		}
+		defer tl.Close()
+		listeners = append(listeners, tls.NewListener(tl, tlsConfig))
+	}
+	logFile, err := openLog(*logPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "server: cannot open log:", err)
-		return 1
+		return fail("cannot open log: %v", err)
 	}
 	defer logFile.Close()
 
 	log := slog.New(slog.NewTextHandler(logFile, nil))
-	srv := &ircish.Server{Log: log, MaxLine: *maxLine, LogWhispers: *logWhispers}
+	srv := &ircish.Server{
+		Log:             log,
+		MaxLine:         *maxLine,
+		SendQueue:       *sendQueue,
+		WriteTimeout:    *writeTimeout,
+		FloodRate:       *flood,
+		FloodBurst:      *floodBurst,
+		RegisterTimeout: *registerTimeout,
+		LineTimeout:     *lineTimeout,
+		MaxClients:      *maxClients,
+		MaxPerIP:        *maxPerIP,
+		IPConnectRate:   *ipRate,
+		LimitLoopback:   *limitLoopback,
+		LogWhispers:     *logWhispers,
+	}
+	if *flood == 0 {
+		srv.FloodRate = -1 // Server's zero value means the default
+	}
 	if configure != nil {
 		configure(srv)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	log.Info("server started", "addr", l.Addr().String())
-	fmt.Fprintln(stderr, "listening on", l.Addr())
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(stop)
+	defer signal.Stop(hup)
+
+	served := make(chan error, len(listeners))
+	for i, l := range listeners {
+		go func() { served <- srv.Serve(l) }()
+		secure := i > 0
+		log.Info("server started", "addr", l.Addr().String(), "tls", secure)
+		if secure {
+			fmt.Fprintln(stderr, "listening on", l.Addr(), "(TLS)")
+		} else {
+			fmt.Fprintln(stderr, "listening on", l.Addr())
+		}
+	}
 
 	status := 0
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		log.Error("accept failed", "err", err)
-		fmt.Fprintln(stderr, "server: accept failed:", err)
-		status = 1
+	for running := true; running; {
+		select {
+		case sig := <-stop:
+			log.Info("signal received", "signal", sig.String())
+			running = false
+		case <-hup:
+			if err := logFile.Reopen(); err != nil {
+				log.Error("cannot reopen log", "err", err)
+			} else {
+				log.Info("log reopened")
+			}
+		case err := <-served:
+			log.Error("accept failed", "err", err)
+			fmt.Fprintln(stderr, "server: accept failed:", err)
+			status = 1
+			running = false
+		}
 	}
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
