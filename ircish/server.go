@@ -89,16 +89,18 @@ func (s *Server) log() *slog.Logger {
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func (s *Server) maxLine() int                   { return orDefault(s.MaxLine, DefaultMaxLine) }
-func (s *Server) sendQueue() int                 { return orDefault(s.SendQueue, DefaultSendQueue) }
-func (s *Server) writeTimeout() time.Duration    { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
-func (s *Server) floodRate() float64             { return orDefault(s.FloodRate, DefaultFloodRate) }
-func (s *Server) floodBurst() int                { return orDefault(s.FloodBurst, DefaultFloodBurst) }
-func (s *Server) registerTimeout() time.Duration { return orDefault(s.RegisterTimeout, DefaultRegisterTimeout) }
-func (s *Server) lineTimeout() time.Duration     { return orDefault(s.LineTimeout, DefaultLineTimeout) }
-func (s *Server) maxClients() int                { return orDefault(s.MaxClients, DefaultMaxClients) }
-func (s *Server) maxPerIP() int                  { return orDefault(s.MaxPerIP, DefaultMaxPerIP) }
-func (s *Server) ipConnectRate() float64         { return orDefault(s.IPConnectRate, DefaultIPConnectRate) }
+func (s *Server) maxLine() int                { return orDefault(s.MaxLine, DefaultMaxLine) }
+func (s *Server) sendQueue() int              { return orDefault(s.SendQueue, DefaultSendQueue) }
+func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) floodRate() float64          { return orDefault(s.FloodRate, DefaultFloodRate) }
+func (s *Server) floodBurst() int             { return orDefault(s.FloodBurst, DefaultFloodBurst) }
+func (s *Server) registerTimeout() time.Duration {
+	return orDefault(s.RegisterTimeout, DefaultRegisterTimeout)
+}
+func (s *Server) lineTimeout() time.Duration { return orDefault(s.LineTimeout, DefaultLineTimeout) }
+func (s *Server) maxClients() int            { return orDefault(s.MaxClients, DefaultMaxClients) }
+func (s *Server) maxPerIP() int              { return orDefault(s.MaxPerIP, DefaultMaxPerIP) }
+func (s *Server) ipConnectRate() float64     { return orDefault(s.IPConnectRate, DefaultIPConnectRate) }
 
 func orDefault[T int | float64 | time.Duration](v, dflt T) T {
 	if v == 0 {
