@@ -1,0 +1,601 @@
+package testscripts
+
+// The harness: the commands scenarios have beyond testscript's own. A script
+// talks to peers by name: raw protocol connections (connect) and processes
+// (serve starts the server, which is the peer "server"; spawn starts any
+// other). Each peer's incoming lines are collected by a goroutine of its
+// own into a lineBuf; the script reads them in order with expect, next,
+// quiet and closed, which wait with a timeout and never sleep.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// timeoutVar names the environment variable holding how long a command
+// waits for a line, a connection or an exit (a Go duration). Set in the
+// test's environment, it applies to every script; a script may set its own.
+const timeoutVar = "IRCISH_TEST_TIMEOUT"
+
+const defaultTimeout = 10 * time.Second
+
+// A harnessCommand is one of the harness's script commands. None of them
+// takes "!": each checks what it is told to, and quiet is the negative of
+// expect.
+type harnessCommand struct {
+	usage    string
+	min, max int // arguments; max -1: any number
+	run      func(h *harness, ts *testscript.TestScript, args []string)
+}
+
+var harnessCommands = map[string]harnessCommand{
+	"serve":   {"serve [flags...]", 0, -1, (*harness).serve},
+	"stop":    {stopUsage, 0, 3, (*harness).stop},
+	"connect": {"connect NAME [addr]", 1, 2, (*harness).connect},
+	"send":    {"send NAME TEXT...", 2, -1, (*harness).send},
+	"sendraw": {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
+	"sendbig": {"sendbig NAME BYTES", 2, 2, (*harness).sendbig},
+	"expect":  {"expect NAME REGEXP", 2, 2, (*harness).expect},
+	"next":    {"next NAME REGEXP", 2, 2, (*harness).next},
+	"quiet":   {"quiet NAME REGEXP", 2, 2, (*harness).quiet},
+	"close":   {"close NAME", 1, 1, (*harness).close},
+	"reset":   {"reset NAME", 1, 1, (*harness).reset},
+	"closed":  {"closed NAME", 1, 1, (*harness).closed},
+	"spawn":   {"spawn NAME PROG [ARGS...]", 2, -1, (*harness).spawn},
+	"type":    {"type NAME TEXT...", 2, -1, (*harness).typeLine},
+	"eof":     {"eof NAME", 1, 1, (*harness).eof},
+	"exited":  {"exited NAME [status]", 1, 2, (*harness).exited},
+}
+
+// scriptCommands returns the harness's commands for testscript.Params.Cmds.
+func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := make(map[string]func(*testscript.TestScript, bool, []string))
+	for name, c := range harnessCommands {
+		cmds[name] = func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg {
+				ts.Fatalf("unsupported: ! %s", name)
+			}
+			if len(args) < c.min || c.max >= 0 && len(args) > c.max {
+				ts.Fatalf("usage: %s", c.usage)
+			}
+			c.run(ts.Value(harnessKey{}).(*harness), ts, args)
+		}
+	}
+	return cmds
+}
+
+type harnessKey struct{}
+
+// A harness is one script's peers. It is used by the script's goroutine
+// only; the peers' goroutines touch only their lineBufs and exit channels.
+type harness struct {
+	peers    map[string]*peer
+	envNames []string // of the script's environment at its start
+	pings    int      // PINGs sent by quiet, for unique tokens
+}
+
+// setupHarness is the testscript Setup: it gives the script a harness and
+// ends every connection and process of it when the script ends.
+func setupHarness(e *testscript.Env) error {
+	h := &harness{peers: make(map[string]*peer)}
+	for _, kv := range e.Vars {
+		name, _, _ := strings.Cut(kv, "=")
+		h.envNames = append(h.envNames, name)
+	}
+	if v := os.Getenv(timeoutVar); v != "" {
+		e.Setenv(timeoutVar, v)
+	}
+	e.Values[harnessKey{}] = h
+	e.Defer(h.cleanup)
+	return nil
+}
+
+func (h *harness) cleanup() {
+	for _, p := range h.peers {
+		if p.conn != nil {
+			p.conn.Close()
+		}
+		if p.cmd != nil {
+			select {
+			case <-p.exited:
+			default:
+				p.cmd.Process.Kill()
+				<-p.exited // bounded by cmd.WaitDelay
+			}
+		}
+	}
+}
+
+// A peer is what the script talks to by name: a connection or a process.
+type peer struct {
+	name  string
+	lines *lineBuf
+	w     io.Writer // where send and type write: the connection or stdin
+
+	conn net.Conn // a connection, or else:
+
+	cmd    *exec.Cmd
+	stdin  io.Closer     // nil for the server
+	exited chan struct{} // closed once cmd has exited
+}
+
+func (h *harness) timeout(ts *testscript.TestScript) time.Duration {
+	v := ts.Getenv(timeoutVar)
+	if v == "" {
+		return defaultTimeout
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		ts.Fatalf("%s=%q: want a positive duration such as 10s", timeoutVar, v)
+	}
+	return d
+}
+
+func (h *harness) add(ts *testscript.TestScript, p *peer) {
+	if _, dup := h.peers[p.name]; dup {
+		ts.Fatalf("there is a peer named %s already", p.name)
+	}
+	h.peers[p.name] = p
+}
+
+func (h *harness) peer(ts *testscript.TestScript, name string) *peer {
+	p, ok := h.peers[name]
+	if !ok {
+		ts.Fatalf("no connection or process named %s", name)
+	}
+	return p
+}
+
+func (h *harness) connection(ts *testscript.TestScript, name string) *peer {
+	p := h.peer(ts, name)
+	if p.conn == nil {
+		ts.Fatalf("%s is a process, not a connection", name)
+	}
+	return p
+}
+
+func (h *harness) process(ts *testscript.TestScript, name string) *peer {
+	p := h.peer(ts, name)
+	if p.cmd == nil {
+		ts.Fatalf("%s is a connection, not a process", name)
+	}
+	return p
+}
+
+// serve starts the server command in the background, in the current
+// directory, listening on 127.0.0.1 and a port it picks, with the given
+// flags. It waits for the server to say where it listens and sets ADDR
+// (host:port) and PORT. The server's stderr lines can be read as the peer
+// named "server", and become stop's stderr.
+func (h *harness) serve(ts *testscript.TestScript, args []string) {
+	if old, ok := h.peers["server"]; ok {
+		select {
+		case <-old.exited:
+			delete(h.peers, "server")
+		default:
+			ts.Fatalf("a server is running already")
+		}
+	}
+	args = append(append([]string{"-host", "127.0.0.1"}, args...), "0")
+	p := h.start(ts, "server", "server", args, false)
+	line := h.await(ts, p, "a line matching "+strconv.Quote(`^listening on \S+$`), func(line string) bool {
+		return strings.HasPrefix(line, "listening on ")
+	})
+	addr := strings.TrimPrefix(line, "listening on ")
+	_, port, err := net.SplitHostPort(addr)
+	ts.Check(err)
+	ts.Setenv("ADDR", addr)
+	ts.Setenv("PORT", port)
+}
+
+const stopUsage = "stop [-signal INT|TERM] [status]"
+
+// stop signals the server, with SIGINT unless told -signal TERM, waits for
+// it to exit and checks its exit status (default 0). The server's stderr
+// becomes the command's, for the stderr command to check.
+func (h *harness) stop(ts *testscript.TestScript, args []string) {
+	sig := os.Interrupt
+	if len(args) >= 2 && args[0] == "-signal" {
+		switch args[1] {
+		case "INT":
+		case "TERM":
+			sig = syscall.SIGTERM
+		default:
+			ts.Fatalf("usage: %s", stopUsage)
+		}
+		args = args[2:]
+	}
+	if len(args) > 1 {
+		ts.Fatalf("usage: %s", stopUsage)
+	}
+	p := h.process(ts, "server")
+	ts.Check(p.cmd.Process.Signal(sig))
+	h.waitExit(ts, p, args)
+	for _, line := range p.lines.all() {
+		fmt.Fprintln(ts.Stderr(), line)
+	}
+}
+
+// connect opens a protocol connection named NAME to addr, by default the
+// server's $ADDR.
+func (h *harness) connect(ts *testscript.TestScript, args []string) {
+	addr := ts.Getenv("ADDR")
+	if len(args) == 2 {
+		addr = args[1]
+	}
+	conn, err := net.DialTimeout("tcp", addr, h.timeout(ts))
+	if err != nil {
+		ts.Fatalf("%s: %v", args[0], err)
+	}
+	lines := &lineBuf{crlf: true}
+	go func() {
+		_, err := io.Copy(lines, conn)
+		switch {
+		case err == nil:
+			err = errEOF
+		case errors.Is(err, net.ErrClosed):
+			err = errClosedHere
+		}
+		lines.close(err)
+	}()
+	h.add(ts, &peer{name: args[0], lines: lines, w: conn, conn: conn})
+}
+
+// send sends a line to connection NAME: its arguments joined by single
+// spaces, and LF.
+func (h *harness) send(ts *testscript.TestScript, args []string) {
+	p := h.connection(ts, args[0])
+	h.write(ts, p, strings.Join(args[1:], " ")+"\n")
+}
+
+// sendraw sends STRING to connection NAME, its Go escapes (\r, \n, \x00,
+// \u00e4, ...) interpreted and nothing added: no implied newline.
+func (h *harness) sendraw(ts *testscript.TestScript, args []string) {
+	p := h.connection(ts, args[0])
+	var b []byte
+	for s := args[1]; s != ""; {
+		r, multibyte, tail, err := strconv.UnquoteChar(s, 0)
+		if err != nil {
+			ts.Fatalf("sendraw: bad escape in %q: %v", s, err)
+		}
+		if multibyte {
+			b = fmt.Appendf(b, "%c", r)
+		} else {
+			b = append(b, byte(r))
+		}
+		s = tail
+	}
+	h.write(ts, p, string(b))
+}
+
+// sendbig sends connection NAME, in one write, a line of BYTES bytes
+// (without its LF): MSG and a run of x.
+func (h *harness) sendbig(ts *testscript.TestScript, args []string) {
+	p := h.connection(ts, args[0])
+	n, err := strconv.Atoi(args[1])
+	if err != nil || n < 5 {
+		ts.Fatalf("sendbig: BYTES %q: want a number of at least 5", args[1])
+	}
+	h.write(ts, p, "MSG "+strings.Repeat("x", n-4)+"\n")
+}
+
+func (h *harness) write(ts *testscript.TestScript, p *peer, s string) {
+	timeout := h.timeout(ts)
+	if p.conn != nil {
+		p.conn.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	if _, err := io.WriteString(p.w, s); err != nil {
+		ts.Fatalf("%s: writing %d bytes (timeout %v): %v", p.name, len(s), timeout, err)
+	}
+}
+
+// expect waits for a line from NAME that matches REGEXP, skipping lines
+// that don't.
+func (h *harness) expect(ts *testscript.TestScript, args []string) {
+	p, re := h.peer(ts, args[0]), compile(ts, args[1])
+	h.await(ts, p, "a line matching "+strconv.Quote(args[1]), re.MatchString)
+}
+
+// next checks that the next line from NAME matches REGEXP, waiting for it.
+func (h *harness) next(ts *testscript.TestScript, args []string) {
+	p, re := h.peer(ts, args[0]), compile(ts, args[1])
+	h.await(ts, p, "a next line matching "+strconv.Quote(args[1]), func(line string) bool {
+		if !re.MatchString(line) {
+			ts.Fatalf("%s: the next line %q does not match %q\n%s", p.name, line, args[1], p.lines.recent())
+		}
+		return true
+	})
+}
+
+// quiet checks that no line matching REGEXP comes to connection NAME before
+// the answer to a PING sent now: after the PONG, everything the server
+// queued for NAME before it has arrived.
+func (h *harness) quiet(ts *testscript.TestScript, args []string) {
+	p, re := h.connection(ts, args[0]), compile(ts, args[1])
+	h.pings++
+	token := fmt.Sprintf("quiet-%d", h.pings)
+	h.write(ts, p, "PING "+token+"\n")
+	h.await(ts, p, "PONG "+token, func(line string) bool {
+		if re.MatchString(line) {
+			ts.Fatalf("%s: got %q, matching %q, before PONG %s\n%s", p.name, line, args[1], token, p.lines.recent())
+		}
+		return line == "PONG "+token
+	})
+}
+
+// close closes connection NAME.
+func (h *harness) close(ts *testscript.TestScript, args []string) {
+	ts.Check(h.connection(ts, args[0]).conn.Close())
+}
+
+// reset closes connection NAME with a TCP reset (RST), as a crashed client
+// host may.
+func (h *harness) reset(ts *testscript.TestScript, args []string) {
+	conn := h.connection(ts, args[0]).conn.(*net.TCPConn)
+	ts.Check(conn.SetLinger(0))
+	ts.Check(conn.Close())
+}
+
+// closed waits for the server to close connection NAME; a line arriving
+// first is a failure.
+func (h *harness) closed(ts *testscript.TestScript, args []string) {
+	p := h.connection(ts, args[0])
+	start := time.Now()
+	line, err := p.lines.next(time.After(h.timeout(ts)))
+	switch {
+	case err == nil:
+		ts.Fatalf("%s: waited for the server to close the connection, but got %q\n%s", p.name, line, p.lines.recent())
+	case err != errEOF:
+		ts.Fatalf("%s: waited %v for the server to close the connection: %v\n%s",
+			p.name, time.Since(start).Round(time.Millisecond), err, p.lines.recent())
+	}
+}
+
+// spawn starts PROG, found in $PATH, in the background as process NAME, in
+// the current directory, with the environment the script started with plus
+// ADDR and PORT. Its stdout and stderr lines are read by expect and next;
+// type and eof write its stdin. It is killed when the script ends.
+func (h *harness) spawn(ts *testscript.TestScript, args []string) {
+	h.start(ts, args[0], args[1], args[2:], true)
+}
+
+// typeLine writes a line to process NAME's stdin: its arguments joined by
+// single spaces, and LF. It is the command "type".
+func (h *harness) typeLine(ts *testscript.TestScript, args []string) {
+	p := h.process(ts, args[0])
+	if p.stdin == nil {
+		ts.Fatalf("%s has no stdin", p.name)
+	}
+	h.write(ts, p, strings.Join(args[1:], " ")+"\n")
+}
+
+// eof closes process NAME's stdin.
+func (h *harness) eof(ts *testscript.TestScript, args []string) {
+	p := h.process(ts, args[0])
+	if p.stdin == nil {
+		ts.Fatalf("%s has no stdin", p.name)
+	}
+	ts.Check(p.stdin.Close())
+}
+
+// exited waits for process NAME to exit and checks its status (default 0).
+func (h *harness) exited(ts *testscript.TestScript, args []string) {
+	h.waitExit(ts, h.process(ts, args[0]), args[1:])
+}
+
+func (h *harness) start(ts *testscript.TestScript, name, prog string, args []string, withStdin bool) *peer {
+	cmd := exec.Command(prog, args...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, k := range append(h.envNames, "ADDR", "PORT") {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	lines := new(lineBuf)
+	cmd.Stdout, cmd.Stderr = lines, lines
+	cmd.WaitDelay = h.timeout(ts)
+	p := &peer{name: name, lines: lines, cmd: cmd, exited: make(chan struct{})}
+	if withStdin {
+		stdin, err := cmd.StdinPipe()
+		ts.Check(err)
+		p.w, p.stdin = stdin, stdin
+	}
+	ts.Check(cmd.Start())
+	go func() {
+		cmd.Wait()
+		lines.close(errExited)
+		close(p.exited)
+	}()
+	h.add(ts, p)
+	return p
+}
+
+// waitExit waits for process p to exit and checks its exit status against
+// args: none (0) or one.
+func (h *harness) waitExit(ts *testscript.TestScript, p *peer, args []string) {
+	want := 0
+	if len(args) == 1 {
+		var err error
+		if want, err = strconv.Atoi(args[0]); err != nil {
+			ts.Fatalf("status %q: want a number", args[0])
+		}
+	}
+	timeout := h.timeout(ts)
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		ts.Fatalf("%s: waited %v for the process to exit; it still runs\n%s", p.name, timeout, p.lines.recent())
+	}
+	if got := p.cmd.ProcessState.ExitCode(); got != want {
+		ts.Fatalf("%s: %v, want exit status %d\n%s", p.name, p.cmd.ProcessState, want, p.lines.recent())
+	}
+}
+
+// await reads lines from p until done accepts one, which it returns. It
+// fails if none comes in time; what names what was awaited.
+func (h *harness) await(ts *testscript.TestScript, p *peer, what string, done func(line string) bool) string {
+	timeout := h.timeout(ts)
+	start, deadline := time.Now(), time.After(timeout)
+	for {
+		line, err := p.lines.next(deadline)
+		if err != nil {
+			ts.Fatalf("%s: waited %v for %s: %v\n%s",
+				p.name, time.Since(start).Round(time.Millisecond), what, err, p.lines.recent())
+		}
+		if done(line) {
+			return line
+		}
+	}
+}
+
+func compile(ts *testscript.TestScript, expr string) *regexp.Regexp {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		ts.Fatalf("bad regexp %q: %v", expr, err)
+	}
+	return re
+}
+
+// Why a peer's lines ended, or didn't come.
+var (
+	errEOF        = errors.New("the server closed the connection")
+	errClosedHere = errors.New("the script closed the connection")
+	errExited     = errors.New("the process exited")
+	errTimeout    = errors.New("timed out")
+)
+
+// A lineBuf collects the lines a peer receives, for the script to read in
+// order. Its writer (a connection's reader goroutine, or os/exec copying a
+// process's output) calls Write and close; the script calls the rest. All
+// methods are safe to call from any goroutine.
+type lineBuf struct {
+	crlf bool // lines must end in CRLF, as the server's lines do
+
+	mu      sync.Mutex
+	partial []byte   // the start of a line
+	lines   []string // without their terminators
+	read    int      // lines[:read] have been read
+	bad     string   // the first line not ending in CRLF, when crlf
+	end     error    // why no more lines come, once none do
+	changed chan struct{}
+}
+
+// Write adds the lines of p; a line may be split across calls.
+func (b *lineBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.partial = append(b.partial, p...)
+	for {
+		i := bytes.IndexByte(b.partial, '\n')
+		if i < 0 {
+			break
+		}
+		b.add(b.partial[:i+1])
+		b.partial = b.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// close records that no more lines come, and why.
+func (b *lineBuf) close(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.partial) > 0 {
+		b.add(b.partial)
+		b.partial = nil
+	}
+	b.end = err
+	b.notify()
+}
+
+// add adds raw, a line with its terminator if it has one. The caller holds
+// b.mu.
+func (b *lineBuf) add(raw []byte) {
+	line, crlf := bytes.CutSuffix(raw, []byte("\r\n"))
+	if !crlf {
+		line = bytes.TrimSuffix(raw, []byte("\n"))
+		if b.crlf && b.bad == "" {
+			b.bad = string(raw)
+		}
+	}
+	b.lines = append(b.lines, string(line))
+	b.notify()
+}
+
+// notify wakes up next. The caller holds b.mu.
+func (b *lineBuf) notify() {
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+}
+
+// next returns the first unread line and marks it read, waiting for one
+// until timeout fires. Once no more lines come it returns why.
+func (b *lineBuf) next(timeout <-chan time.Time) (string, error) {
+	for {
+		b.mu.Lock()
+		switch {
+		case b.bad != "":
+			b.mu.Unlock()
+			return "", fmt.Errorf("the server sent %q, which does not end in CRLF", b.bad)
+		case b.read < len(b.lines):
+			line := b.lines[b.read]
+			b.read++
+			b.mu.Unlock()
+			return line, nil
+		case b.end != nil:
+			b.mu.Unlock()
+			return "", b.end
+		}
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timeout:
+			return "", errTimeout
+		}
+	}
+}
+
+// all returns every line received.
+func (b *lineBuf) all() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.lines...)
+}
+
+// recent describes the last lines received, for failure messages.
+func (b *lineBuf) recent() string {
+	const n = 10
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lines) == 0 {
+		return "\t(no lines received)"
+	}
+	first := max(0, len(b.lines)-n)
+	var s strings.Builder
+	fmt.Fprintf(&s, "\tlast %d of %d lines received (> unread):", len(b.lines)-first, len(b.lines))
+	for i := first; i < len(b.lines); i++ {
+		mark := " "
+		if i >= b.read {
+			mark = ">"
+		}
+		fmt.Fprintf(&s, "\n\t%s %q", mark, b.lines[i])
+	}
+	return s.String()
+}
