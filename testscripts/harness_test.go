@@ -329,10 +329,13 @@ func (h *harness) quiet(ts *testscript.TestScript, args []string) {
 	token := fmt.Sprintf("quiet-%d", h.pings)
 	h.write(ts, p, "PING "+token+"\n")
 	h.await(ts, p, "PONG "+token, func(line string) bool {
+		if line == "PONG "+token {
+			return true
+		}
 		if re.MatchString(line) {
 			ts.Fatalf("%s: got %q, matching %q, before PONG %s\n%s", p.name, line, args[1], token, p.lines.recent())
 		}
-		return line == "PONG "+token
+		return false
 	})
 }
 
