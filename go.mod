@@ -2,7 +2,10 @@ module ircish
 
 go 1.26.8
 
-require github.com/rogpeppe/go-internal v1.16.0
+require (
+	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
+	github.com/rogpeppe/go-internal v1.16.0
+)
 
 require (
 	golang.org/x/sys v0.26.0 // indirect

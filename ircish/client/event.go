@@ -1,0 +1,84 @@
+package client
+
+import "time"
+
+// An Event is something to show the user: a server line understood by
+// Session.Handle, or a local hint from Session.Input. Every text field of an
+// event made from a server line is already neutralised.
+type Event interface{ event() }
+
+// Welcome is the server's greeting (WELCOME).
+type Welcome struct{ Text string }
+
+// Registered says the server accepted our first nick (our own JOINED).
+type Registered struct{ Nick string }
+
+// Joined says someone else arrived (JOINED).
+type Joined struct{ Nick string }
+
+// Left says someone left, with a reason if the server gave one (LEFT).
+type Left struct{ Nick, Reason string }
+
+// Renamed says someone changed nick; Self when it was us (RENAMED).
+type Renamed struct {
+	Old, New string
+	Self     bool
+}
+
+// Message is a line said to everyone (MSG). Self marks our own, echoed by
+// the server; Mention marks someone else's that names us.
+type Message struct {
+	From, Text    string
+	Self, Mention bool
+}
+
+// Whisper is a line said to one user (WHISPER). FromSelf and ToSelf say
+// which end we are; both, when we whispered to ourselves.
+type Whisper struct {
+	From, To, Text   string
+	FromSelf, ToSelf bool
+}
+
+// Users is the list of everyone here, sorted by the server (LIST).
+type Users struct{ Nicks []string }
+
+// ServerHelp is one line of the server's protocol help (HELP).
+type ServerHelp struct{ Text string }
+
+// Pong answers our /ping (PONG); RTT is zero if the token was not ours.
+type Pong struct {
+	Token string
+	RTT   time.Duration
+}
+
+// Bye is the server's last line before it closes the connection (BYE).
+type Bye struct{ Text string }
+
+// ServerError is an ERR line; String says it in plain words.
+type ServerError struct{ Code, Text string }
+
+// NickRefused is an ERR that refused the nick we tried to register with:
+// until another /nick succeeds we are not in the room.
+type NickRefused struct{ ServerError }
+
+// Unknown is a server line with a verb this client does not know.
+type Unknown struct{ Line string }
+
+// Hint is a local message: usage, an unknown command, the command list.
+type Hint struct{ Text string }
+
+func (Welcome) event()     {}
+func (Registered) event()  {}
+func (Joined) event()      {}
+func (Left) event()        {}
+func (Renamed) event()     {}
+func (Message) event()     {}
+func (Whisper) event()     {}
+func (Users) event()       {}
+func (ServerHelp) event()  {}
+func (Pong) event()        {}
+func (Bye) event()         {}
+func (ServerError) event() {}
+func (NickRefused) event() {}
+func (Unknown) event()     {}
+func (Hint) event()        {}

@@ -1,0 +1,191 @@
+package client
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"ircish/ircish"
+)
+
+// A Renderer turns events into text for people.
+type Renderer struct {
+	Color bool             // colour nicks, mark our own lines, highlight mentions
+	Clock func() time.Time // if set, every line starts with the time, as 15:04
+}
+
+// ANSI SGR codes used by the renderer.
+const (
+	sgrBold    = "1"
+	sgrDim     = "2"
+	sgrReverse = "7"
+	sgrRed     = "31"
+	sgrMention = "1;33" // bold yellow
+)
+
+// nickColors are the foreground colours a nick may get: all but black,
+// white and grey, which vanish on some backgrounds.
+var nickColors = []string{"31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96"}
+
+// Render returns ev as text: one or more lines, without a final line end,
+// or "" when there is nothing to show. Every field is neutralised again, so
+// an event made anywhere cannot move the cursor.
+func (r Renderer) Render(ev Event) string {
+	var s string
+	switch ev := ev.(type) {
+	case Welcome:
+		s = "* " + clean(ev.Text)
+	case Registered:
+		s = "* you have joined as " + r.nick(ev.Nick) + "\n" + CommandSummary()
+	case Joined:
+		s = r.dim("* ") + r.nick(ev.Nick) + r.dim(" has joined")
+	case Left:
+		s = r.dim("* ") + r.nick(ev.Nick) + r.dim(" has left")
+		if ev.Reason != "" {
+			s += r.dim(" (" + clean(ev.Reason) + ")")
+		}
+	case Renamed:
+		who := r.nick(ev.Old) + r.dim(" is")
+		if ev.Self {
+			who = "you" + r.dim(" are")
+		}
+		s = r.dim("* ") + who + r.dim(" now known as ") + r.nick(ev.New)
+	case Message:
+		from := "<" + r.nick(ev.From) + ">"
+		if ev.Self {
+			from = r.paint(sgrReverse, from)
+		}
+		text := clean(ev.Text)
+		if ev.Mention {
+			text = r.paint(sgrMention, text)
+		}
+		s = from + " " + text
+	case Whisper:
+		from, to := r.nick(ev.From), r.nick(ev.To)
+		if ev.FromSelf {
+			from = "you"
+		}
+		if ev.ToSelf {
+			to = "you"
+		}
+		s = "[" + from + " → " + to + "] " + clean(ev.Text)
+	case Users:
+		nicks := make([]string, len(ev.Nicks))
+		for i, n := range ev.Nicks {
+			nicks[i] = r.nick(n)
+		}
+		noun := " users: "
+		if len(nicks) == 1 {
+			noun = " user: "
+		}
+		s = strconv.Itoa(len(nicks)) + noun + strings.Join(nicks, ", ")
+	case ServerHelp:
+		s = "  " + clean(ev.Text)
+	case Pong:
+		if ev.RTT > 0 {
+			s = "* pong from the server in " + ev.RTT.Round(time.Microsecond).String()
+		} else {
+			s = strings.TrimSpace("* pong " + clean(ev.Token))
+		}
+	case Bye:
+		s = "* disconnected"
+		if ev.Text != "" {
+			s += ": " + clean(ev.Text)
+		}
+	case ServerError:
+		s = r.paint(sgrRed, ev.String())
+	case NickRefused:
+		s = r.paint(sgrRed, ev.String()) + " Pick another with /nick NAME."
+	case Unknown:
+		s = "? " + clean(ev.Line)
+	case Hint:
+		s = clean(ev.Text)
+	default:
+		panic(fmt.Sprintf("client: no rendering for %T", ev))
+	}
+	if r.Clock == nil {
+		return s
+	}
+	stamp := r.dim(r.Clock().Format("15:04")) + " "
+	return stamp + strings.ReplaceAll(s, "\n", "\n"+stamp)
+}
+
+// paint wraps s in an SGR sequence when colours are on.
+func (r Renderer) paint(sgr, s string) string {
+	if !r.Color || s == "" {
+		return s
+	}
+	return "\x1b[" + sgr + "m" + s + "\x1b[0m"
+}
+
+func (r Renderer) dim(s string) string { return r.paint(sgrDim, s) }
+
+// nick renders a nick in its colour, which depends on the nick alone (under
+// case folding) so that it stays the same on every line and every run.
+func (r Renderer) nick(n string) string {
+	return r.paint(NickColor(n), clean(n))
+}
+
+// NickColor returns the SGR colour code of nick.
+func NickColor(nick string) string {
+	h := fnv.New32a()
+	h.Write([]byte(ircish.FoldNick(nick)))
+	return nickColors[h.Sum32()%uint32(len(nickColors))]
+}
+
+// String says the error in plain words, as a sentence.
+func (e ServerError) String() string {
+	switch e.Code {
+	case ircish.CodeNotRegistered:
+		return "Choose a nick first with /nick NAME."
+	case ircish.CodeUnknownCommand, ircish.CodeNeedMoreParams:
+		return "The server did not understand this client: " + sentence(clean(e.Text))
+	}
+	return sentence(clean(e.Text))
+}
+
+// sentence capitalises s and ends it with a full stop if it has none.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "The server reported an error."
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[size:]
+	if !strings.ContainsAny(s[len(s)-1:], ".!?") {
+		s += "."
+	}
+	return s
+}
+
+// Neutralise returns b as valid UTF-8 with nothing a terminal would act on:
+// C0 controls (but TAB) and DEL become caret notation, so ESC shows as ^[;
+// C1 controls and bytes that are not UTF-8 become U+FFFD. Clean input is
+// returned as it is.
+func Neutralise(b []byte) []byte {
+	if ircish.CheckText(b) == nil {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			out = utf8.AppendRune(out, utf8.RuneError)
+		case ircish.IsControl(r) && r < utf8.RuneSelf:
+			out = append(out, '^', byte(r)^0x40)
+		case ircish.IsControl(r):
+			out = utf8.AppendRune(out, utf8.RuneError)
+		default:
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
+}
+
+func clean(s string) string { return string(Neutralise([]byte(s))) }

@@ -1,0 +1,327 @@
+// Package client is the logic of the ircish chat client, without I/O: lines
+// typed by the user go into Session.Input and come out as protocol lines to
+// send or local hints; lines from the server go into Session.Handle and come
+// out as typed events; a Renderer turns events into text for people.
+//
+// Types worth knowing: Session (one connection's state), Event and its
+// kinds (Message, Whisper, Joined, ...), Renderer, and Complete for Tab.
+//
+// A Session is not safe for concurrent use: one goroutine owns it, feeds it
+// both kinds of lines and writes what it returns. Server lines are parsed
+// with ircish.ParseServerLine, the server's own parser.
+package client
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/shlex"
+
+	"ircish/ircish"
+)
+
+// A Session is the client's view of one connection.
+type Session struct {
+	nick     string            // our nick once registered, else ""
+	asked    string            // the nick our last NICK asked for, until answered
+	users    map[string]string // everyone here we know of, by ircish.FoldNick
+	quitting bool              // we sent QUIT
+
+	pingToken string // of the /ping awaiting its PONG, if any
+	pingSent  time.Time
+	pings     int
+
+	now func() time.Time
+}
+
+// NewSession returns a session that will register as nick, and the NICK
+// line to send first.
+func NewSession(nick string) (*Session, []byte) {
+	s := &Session{users: make(map[string]string), now: time.Now, asked: nick}
+	return s, ircish.Line(ircish.Nick, nick)
+}
+
+// Nick returns our nick, or "" before the server accepted one.
+func (s *Session) Nick() string { return s.nick }
+
+// Quitting reports whether we sent QUIT: the BYE or end of the
+// connection that follows is expected.
+func (s *Session) Quitting() bool { return s.quitting }
+
+// Others returns the nicks of everyone else we know is here, for Tab.
+func (s *Session) Others() []string {
+	nicks := make([]string, 0, len(s.users))
+	for _, n := range s.users {
+		if n != s.nick {
+			nicks = append(nicks, n)
+		}
+	}
+	return nicks
+}
+
+// Handle turns a line from the server, with or without its line end, into
+// an event, and returns the line to send in reply if there is one (a LIST,
+// once registered, to learn who is here). Control characters and escape
+// sequences in the line are neutralised first.
+func (s *Session) Handle(line []byte) (Event, []byte) {
+	clean := Neutralise(ircish.TrimEOL(line))
+	m, err := ircish.ParseServerLine(clean)
+	if err != nil { // cannot happen on neutralised text, but never trust it
+		return Unknown{Line: string(clean)}, nil
+	}
+	p := func(i int) string {
+		if i < len(m.Params) {
+			return m.Params[i]
+		}
+		return ""
+	}
+	switch m.Verb {
+	case ircish.Welcome:
+		return Welcome{Text: p(0)}, nil
+	case ircish.Joined:
+		nick := p(0)
+		s.users[ircish.FoldNick(nick)] = nick
+		if s.nick == "" && s.asked != "" {
+			// Before registering we are in no room, so the only JOINED
+			// we can get is our own.
+			s.nick, s.asked = nick, ""
+			return Registered{Nick: nick}, ircish.Line(ircish.List)
+		}
+		return Joined{Nick: nick}, nil
+	case ircish.Left:
+		delete(s.users, ircish.FoldNick(p(0)))
+		return Left{Nick: p(0), Reason: p(1)}, nil
+	case ircish.Renamed:
+		old, nick := p(0), p(1)
+		delete(s.users, ircish.FoldNick(old))
+		s.users[ircish.FoldNick(nick)] = nick
+		self := old == s.nick
+		if self {
+			s.nick, s.asked = nick, ""
+		}
+		return Renamed{Old: old, New: nick, Self: self}, nil
+	case ircish.Msg:
+		self := p(0) == s.nick
+		return Message{From: p(0), Text: p(1), Self: self, Mention: !self && mentions(p(1), s.nick)}, nil
+	case ircish.Whisper:
+		return Whisper{From: p(0), To: p(1), Text: p(2), FromSelf: p(0) == s.nick, ToSelf: p(1) == s.nick}, nil
+	case ircish.List:
+		clear(s.users)
+		for _, n := range m.Params {
+			s.users[ircish.FoldNick(n)] = n
+		}
+		return Users{Nicks: m.Params}, nil
+	case ircish.Help:
+		return ServerHelp{Text: p(0)}, nil
+	case ircish.Pong:
+		ev := Pong{Token: p(0)}
+		if s.pingToken != "" && ev.Token == s.pingToken {
+			ev.RTT = max(s.now().Sub(s.pingSent), time.Nanosecond)
+			s.pingToken = ""
+		}
+		return ev, nil
+	case ircish.Bye:
+		return Bye{Text: p(0)}, nil
+	case ircish.Err:
+		e := ServerError{Code: p(0), Text: p(1)}
+		if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
+			s.asked = ""
+			return NickRefused{e}, nil
+		}
+		return e, nil
+	}
+	return Unknown{Line: string(clean)}, nil
+}
+
+// mentions reports whether text names nick as a whole word, ignoring case.
+func mentions(text, nick string) bool {
+	if nick == "" {
+		return false
+	}
+	key := ircish.FoldNick(nick)
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_-", r)
+	})
+	for _, w := range words {
+		// A nick may hold dots but a sentence ends in one: "hi bob." names bob.
+		if ircish.FoldNick(w) == key || ircish.FoldNick(strings.TrimRight(w, ".")) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Input turns a line the user typed into a protocol line to send, or into a
+// hint to show, or neither (an empty line). Plain text is a message to
+// everyone, sent byte for byte; "//text" says "/text"; "/cmd ..." runs a
+// command of the table below.
+func (s *Session) Input(line string) ([]byte, Event) {
+	switch {
+	case strings.TrimSpace(line) == "":
+		return nil, nil
+	case strings.HasPrefix(line, "//"):
+		return s.say(line[1:])
+	case strings.HasPrefix(line, "/"):
+		head, args, _ := strings.Cut(line[1:], " ")
+		cmd, ok := lookup(head)
+		if !ok {
+			return nil, Hint{Text: "There is no command /" + head + "; /help lists them, and // starts a message with /."}
+		}
+		if !cmd.beforeNick && s.nick == "" && s.asked == "" {
+			return nil, Hint{Text: "Choose a nick first with /nick NAME."}
+		}
+		return cmd.run(s, strings.TrimLeft(args, " "))
+	}
+	return s.say(line)
+}
+
+// A command is what a slash command at the prompt does.
+type command struct {
+	names      []string // the first is the one /help shows
+	syntax     string
+	about      string
+	beforeNick bool // allowed while we have no nick
+	run        func(s *Session, args string) ([]byte, Event)
+}
+
+// commands is the command table, in /help order.
+var commands []command
+
+func init() {
+	commands = []command{
+		{[]string{"nick"}, "/nick NAME", "change your nick", true, (*Session).setNick},
+		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, (*Session).list},
+		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, (*Session).whisper},
+		{[]string{"ping"}, "/ping", "time a round trip to the server", true, (*Session).ping},
+		{[]string{"help"}, "/help", "show this help", true, (*Session).help},
+		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, (*Session).quit},
+	}
+}
+
+func lookup(name string) (command, bool) {
+	name = strings.ToLower(name)
+	for _, c := range commands {
+		for _, n := range c.names {
+			if n == name {
+				return c, true
+			}
+		}
+	}
+	return command{}, false
+}
+
+func usage(c command) Hint { return Hint{Text: "Usage: " + c.syntax + " — " + c.about + "."} }
+
+// words splits a command's arguments as shell words, so that a quoted
+// name stays one (invalid) word instead of being cut short.
+func words(args string) ([]string, bool) {
+	w, err := shlex.Split(args)
+	return w, err == nil
+}
+
+// say sends text to everyone: plain text, or //text.
+func (s *Session) say(text string) ([]byte, Event) {
+	if s.nick == "" && s.asked == "" {
+		return nil, Hint{Text: "Choose a nick first with /nick NAME."}
+	}
+	if err := ircish.CheckText([]byte(text)); err != nil {
+		return nil, Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+	}
+	return ircish.Line(ircish.Msg, text), nil
+}
+
+// setNick asks for a new nick: /nick NAME.
+func (s *Session) setNick(args string) ([]byte, Event) {
+	w, ok := words(args)
+	if !ok || len(w) != 1 {
+		c, _ := lookup("nick")
+		return nil, usage(c)
+	}
+	if err := ircish.CheckNick(w[0]); err != nil {
+		e, _ := ircish.AsError(err)
+		return nil, Hint{Text: "Not sent: " + sentence(e.Text)}
+	}
+	if s.nick == "" {
+		s.asked = w[0]
+	}
+	return ircish.Line(ircish.Nick, w[0]), nil
+}
+
+// list asks who is here: /list, /who.
+func (s *Session) list(args string) ([]byte, Event) {
+	if w, ok := words(args); !ok || len(w) != 0 {
+		c, _ := lookup("list")
+		return nil, usage(c)
+	}
+	return ircish.Line(ircish.List), nil
+}
+
+// whisper says text to one user: /whisper NAME TEXT. The name is a shell
+// word; the text is sent byte for byte.
+func (s *Session) whisper(args string) ([]byte, Event) {
+	c, _ := lookup("whisper")
+	head, text, _ := strings.Cut(args, " ")
+	text = strings.TrimLeft(text, " ")
+	w, ok := words(head)
+	if !ok || len(w) != 1 || strings.TrimSpace(text) == "" {
+		return nil, usage(c)
+	}
+	if err := ircish.CheckText([]byte(text)); err != nil {
+		return nil, Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+	}
+	return ircish.Line(ircish.Whisper, w[0], text), nil
+}
+
+// ping times a round trip to the server: /ping.
+func (s *Session) ping(args string) ([]byte, Event) {
+	if w, ok := words(args); !ok || len(w) != 0 {
+		c, _ := lookup("ping")
+		return nil, usage(c)
+	}
+	s.pings++
+	s.pingToken, s.pingSent = "c"+strconv.Itoa(s.pings), s.now()
+	return ircish.Line(ircish.Ping, s.pingToken), nil
+}
+
+// help lists the commands: /help.
+func (s *Session) help(string) ([]byte, Event) {
+	return nil, Hint{Text: HelpText()}
+}
+
+// quit leaves: /quit [REASON], /exit [REASON]. The reason is free text.
+func (s *Session) quit(args string) ([]byte, Event) {
+	if err := ircish.CheckText([]byte(args)); err != nil {
+		return nil, Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+	}
+	s.quitting = true
+	return ircish.Line(ircish.Quit, args), nil
+}
+
+// Quit returns the QUIT line to send when input ends (Ctrl-D, end of a
+// script) or on a signal.
+func (s *Session) Quit() []byte {
+	s.quitting = true
+	return ircish.Line(ircish.Quit)
+}
+
+// HelpText returns the /help text, one command a line.
+func HelpText() string {
+	var b strings.Builder
+	b.WriteString("Type a line and press Enter to say it to everyone (start it with // to say a line beginning with /).\n")
+	for _, c := range commands {
+		b.WriteString("  ")
+		b.WriteString(c.syntax)
+		b.WriteString(strings.Repeat(" ", max(1, 20-len(c.syntax))))
+		b.WriteString(c.about)
+		b.WriteString("\n")
+	}
+	b.WriteString("Tab completes commands and nicks; a line that starts with a nick and a colon addresses that user.")
+	return b.String()
+}
+
+// CommandSummary is the short list of commands shown after joining.
+func CommandSummary() string {
+	return "Commands: /nick NAME, /list, /whisper NAME TEXT, /ping, /help, /quit."
+}
