@@ -21,6 +21,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -47,7 +48,7 @@ var harnessCommands = map[string]harnessCommand{
 	"connect": {"connect NAME [addr]", 1, 2, (*harness).connect},
 	"send":    {"send NAME TEXT...", 2, -1, (*harness).send},
 	"sendraw": {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
-	"sendbig": {"sendbig NAME BYTES", 2, 2, (*harness).sendbig},
+	"sendbig": {"sendbig NAME BYTES [EOL]", 2, 3, (*harness).sendbig},
 	"expect":  {"expect NAME REGEXP", 2, 2, (*harness).expect},
 	"next":    {"next NAME REGEXP", 2, 2, (*harness).next},
 	"quiet":   {"quiet NAME REGEXP", 2, 2, (*harness).quiet},
@@ -265,31 +266,41 @@ func (h *harness) send(ts *testscript.TestScript, args []string) {
 // \u00e4, ...) interpreted and nothing added: no implied newline.
 func (h *harness) sendraw(ts *testscript.TestScript, args []string) {
 	p := h.connection(ts, args[0])
-	var b []byte
-	for s := args[1]; s != ""; {
-		r, multibyte, tail, err := strconv.UnquoteChar(s, 0)
-		if err != nil {
-			ts.Fatalf("sendraw: bad escape in %q: %v", s, err)
-		}
-		if multibyte {
-			b = fmt.Appendf(b, "%c", r)
-		} else {
-			b = append(b, byte(r))
-		}
-		s = tail
-	}
-	h.write(ts, p, string(b))
+	h.write(ts, p, unescape(ts, args[1]))
 }
 
-// sendbig sends connection NAME, in one write, a line of BYTES bytes
-// (without its LF): MSG and a run of x.
+// sendbig sends connection NAME, in one write, a line of BYTES bytes, MSG
+// and a run of x, and its end: EOL, with Go escapes, by default \n.
 func (h *harness) sendbig(ts *testscript.TestScript, args []string) {
 	p := h.connection(ts, args[0])
 	n, err := strconv.Atoi(args[1])
 	if err != nil || n < 5 {
 		ts.Fatalf("sendbig: BYTES %q: want a number of at least 5", args[1])
 	}
-	h.write(ts, p, "MSG "+strings.Repeat("x", n-4)+"\n")
+	eol := "\n"
+	if len(args) == 3 {
+		eol = unescape(ts, args[2])
+	}
+	h.write(ts, p, "MSG "+strings.Repeat("x", n-4)+eol)
+}
+
+// unescape interprets the Go escapes in s, as in a Go string literal
+// (where " needs no escape).
+func unescape(ts *testscript.TestScript, s string) string {
+	var b []byte
+	for s != "" {
+		r, multibyte, tail, err := strconv.UnquoteChar(s, 0)
+		if err != nil {
+			ts.Fatalf("bad escape in %q: %v", s, err)
+		}
+		if multibyte {
+			b = utf8.AppendRune(b, r)
+		} else {
+			b = append(b, byte(r))
+		}
+		s = tail
+	}
+	return string(b)
 }
 
 func (h *harness) write(ts *testscript.TestScript, p *peer, s string) {
@@ -314,7 +325,7 @@ func (h *harness) next(ts *testscript.TestScript, args []string) {
 	p, re := h.peer(ts, args[0]), compile(ts, args[1])
 	h.await(ts, p, "a next line matching "+strconv.Quote(args[1]), func(line string) bool {
 		if !re.MatchString(line) {
-			ts.Fatalf("%s: the next line %q does not match %q\n%s", p.name, line, args[1], p.lines.recent())
+			ts.Fatalf("%s: the next line %s does not match %q\n%s", p.name, abbrev(line), args[1], p.lines.recent())
 		}
 		return true
 	})
@@ -333,7 +344,7 @@ func (h *harness) quiet(ts *testscript.TestScript, args []string) {
 			return true
 		}
 		if re.MatchString(line) {
-			ts.Fatalf("%s: got %q, matching %q, before PONG %s\n%s", p.name, line, args[1], token, p.lines.recent())
+			ts.Fatalf("%s: got %s, matching %q, before PONG %s\n%s", p.name, abbrev(line), args[1], token, p.lines.recent())
 		}
 		return false
 	})
@@ -360,7 +371,7 @@ func (h *harness) closed(ts *testscript.TestScript, args []string) {
 	line, err := p.lines.next(time.After(h.timeout(ts)))
 	switch {
 	case err == nil:
-		ts.Fatalf("%s: waited for the server to close the connection, but got %q\n%s", p.name, line, p.lines.recent())
+		ts.Fatalf("%s: waited for the server to close the connection, but got %s\n%s", p.name, abbrev(line), p.lines.recent())
 	case err != errEOF:
 		ts.Fatalf("%s: waited %v for the server to close the connection: %v\n%s",
 			p.name, time.Since(start).Round(time.Millisecond), err, p.lines.recent())
@@ -598,7 +609,16 @@ func (b *lineBuf) recent() string {
 		if i >= b.read {
 			mark = ">"
 		}
-		fmt.Fprintf(&s, "\n\t%s %q", mark, b.lines[i])
+		fmt.Fprintf(&s, "\n\t%s %s", mark, abbrev(b.lines[i]))
 	}
 	return s.String()
+}
+
+// abbrev quotes line for a failure message, cut short if it is long.
+func abbrev(line string) string {
+	const max = 200
+	if len(line) <= max {
+		return strconv.Quote(line)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", line[:max], len(line))
 }
