@@ -1,0 +1,269 @@
+// Package clientcmd is the ircish client command: arguments, dialing, the
+// terminal or plain-line display, signals, and putting the terminal back.
+//
+// Goroutines: Main's own runs the chat loop, which alone owns the
+// client.Session, writes to the connection and prints; one goroutine reads
+// the connection and one reads the user's input, each feeding the loop
+// through a channel.
+package clientcmd
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"ircish/ircish/client"
+)
+
+const usage = `usage: client [-h] NICK [HOST] [PORT]
+
+Joins the ircish chat server at HOST (default 127.0.0.1), PORT (default
+12000) as NICK. Type a line to say it to everyone; /help lists the
+commands: /nick NAME, /list, /whisper NAME TEXT, /ping, /help, /quit.
+
+On a terminal it keeps a prompt that arriving lines never break, with
+history (up, down), Tab completion of commands and nicks, coloured nicks
+(unless NO_COLOR is set or TERM=dumb) and timestamps.
+
+Otherwise (input or output redirected) it reads commands from its input
+and writes plain lines; at the end of its input it says QUIT, waits for
+the server's goodbye and exits 0. It exits 1 if it cannot connect, if
+the server refuses NICK (with the reason), or if the connection is lost.
+`
+
+const (
+	defaultHost = "127.0.0.1"
+	defaultPort = "12000"
+
+	dialTimeout  = 10 * time.Second
+	writeTimeout = 10 * time.Second
+	// byeTimeout bounds the wait for BYE after QUIT.
+	byeTimeout = 5 * time.Second
+	// maxServerLine bounds a server line; a LIST of thousands of users
+	// fits.
+	maxServerLine = 4 << 20
+)
+
+// Main runs the client command with args (without the program name) and
+// returns its exit status. stdin and stdout are the user's: when both are
+// terminals (*os.File), the client runs its terminal display on them.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() < 1 || fs.NArg() > 3 {
+		fmt.Fprintln(stderr, "usage: client [-h] NICK [HOST] [PORT]")
+		return 2
+	}
+	nick, addr, err := parseArgs(fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
+	if err != nil {
+		fmt.Fprintln(stderr, dialError(addr, err))
+		return 1
+	}
+	defer conn.Close()
+
+	d := newDisplay(stdin, stdout)
+	status, msg := func() (int, string) {
+		// The terminal is put back on every way out, a panic included.
+		defer d.close()
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(signals)
+		c := &chat{conn: conn, addr: addr, d: d}
+		return c.run(nick, signals)
+	}()
+	if msg != "" {
+		fmt.Fprintln(stderr, msg)
+	}
+	return status
+}
+
+// parseArgs returns the nick and the address to dial, from one to three
+// arguments.
+func parseArgs(args []string) (nick, addr string, err error) {
+	host, port := defaultHost, defaultPort
+	if len(args) > 1 {
+		host = args[1]
+	}
+	if len(args) > 2 {
+		port = args[2]
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", "", fmt.Errorf("invalid port %q: want a number from 1 to 65535", port)
+	}
+	return args[0], net.JoinHostPort(host, port), nil
+}
+
+// dialError says in one line why dialing addr failed.
+func dialError(addr string, err error) string {
+	var dnsErr *net.DNSError
+	var sysErr *os.SyscallError
+	why := err.Error()
+	switch {
+	case errors.As(err, &dnsErr):
+		why = "unknown host " + strconv.Quote(dnsErr.Name)
+		if !dnsErr.IsNotFound {
+			why = "cannot look up host " + strconv.Quote(dnsErr.Name) + ": " + dnsErr.Err
+		}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		why = "connection refused — is the server running?"
+	case errors.As(err, &sysErr):
+		why = sysErr.Err.Error()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		why = "no answer in " + dialTimeout.String() + " — is the address right?"
+	}
+	return "cannot connect to " + addr + ": " + why
+}
+
+// A chat is one run of the chat loop.
+type chat struct {
+	conn    net.Conn
+	addr    string
+	d       display
+	s       *client.Session
+	readErr error         // why the server's lines ended; set before they do
+	done    chan struct{} // closed when run returns
+}
+
+// run registers as nick and chats until the end. It returns the exit
+// status and, if there is one, a last message for stderr.
+func (c *chat) run(nick string, signals <-chan os.Signal) (int, string) {
+	lines := make(chan []byte)
+	c.done = make(chan struct{})
+	defer close(c.done)
+	go c.readServer(lines)
+	input := c.d.input()
+
+	s, hello := client.NewSession(nick)
+	c.s = s
+	c.send(hello)
+
+	var byeWait <-chan time.Time
+	quit := func(line []byte) {
+		c.send(line)
+		input = nil
+		if byeWait == nil {
+			byeWait = time.After(byeTimeout)
+		}
+	}
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				if c.s.Quitting() {
+					return 0, ""
+				}
+				return 1, "lost the connection to " + c.addr + ": " + c.readErr.Error()
+			}
+			ev, reply := c.s.Handle(line)
+			switch ev := ev.(type) {
+			case client.NickRefused:
+				if !c.d.interactive() {
+					return 1, ev.String()
+				}
+			case client.Bye:
+				c.d.show(ev)
+				if c.s.Quitting() {
+					return 0, ""
+				}
+				return 1, ""
+			}
+			c.d.show(ev)
+			c.send(reply)
+			c.d.setNicks(c.s.Others())
+		case text, ok := <-input:
+			if !ok {
+				quit(c.s.Quit())
+				continue
+			}
+			line, hint := c.s.Input(text)
+			if hint != nil {
+				c.d.show(hint)
+			}
+			if c.s.Quitting() {
+				quit(line)
+			} else {
+				c.send(line)
+			}
+		case <-signals:
+			quit(c.s.Quit())
+		case <-byeWait:
+			return 0, "no goodbye from the server in " + byeTimeout.String() + "; leaving anyway"
+		}
+	}
+}
+
+// send writes a line to the server. A write that fails is not reported
+// here: the reader sees the connection end and says so.
+func (c *chat) send(line []byte) {
+	if line == nil {
+		return
+	}
+	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	c.conn.Write(line)
+}
+
+// readServer sends the server's lines to lines, and closes it when they
+// end, after setting c.readErr.
+func (c *chat) readServer(lines chan<- []byte) {
+	sc := bufio.NewScanner(c.conn)
+	sc.Buffer(make([]byte, 0, 4096), maxServerLine)
+	for sc.Scan() {
+		select {
+		case lines <- append([]byte(nil), sc.Bytes()...):
+		case <-c.done:
+			return
+		}
+	}
+	c.readErr = sc.Err()
+	switch {
+	case c.readErr == nil:
+		c.readErr = errors.New("the server closed it")
+	case errors.Is(c.readErr, bufio.ErrTooLong):
+		c.readErr = errors.New("the server sent a line too long to read")
+	case errors.Is(c.readErr, syscall.ECONNRESET):
+		c.readErr = errors.New("connection reset")
+	}
+	close(lines)
+}
+
+// plainLines reads lines from r and sends them to a new channel, without
+// their line ends, closing it at the end of r.
+func plainLines(r io.Reader) <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+			if line != "" || err == nil {
+				ch <- line
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}

@@ -1,0 +1,283 @@
+package clientcmd
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/ergochat/readline"
+	"golang.org/x/term"
+	"golang.org/x/text/width"
+
+	"ircish/ircish/client"
+)
+
+// A display is where the chat is shown and lines are typed: a terminal
+// with a prompt, or plain lines. Its methods are called by the chat loop
+// only.
+type display interface {
+	// input returns the channel of typed lines, closed when input ends
+	// (end of file, Ctrl-D, Ctrl-C).
+	input() <-chan string
+	show(ev client.Event)
+	// setNicks gives the nicks Tab completes.
+	setNicks(nicks []string)
+	// interactive reports whether a person types: then a refused nick
+	// can be replaced with /nick instead of ending the client.
+	interactive() bool
+	close()
+}
+
+// newDisplay returns the terminal display if stdin and stdout are both
+// terminals, else plain lines. TERM=dumb gets plain lines with timestamps;
+// NO_COLOR, the terminal display without colours.
+func newDisplay(stdin io.Reader, stdout io.Writer) display {
+	in, inOK := stdin.(*os.File)
+	out, outOK := stdout.(*os.File)
+	if !inOK || !outOK || !term.IsTerminal(int(in.Fd())) || !term.IsTerminal(int(out.Fd())) {
+		return &plainDisplay{in: stdin, out: stdout}
+	}
+	r := client.Renderer{Color: os.Getenv("NO_COLOR") == "", Clock: time.Now}
+	if os.Getenv("TERM") == "dumb" {
+		return &plainDisplay{in: stdin, out: stdout, r: client.Renderer{Clock: time.Now}, tty: true}
+	}
+	d, err := newTermDisplay(in, out, r)
+	if err != nil {
+		return &plainDisplay{in: stdin, out: stdout, r: client.Renderer{Clock: time.Now}, tty: true}
+	}
+	return d
+}
+
+// A plainDisplay writes rendered lines and reads whole lines, with no
+// prompt and no escape codes.
+type plainDisplay struct {
+	in  io.Reader
+	out io.Writer
+	r   client.Renderer
+	tty bool // a person types, on a dumb terminal
+}
+
+func (d *plainDisplay) input() <-chan string { return plainLines(d.in) }
+
+func (d *plainDisplay) show(ev client.Event) {
+	if s := d.r.Render(ev); s != "" {
+		fmt.Fprintln(d.out, s)
+	}
+}
+
+func (d *plainDisplay) setNicks([]string) {}
+func (d *plainDisplay) interactive() bool { return d.tty }
+func (d *plainDisplay) close()            {}
+
+const prompt = "> "
+
+// A termDisplay is the terminal display, on readline: lines arriving while
+// the user types appear above the prompt, which readline redraws with the
+// half-typed line intact.
+//
+// A line the user enters is erased from the screen once entered: what is
+// sent comes back from the server and is shown as everyone sees it. For
+// that, a line is "submitting" from the moment Enter is read until it is
+// erased; lines to show meanwhile wait in pending, because readline would
+// print them below the entered line, where erasing would hit them.
+type termDisplay struct {
+	rl  *readline.Instance
+	out *os.File
+	r   client.Renderer
+
+	mu         sync.Mutex // guards what follows; never held while waiting for input
+	submitting bool
+	pending    []string
+
+	nicksMu sync.Mutex // guards nicks, which readline's goroutine reads for Tab
+	nicks   []string
+}
+
+func newTermDisplay(in, out *os.File, r client.Renderer) (*termDisplay, error) {
+	d := &termDisplay{out: out, r: r}
+	raw := &rawMode{fd: int(in.Fd())}
+	rl, err := readline.NewFromConfig(&readline.Config{
+		Prompt:         prompt,
+		Stdin:          in,
+		Stdout:         out,
+		Stderr:         out,
+		AutoComplete:   d,
+		FuncIsTerminal: func() bool { return true },
+		FuncMakeRaw:    raw.enter,
+		FuncExitRaw:    raw.exit,
+		FuncGetSize: func() (int, int) {
+			w, h, err := term.GetSize(int(out.Fd()))
+			if err != nil {
+				return -1, -1
+			}
+			return w, h
+		},
+		FuncFilterInputRune: d.filter,
+		Listener:            d.listen,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.rl = rl
+	return d, nil
+}
+
+// rawMode puts a terminal in raw mode and back. Readline calls it from
+// the input goroutine and, on close, from the chat loop's.
+type rawMode struct {
+	fd    int
+	mu    sync.Mutex
+	saved *term.State // while raw
+}
+
+func (m *rawMode) enter() (err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.saved != nil {
+		return nil
+	}
+	m.saved, err = term.MakeRaw(m.fd)
+	return err
+}
+
+func (m *rawMode) exit() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.saved == nil {
+		return nil
+	}
+	err := term.Restore(m.fd, m.saved)
+	m.saved = nil
+	return err
+}
+
+// filter sees every key before readline acts on it; Enter starts
+// submitting. It runs on the input goroutine.
+func (d *termDisplay) filter(r rune) (rune, bool) {
+	if r == '\r' || r == '\n' {
+		d.mu.Lock()
+		d.submitting = true
+		d.mu.Unlock()
+	}
+	return r, true
+}
+
+// listen is called by readline after each key that did not submit a line
+// (Enter may pick a completion instead): the prompt is back, so anything
+// pending can be shown.
+func (d *termDisplay) listen(line []rune, pos int, _ rune) ([]rune, int, bool) {
+	d.mu.Lock()
+	d.flush()
+	d.mu.Unlock()
+	return line, pos, false
+}
+
+// flush shows the pending lines and ends submitting. The caller holds d.mu.
+func (d *termDisplay) flush() {
+	d.submitting = false
+	for _, s := range d.pending {
+		d.rl.Write([]byte(s))
+	}
+	d.pending = nil
+}
+
+func (d *termDisplay) input() <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		for {
+			line, err := d.rl.ReadLine()
+			d.mu.Lock()
+			if err == nil {
+				d.erase(line)
+			}
+			d.flush()
+			d.mu.Unlock()
+			if err != nil {
+				return
+			}
+			ch <- line
+		}
+	}()
+	return ch
+}
+
+// erase clears the rows that the prompt and the entered line take; the
+// cursor is on the row below them. The caller holds d.mu.
+func (d *termDisplay) erase(line string) {
+	cols, _, err := term.GetSize(int(d.out.Fd()))
+	if err != nil || cols < 1 {
+		cols = 80
+	}
+	n := len(prompt)
+	for _, r := range line {
+		n += runeWidth(r)
+	}
+	rows := max(1, (n+cols-1)/cols)
+	fmt.Fprintf(d.out, "\r\x1b[%dA\x1b[J", rows)
+}
+
+// runeWidth returns how many columns r takes, as readline counts them.
+func runeWidth(r rune) int {
+	switch {
+	case r == '\t':
+		return 4
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cc, unicode.Cf):
+		return 0
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
+}
+
+func (d *termDisplay) show(ev client.Event) {
+	s := d.r.Render(ev)
+	if s == "" {
+		return
+	}
+	// The terminal may be in raw mode, where a line feed does not return
+	// the carriage; and after Ctrl-C the cursor is right of a "^C".
+	s = "\r" + strings.ReplaceAll(s, "\n", "\r\n") + "\r\n"
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.submitting {
+		d.pending = append(d.pending, s)
+		return
+	}
+	d.rl.Write([]byte(s))
+}
+
+func (d *termDisplay) setNicks(nicks []string) {
+	d.nicksMu.Lock()
+	d.nicks = nicks
+	d.nicksMu.Unlock()
+}
+
+// Do is readline's Tab completion.
+func (d *termDisplay) Do(line []rune, pos int) ([][]rune, int) {
+	d.nicksMu.Lock()
+	nicks := d.nicks
+	d.nicksMu.Unlock()
+	suffixes, n := client.Complete(string(line[:pos]), nicks)
+	out := make([][]rune, len(suffixes))
+	for i, s := range suffixes {
+		out[i] = []rune(s)
+	}
+	return out, n
+}
+
+func (d *termDisplay) interactive() bool { return true }
+
+// close puts the terminal back as it was, clearing the prompt line.
+func (d *termDisplay) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rl.Close()
+	fmt.Fprint(d.out, "\r\x1b[K")
+}
