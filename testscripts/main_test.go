@@ -14,6 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"ircish/internal/clientcmd"
 	"ircish/internal/servercmd"
 	"ircish/ircish"
 )
@@ -24,6 +25,7 @@ var update = flag.Bool("update", false, "rewrite the scripts' cmp files with wha
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"server": func() { os.Exit(servercmd.Main(os.Args[1:], os.Stderr, configureForTests)) },
+		"client": func() { os.Exit(clientcmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 
