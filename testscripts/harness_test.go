@@ -43,22 +43,22 @@ type harnessCommand struct {
 }
 
 var harnessCommands = map[string]harnessCommand{
-	"serve":   {"serve [flags...]", 0, -1, (*harness).serve},
-	"stop":    {stopUsage, 0, 3, (*harness).stop},
-	"connect": {"connect NAME [addr]", 1, 2, (*harness).connect},
-	"send":    {"send NAME TEXT...", 2, -1, (*harness).send},
-	"sendraw": {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
-	"sendbig": {"sendbig NAME BYTES [EOL]", 2, 3, (*harness).sendbig},
-	"expect":  {"expect NAME REGEXP", 2, 2, (*harness).expect},
-	"next":    {"next NAME REGEXP", 2, 2, (*harness).next},
-	"quiet":   {"quiet NAME REGEXP", 2, 2, (*harness).quiet},
-	"close":   {"close NAME", 1, 1, (*harness).close},
-	"reset":   {"reset NAME", 1, 1, (*harness).reset},
-	"closed":  {"closed NAME", 1, 1, (*harness).closed},
-	"spawn":   {"spawn NAME PROG [ARGS...]", 2, -1, (*harness).spawn},
-	"type":    {"type NAME TEXT...", 2, -1, (*harness).typeLine},
-	"eof":     {"eof NAME", 1, 1, (*harness).eof},
-	"exited":  {"exited NAME [status]", 1, 2, (*harness).exited},
+	"serve":    {"serve [flags...]", 0, -1, (*harness).serve},
+	"shutdown": {shutdownUsage, 0, 3, (*harness).shutdown},
+	"connect":  {"connect NAME [addr]", 1, 2, (*harness).connect},
+	"send":     {"send NAME TEXT...", 2, -1, (*harness).send},
+	"sendraw":  {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
+	"sendbig":  {"sendbig NAME BYTES [EOL]", 2, 3, (*harness).sendbig},
+	"expect":   {"expect NAME REGEXP", 2, 2, (*harness).expect},
+	"next":     {"next NAME REGEXP", 2, 2, (*harness).next},
+	"quiet":    {"quiet NAME REGEXP", 2, 2, (*harness).quiet},
+	"close":    {"close NAME", 1, 1, (*harness).close},
+	"reset":    {"reset NAME", 1, 1, (*harness).reset},
+	"closed":   {"closed NAME", 1, 1, (*harness).closed},
+	"spawn":    {"spawn NAME PROG [ARGS...]", 2, -1, (*harness).spawn},
+	"type":     {"type NAME TEXT...", 2, -1, (*harness).typeLine},
+	"eof":      {"eof NAME", 1, 1, (*harness).eof},
+	"exited":   {"exited NAME [status]", 1, 2, (*harness).exited},
 }
 
 // scriptCommands returns the harness's commands for testscript.Params.Cmds.
@@ -98,6 +98,10 @@ func setupHarness(e *testscript.Env) error {
 	}
 	if v := os.Getenv(timeoutVar); v != "" {
 		e.Setenv(timeoutVar, v)
+	}
+	if os.Getenv("GORACE") == "" {
+		// A program built with -race sleeps 1s as it exits, unless told.
+		e.Setenv("GORACE", "atexit_sleep_ms=10")
 	}
 	e.Values[harnessKey{}] = h
 	e.Defer(h.cleanup)
@@ -180,7 +184,7 @@ func (h *harness) process(ts *testscript.TestScript, name string) *peer {
 // directory, listening on 127.0.0.1 and a port it picks, with the given
 // flags. It waits for the server to say where it listens and sets ADDR
 // (host:port) and PORT. The server's stderr lines can be read as the peer
-// named "server", and become stop's stderr.
+// named "server", and become shutdown's stderr.
 func (h *harness) serve(ts *testscript.TestScript, args []string) {
 	if old, ok := h.peers["server"]; ok {
 		select {
@@ -202,12 +206,13 @@ func (h *harness) serve(ts *testscript.TestScript, args []string) {
 	ts.Setenv("PORT", port)
 }
 
-const stopUsage = "stop [-signal INT|TERM] [status]"
+const shutdownUsage = "shutdown [-signal INT|TERM] [status]"
 
-// stop signals the server, with SIGINT unless told -signal TERM, waits for
-// it to exit and checks its exit status (default 0). The server's stderr
-// becomes the command's, for the stderr command to check.
-func (h *harness) stop(ts *testscript.TestScript, args []string) {
+// shutdown signals the server, with SIGINT unless told -signal TERM, waits
+// for it to exit and checks its exit status (default 0). The server's
+// stderr becomes the command's, for the stderr command to check. (It is not
+// called stop: that is testscript's command to end a script early.)
+func (h *harness) shutdown(ts *testscript.TestScript, args []string) {
 	sig := os.Interrupt
 	if len(args) >= 2 && args[0] == "-signal" {
 		switch args[1] {
@@ -215,12 +220,12 @@ func (h *harness) stop(ts *testscript.TestScript, args []string) {
 		case "TERM":
 			sig = syscall.SIGTERM
 		default:
-			ts.Fatalf("usage: %s", stopUsage)
+			ts.Fatalf("usage: %s", shutdownUsage)
 		}
 		args = args[2:]
 	}
 	if len(args) > 1 {
-		ts.Fatalf("usage: %s", stopUsage)
+		ts.Fatalf("usage: %s", shutdownUsage)
 	}
 	p := h.process(ts, "server")
 	ts.Check(p.cmd.Process.Signal(sig))
