@@ -1,0 +1,164 @@
+package clientcmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+
+	"ircish/ircish"
+)
+
+const ptyTimeout = 10 * time.Second
+
+// screen collects what the client writes to its terminal, and answers the
+// cursor position queries readline sends before each prompt, as a
+// terminal would.
+type screen struct {
+	ptmx *os.File
+
+	mu      sync.Mutex
+	out     []byte
+	asked   int // position queries answered
+	changed chan struct{}
+}
+
+func (s *screen) read() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := s.ptmx.Read(buf)
+		s.mu.Lock()
+		s.out = append(s.out, buf[:n]...)
+		queries := bytes.Count(s.out, []byte("\x1b[6n"))
+		for ; s.asked < queries; s.asked++ {
+			s.ptmx.Write([]byte("\x1b[1;1R"))
+		}
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// await waits until what was written from offset from on holds want, and
+// returns the offset just after it.
+func (s *screen) await(t *testing.T, from int, want string) int {
+	t.Helper()
+	deadline := time.After(ptyTimeout)
+	for {
+		s.mu.Lock()
+		i := bytes.Index(s.out[from:], []byte(want))
+		out, changed := string(s.out), s.changed
+		s.mu.Unlock()
+		if i >= 0 {
+			return from + i + len(want)
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("waited %v for the terminal to show %q after offset %d; it shows %q", ptyTimeout, want, from, out)
+		}
+	}
+}
+
+// TestTerminalKeepsHalfTypedLine runs the client on a pseudo-terminal: a
+// message arriving while a line is half typed is shown above the prompt,
+// the half-typed text is redrawn and stays intact, and the finished line
+// goes out whole. On /quit the terminal is as it was.
+func TestTerminalKeepsHalfTypedLine(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "1")
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &ircish.Server{}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ptyTimeout)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := term.GetState(int(tty.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scr := &screen{ptmx: ptmx, changed: make(chan struct{})}
+	go scr.read()
+
+	alice, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	aliceLines := bufio.NewScanner(alice)
+	alice.Write([]byte("NICK alice\r\n"))
+	awaitLine := func(want string) {
+		t.Helper()
+		alice.SetReadDeadline(time.Now().Add(ptyTimeout))
+		var seen []string
+		for aliceLines.Scan() {
+			if aliceLines.Text() == want {
+				return
+			}
+			seen = append(seen, aliceLines.Text())
+		}
+		t.Fatalf("alice waited for %q: %v; got %q", want, aliceLines.Err(), seen)
+	}
+	awaitLine("JOINED alice")
+
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	status := make(chan int, 1)
+	go func() { status <- Main([]string{"duck", "127.0.0.1", port}, tty, tty, tty) }()
+	awaitLine("JOINED duck")
+	at := scr.await(t, 0, "2 users: alice, duck")
+	at = scr.await(t, at, prompt)
+
+	ptmx.Write([]byte("hel"))
+	at = scr.await(t, at, "hel")
+	alice.Write([]byte("MSG surprise\r\n"))
+	at = scr.await(t, at, "<alice> surprise\r\n")
+	scr.await(t, at, "hel") // the prompt and the half-typed line, redrawn
+
+	ptmx.Write([]byte("lo\r"))
+	awaitLine("MSG duck hello")
+	scr.await(t, at, "<duck> hello\r\n")
+
+	ptmx.Write([]byte("/quit\r"))
+	select {
+	case code := <-status:
+		if code != 0 {
+			t.Errorf("Main returned %d after /quit, want 0", code)
+		}
+	case <-time.After(ptyTimeout):
+		t.Fatalf("Main still runs %v after /quit", ptyTimeout)
+	}
+	after, err := term.GetState(int(tty.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("the terminal's state after /quit differs from before: %+v, want %+v", after, before)
+	}
+}
