@@ -198,6 +198,7 @@ func TestRenderPlain(t *testing.T) {
 		{NickRefused{ServerError{Code: "NICK_IN_USE", Text: "the nick duck is taken"}}, "The nick duck is taken. Pick another with /nick NAME."},
 		{Unknown{Line: "FROB x"}, "? FROB x"},
 		{Hint{Text: "esc \x1b[2J"}, "esc ^[[2J"},
+		{Hint{Text: "two\nlines\r"}, "two\nlines^M"},
 	}
 	for _, tt := range tests {
 		if got := (Renderer{}).Render(tt.ev); got != tt.want {

@@ -103,7 +103,11 @@ func (r Renderer) Render(ev Event) string {
 	case Unknown:
 		s = "? " + clean(ev.Line)
 	case Hint:
-		s = clean(ev.Text)
+		lines := strings.Split(ev.Text, "\n")
+		for i, l := range lines {
+			lines[i] = clean(l)
+		}
+		s = strings.Join(lines, "\n")
 	default:
 		panic(fmt.Sprintf("client: no rendering for %T", ev))
 	}
