@@ -91,17 +91,17 @@ type harness struct {
 // setupHarness is the testscript Setup: it gives the script a harness and
 // ends every connection and process of it when the script ends.
 func setupHarness(e *testscript.Env) error {
-	h := &harness{peers: make(map[string]*peer)}
-	for _, kv := range e.Vars {
-		name, _, _ := strings.Cut(kv, "=")
-		h.envNames = append(h.envNames, name)
-	}
 	if v := os.Getenv(timeoutVar); v != "" {
 		e.Setenv(timeoutVar, v)
 	}
 	if os.Getenv("GORACE") == "" {
 		// A program built with -race sleeps 1s as it exits, unless told.
 		e.Setenv("GORACE", "atexit_sleep_ms=10")
+	}
+	h := &harness{peers: make(map[string]*peer)}
+	for _, kv := range e.Vars {
+		name, _, _ := strings.Cut(kv, "=")
+		h.envNames = append(h.envNames, name)
 	}
 	e.Values[harnessKey{}] = h
 	e.Defer(h.cleanup)
