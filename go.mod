@@ -9,6 +9,7 @@ require (
 	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/term v0.25.0
 	golang.org/x/text v0.9.0
+	golang.org/x/time v0.16.0
 )
 
 require (

@@ -226,8 +226,8 @@ func (c *client) finish(cause string) {
 	}
 	c.out.push(Line(Bye, bye))
 	c.out.closeAfterFlush()
-	c.s.forget(c)
 	c.log().Info("client disconnected", "cause", cause)
+	c.s.forget(c) // last: Shutdown waits for it
 }
 
 // A command is the server side of a verb.

@@ -52,14 +52,17 @@ const minReadBuf = 512
 func (l *lineReader) readLine() ([]byte, error) {
 	for {
 		if i := bytes.IndexByte(l.buf[l.r:l.w], '\n'); i >= 0 {
-			line := l.buf[l.r : l.r+i]
+			line := bytes.TrimSuffix(l.buf[l.r:l.r+i], []byte("\r"))
 			l.r += i + 1
 			l.lineStart = time.Time{}
 			if l.discarded >= 0 {
 				l.discarded = -1
 				continue
 			}
-			return bytes.TrimSuffix(line, []byte("\r")), nil
+			if len(line) > l.max {
+				return nil, errLineTooLong
+			}
+			return line, nil
 		}
 		n := l.w - l.r
 		if l.discarded >= 0 {
