@@ -1,0 +1,351 @@
+package ircish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A client that floods is paced by its token bucket: its lines are delayed,
+// none is lost or reordered, it hears of it once, and the others' lines
+// keep flowing while it waits.
+func TestFloodIsPacedNotDropped(t *testing.T) {
+	clock := newFakeClock()
+	addr := startServer(t, &Server{clock: clock})
+	alice := register(t, addr, "alice")
+	bob := register(t, addr, "bob")
+	flo := register(t, addr, "flo")
+
+	clock.hold.Lock()
+	const n = 1000
+	var flood strings.Builder
+	for i := range n {
+		fmt.Fprintf(&flood, "MSG flood %d\n", i)
+	}
+	if _, err := io.WriteString(flo.conn, flood.String()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-clock.sleep:
+	case <-time.After(waitTimeout):
+		t.Fatal("the flood was never paced")
+	}
+	// flo waits for tokens; bob is not held up.
+	bob.send("MSG meanwhile")
+	alice.expect("^MSG bob meanwhile$")
+	clock.hold.Unlock()
+
+	alice.expect(fmt.Sprintf("^MSG flo flood %d$", n-1))
+	var got []string
+	meanwhile := -1
+	for _, line := range alice.seen {
+		switch {
+		case strings.HasPrefix(line, "MSG flo "):
+			got = append(got, line)
+		case line == "MSG bob meanwhile":
+			meanwhile = len(got)
+		}
+	}
+	for i, line := range got {
+		if want := fmt.Sprintf("MSG flo flood %d", i); line != want {
+			t.Fatalf("alice's flood line %d = %q, want %q", i, line, want)
+		}
+	}
+	if meanwhile == -1 || meanwhile >= n-1 {
+		t.Errorf("bob's message came after flood line %d of %d, want it to overtake the flood", meanwhile, n)
+	}
+	flo.barrier()
+	if floods := countMatching(flo.seen, "ERR FLOOD "); floods != 1 {
+		t.Errorf("flo got %d ERR FLOOD lines, want 1; first lines: %q", floods, flo.seen[:min(20, len(flo.seen))])
+	}
+	// NICK, 1000 MSG and PING are 1002 lines; a burst of 10, then 5 a second.
+	want := time.Duration(float64(1002-DefaultFloodBurst) / DefaultFloodRate * float64(time.Second))
+	if d := clock.sleptInAll() - want; d < -time.Second || d > time.Second {
+		t.Errorf("flo was delayed %v in all, want about %v", clock.sleptInAll(), want)
+	}
+}
+
+func countMatching(lines []string, prefix string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// A registered client that never reads is dropped once its send queue is
+// full; the others' deliveries stay fast and the heap stays small.
+func TestSlowReaderIsDropped(t *testing.T) {
+	const (
+		clients  = 50
+		msgs     = 40              // from each client
+		size     = 1000            // so that the non-reader gets 2 MB, twice its send queue
+		maxDelay = 5 * time.Second // generous: 2 cores, race detector
+		maxHeap  = 32 << 20
+	)
+	addr := startServerOn(t, &Server{FloodRate: -1}, listenSmallSendBuffers(t))
+	slow := dialTinyReceiveBuffer(t, addr)
+	if _, err := io.WriteString(slow, "NICK slow\n"); err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]*testConn, clients)
+	for i := range conns {
+		conns[i] = register(t, addr, fmt.Sprintf("c%d", i))
+	}
+	conns[0].barrier() // slow's JOINED came first, so slow is in the room
+
+	peak := watchHeap(t)
+	pad := strings.Repeat("x", size)
+	say := func(i, m int) { conns[i].send(fmt.Sprintf("MSG %d %d %s", time.Now().UnixNano(), m, pad)) }
+	var wg sync.WaitGroup
+	delays := make([]time.Duration, clients)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for got, left := 0, false; got < clients*msgs || !left; {
+				line := c.expect(`^(MSG c\d+ \d+ \d+ x+|LEFT slow send queue exceeded)$`)
+				c.seen = c.seen[len(c.seen)-1:] // the heap is for the server
+				if line == "LEFT slow send queue exceeded" {
+					left = true
+					continue
+				}
+				got++
+				var from, m int
+				var sent int64
+				fmt.Sscanf(line, "MSG c%d %d %d", &from, &sent, &m)
+				delays[i] = max(delays[i], time.Since(time.Unix(0, sent)))
+				// Like chatbench: a client says its next message once the
+				// first client has seen its last one.
+				if i == 0 && m+1 < msgs {
+					say(from, m+1)
+				}
+			}
+		}()
+	}
+	for i := range conns {
+		say(i, 0)
+	}
+	wg.Wait()
+	worst := slices.Max(delays)
+	t.Logf("worst delivery delay %v; peak heap %d KiB", worst, peak()/1024)
+	if worst > maxDelay {
+		t.Errorf("a delivery took %v, want at most %v", worst, maxDelay)
+	}
+	if p := peak(); p > maxHeap {
+		t.Errorf("peak heap %d MiB, want at most %d MiB", p>>20, maxHeap>>20)
+	}
+}
+
+// dialTinyReceiveBuffer connects with a small socket receive buffer, and
+// listenSmallSendBuffers makes the server's sockets' send buffers small: a
+// peer that does not read then fills the server's queue for it fast.
+func dialTinyReceiveBuffer(t *testing.T, addr string) net.Conn {
+	d := net.Dialer{Control: setBuffer(syscall.SO_RCVBUF, 4096)}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func listenSmallSendBuffers(t *testing.T) net.Listener {
+	lc := net.ListenConfig{Control: setBuffer(syscall.SO_SNDBUF, 16<<10)}
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func setBuffer(opt, size int) func(_, _ string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, size)
+		})
+		return err
+	}
+}
+
+// watchHeap samples the heap until the test ends; the returned function
+// gives the largest sample so far.
+func watchHeap(t *testing.T) func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			mu.Lock()
+			peak = max(peak, m.HeapAlloc)
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// Hundreds of connections do random things for a while. Afterwards every
+// client that stayed saw the same broadcasts in the same order, and no
+// goroutine or connection is left over.
+func TestSoak(t *testing.T) {
+	actors, stayers, run := 300, 5, 2*time.Second
+	if testing.Short() {
+		actors, run = 100, 500*time.Millisecond
+	}
+	baseline := runtime.NumGoroutine()
+	s := &Server{FloodRate: -1}
+	addr := startServer(t, s)
+
+	stay := make([]*testConn, stayers)
+	for i := range stay {
+		stay[i] = register(t, addr, fmt.Sprintf("stay%d", i))
+	}
+	for _, c := range stay {
+		c.barrier()
+		c.seen = nil // from here on, all stayers are in the room
+	}
+
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(run)
+	for i := range actors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			act(t, addr, i, deadline)
+		}()
+	}
+	wg.Wait()
+	// Dropped connections may not have been noticed yet.
+	waitFor(t, "only the stayers left in the room", func() bool {
+		return len(s.room.nicks()) == stayers
+	})
+
+	var want []string
+	for i, c := range stay {
+		c.barrier()
+		got := broadcasts(c.seen)
+		if i == 0 {
+			want = got
+			t.Logf("each stayer saw %d broadcasts", len(want))
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("stay%d saw a different sequence of %d broadcasts than stay0's %d; first difference at %d",
+				i, len(got), len(want), firstDifference(got, want))
+		}
+	}
+	for _, c := range stay {
+		c.send("QUIT")
+		c.closed()
+	}
+
+	waitFor(t, "no clients left on the server", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.clients) == 0 && len(s.perIP) == 0
+	})
+	waitFor(t, fmt.Sprintf("goroutines back to %d (+1 for Serve)", baseline), func() bool {
+		return runtime.NumGoroutine() <= baseline+1
+	})
+}
+
+// act plays one random user until the deadline: it chats, whispers, renames,
+// lists, sends garbage, and now and then quits or drops its connection and
+// comes back. A PING round trip after each step keeps it from outrunning
+// the server. At the deadline it quits.
+func act(t *testing.T, addr string, id int, deadline time.Time) {
+	rng := rand.New(rand.NewPCG(uint64(id), 1))
+	for gen := 0; time.Now().Before(deadline); gen++ {
+		nick := fmt.Sprintf("a%dg%d", id, gen)
+		c := register(t, addr, nick)
+		for n, gone := 0, false; !gone; n++ {
+			if !time.Now().Before(deadline) {
+				c.send("QUIT done")
+				c.closed()
+				return
+			}
+			switch rng.IntN(20) {
+			case 0:
+				c.send("QUIT soak")
+				c.closed()
+				gone = true
+			case 1:
+				c.conn.Close()
+				gone = true
+			case 2:
+				c.send(fmt.Sprintf("NICK %sr%d", nick, n))
+			case 3:
+				c.send(fmt.Sprintf("WHISPER stay%d psst %d", rng.IntN(3), n))
+			case 4:
+				c.send("LIST")
+			case 5:
+				c.send([]string{"\xff\xfe", "MSG \x1b[2J", "FOO bar", strings.Repeat("x", 5000), "", "WHISPER nobody hi"}[rng.IntN(6)])
+			default:
+				c.send(fmt.Sprintf("MSG %s says %d", nick, n))
+			}
+			if !gone {
+				c.barrier()
+			}
+		}
+	}
+}
+
+// broadcasts keeps the lines every member of the room gets.
+func broadcasts(lines []string) []string {
+	var b []string
+	for _, l := range lines {
+		verb, _, _ := strings.Cut(l, " ")
+		switch verb {
+		case Joined, Left, Renamed, Msg:
+			b = append(b, l)
+		}
+	}
+	return b
+}
+
+func firstDifference(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > waitTimeout {
+			t.Fatalf("waited %v for %s", waitTimeout, what)
+		}
+	}
+}
