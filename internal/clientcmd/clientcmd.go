@@ -9,6 +9,8 @@ package clientcmd
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,11 +26,18 @@ import (
 	"ircish/ircish/client"
 )
 
-const usage = `usage: client [-h] NICK [HOST] [PORT]
+const usage = `usage: client [-h] [-tls] [-ca FILE] NICK [HOST] [PORT]
 
 Joins the ircish chat server at HOST (default 127.0.0.1), PORT (default
-12000) as NICK. Type a line to say it to everyone; /help lists the
-commands: /nick NAME, /list, /whisper NAME TEXT, /ping, /help, /quit.
+12000, or 12443 with -tls) as NICK. Type a line to say it to everyone;
+/help lists the commands: /nick NAME, /list, /whisper NAME TEXT, /ping,
+/help, /quit.
+
+  -tls      connect with TLS (1.2 or later), checking the server's
+            certificate against the system's trusted authorities
+  -ca FILE  trust the CA certificates in FILE (PEM) instead of the
+            system's, as for a server with a self-signed certificate;
+            implies -tls
 
 On a terminal it keeps a prompt that arriving lines never break, with
 history (up, down), Tab completion of commands and nicks, coloured nicks
@@ -43,6 +52,8 @@ the server refuses NICK (with the reason), or if the connection is lost.
 const (
 	defaultHost = "127.0.0.1"
 	defaultPort = "12000"
+	// defaultTLSPort is the server's default -tls-port.
+	defaultTLSPort = "12443"
 
 	dialTimeout  = 10 * time.Second
 	writeTimeout = 10 * time.Second
@@ -60,6 +71,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	useTLS := fs.Bool("tls", false, "")
+	caFile := fs.String("ca", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -67,15 +80,23 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() < 1 || fs.NArg() > 3 {
-		fmt.Fprintln(stderr, "usage: client [-h] NICK [HOST] [PORT]")
+		fmt.Fprintln(stderr, "usage: client [-h] [-tls] [-ca FILE] NICK [HOST] [PORT]")
 		return 2
 	}
-	nick, addr, err := parseArgs(fs.Args())
+	var tlsConfig *tls.Config
+	if *useTLS || *caFile != "" {
+		var err error
+		if tlsConfig, err = newTLSConfig(*caFile); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	nick, addr, err := parseArgs(fs.Args(), tlsConfig != nil)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
+	conn, err := dial(addr, tlsConfig)
 	if err != nil {
 		fmt.Fprintln(stderr, dialError(addr, err))
 		return 1
@@ -99,9 +120,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // parseArgs returns the nick and the address to dial, from one to three
-// arguments.
-func parseArgs(args []string) (nick, addr string, err error) {
+// arguments; the default port depends on whether TLS is used.
+func parseArgs(args []string, useTLS bool) (nick, addr string, err error) {
 	host, port := defaultHost, defaultPort
+	if useTLS {
+		port = defaultTLSPort
+	}
 	if len(args) > 1 {
 		host = args[1]
 	}
@@ -114,12 +138,48 @@ func parseArgs(args []string) (nick, addr string, err error) {
 	return args[0], net.JoinHostPort(host, port), nil
 }
 
+// newTLSConfig returns the TLS configuration for connecting: TLS 1.2 or
+// later, and the certificates in caFile (PEM) as the only trusted roots
+// if caFile is not "", else the system's.
+func newTLSConfig(caFile string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CA file: %w", err)
+	}
+	c.RootCAs = x509.NewCertPool()
+	if !c.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in the CA file %s", caFile)
+	}
+	return c, nil
+}
+
+// dial connects to addr, with TLS if tlsConfig is not nil; the TLS
+// handshake is done before it returns, so that a certificate the client
+// does not trust is a failure to connect.
+func dial(addr string, tlsConfig *tls.Config) (net.Conn, error) {
+	d := &net.Dialer{Timeout: dialTimeout}
+	if tlsConfig == nil {
+		return d.Dial("tcp", addr)
+	}
+	return (&tls.Dialer{NetDialer: d, Config: tlsConfig}).Dial("tcp", addr)
+}
+
 // dialError says in one line why dialing addr failed.
 func dialError(addr string, err error) string {
 	var dnsErr *net.DNSError
 	var sysErr *os.SyscallError
+	var certErr *tls.CertificateVerificationError
+	var headerErr tls.RecordHeaderError
 	why := err.Error()
 	switch {
+	case errors.As(err, &certErr):
+		why = "TLS: " + certError(certErr.Err)
+	case errors.As(err, &headerErr):
+		why = "TLS: the server did not answer in TLS — is this its TLS port?"
 	case errors.As(err, &dnsErr):
 		why = "unknown host " + strconv.Quote(dnsErr.Name)
 		if !dnsErr.IsNotFound {
@@ -133,6 +193,26 @@ func dialError(addr string, err error) string {
 		why = "no answer in " + dialTimeout.String() + " — is the address right?"
 	}
 	return "cannot connect to " + addr + ": " + why
+}
+
+// certError says why the server's certificate is not trusted, and what
+// to do about it.
+func certError(err error) string {
+	var authErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.As(err, &authErr):
+		return "certificate signed by unknown authority — use -ca FILE to trust its CA"
+	case errors.As(err, &hostErr) && hostErr.Certificate != nil:
+		names := hostErr.Certificate.DNSNames
+		for _, ip := range hostErr.Certificate.IPAddresses {
+			names = append(names, ip.String())
+		}
+		if len(names) > 0 {
+			return "the certificate is for " + strings.Join(names, ", ") + ", not " + hostErr.Host
+		}
+	}
+	return strings.TrimPrefix(err.Error(), "x509: ")
 }
 
 // A chat is one run of the chat loop.
@@ -154,6 +234,9 @@ func (c *chat) run(nick string, signals <-chan os.Signal) (int, string) {
 	go c.readServer(lines)
 	input := c.d.input()
 
+	if tc, ok := c.conn.(*tls.Conn); ok {
+		c.d.show(client.Hint{Text: "* connected with " + tls.VersionName(tc.ConnectionState().Version)})
+	}
 	s, hello := client.NewSession(nick)
 	c.s = s
 	c.send(hello)
