@@ -41,7 +41,8 @@ Joins the ircish chat server at HOST (default 127.0.0.1), PORT (default
 
 On a terminal it keeps a prompt that arriving lines never break, with
 history (up, down), Tab completion of commands and nicks, coloured nicks
-(unless NO_COLOR is set or TERM=dumb) and timestamps.
+(unless NO_COLOR is set or TERM=dumb) and timestamps; your own messages
+start with a *, as in "*<duck> hello".
 
 Otherwise (input or output redirected) it reads commands from its input
 and writes plain lines; at the end of its input it says QUIT, waits for

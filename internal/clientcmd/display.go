@@ -34,20 +34,22 @@ type display interface {
 
 // newDisplay returns the terminal display if stdin and stdout are both
 // terminals, else plain lines. TERM=dumb gets plain lines with timestamps;
-// NO_COLOR, the terminal display without colours.
+// NO_COLOR, the terminal display without colours. On a terminal our own
+// messages are marked with a *, which output for programs does without.
 func newDisplay(stdin io.Reader, stdout io.Writer) display {
 	in, inOK := stdin.(*os.File)
 	out, outOK := stdout.(*os.File)
 	if !inOK || !outOK || !term.IsTerminal(int(in.Fd())) || !term.IsTerminal(int(out.Fd())) {
 		return &plainDisplay{in: stdin, out: stdout}
 	}
-	r := client.Renderer{Color: os.Getenv("NO_COLOR") == "", Clock: time.Now}
+	plain := client.Renderer{Clock: time.Now, MarkSelf: true}
 	if os.Getenv("TERM") == "dumb" {
-		return &plainDisplay{in: stdin, out: stdout, r: client.Renderer{Clock: time.Now}, tty: true}
+		return &plainDisplay{in: stdin, out: stdout, r: plain, tty: true}
 	}
+	r := client.Renderer{Color: os.Getenv("NO_COLOR") == "", Clock: time.Now, MarkSelf: true}
 	d, err := newTermDisplay(in, out, r)
 	if err != nil {
-		return &plainDisplay{in: stdin, out: stdout, r: client.Renderer{Clock: time.Now}, tty: true}
+		return &plainDisplay{in: stdin, out: stdout, r: plain, tty: true}
 	}
 	return d
 }

@@ -143,7 +143,7 @@ func TestTerminalKeepsHalfTypedLine(t *testing.T) {
 
 	ptmx.Write([]byte("lo\r"))
 	awaitLine("MSG duck hello")
-	scr.await(t, at, "<duck> hello\r\n")
+	scr.await(t, at, "*<duck> hello\r\n") // ours, marked without colour
 
 	ptmx.Write([]byte("/quit\r"))
 	select {

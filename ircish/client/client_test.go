@@ -207,6 +207,26 @@ func TestRenderPlain(t *testing.T) {
 	}
 }
 
+// TestRenderMarkSelf checks that our own messages stand out on a terminal
+// without colours, and only ours.
+func TestRenderMarkSelf(t *testing.T) {
+	r := Renderer{MarkSelf: true}
+	tests := []struct {
+		ev   Event
+		want string
+	}{
+		{Message{From: "duck", Text: "hi", Self: true}, "*<duck> hi"},
+		{Message{From: "alice", Text: "hi"}, "<alice> hi"},
+		{Message{From: "alice", Text: "hi duck", Mention: true}, "<alice> hi duck"},
+		{Whisper{From: "duck", To: "bob", Text: "hi", FromSelf: true}, "[you → bob] hi"},
+	}
+	for _, tt := range tests {
+		if got := r.Render(tt.ev); got != tt.want {
+			t.Errorf("Render(%#v) = %q, want %q", tt.ev, got, tt.want)
+		}
+	}
+}
+
 func TestRenderColor(t *testing.T) {
 	r := Renderer{Color: true}
 	c := NickColor("alice")
@@ -215,6 +235,10 @@ func TestRenderColor(t *testing.T) {
 	}
 	if got := r.Render(Message{From: "duck", Text: "hi", Self: true}); !strings.HasPrefix(got, "\x1b[7m<") {
 		t.Errorf("Render(our message) = %q, want it in reverse video", got)
+	}
+	r.MarkSelf = true
+	if got := r.Render(Message{From: "duck", Text: "hi", Self: true}); !strings.HasPrefix(got, "*\x1b[7m<") {
+		t.Errorf("Render(our message) with MarkSelf = %q, want a * and reverse video", got)
 	}
 	if got := r.Render(Message{From: "alice", Text: "hi duck", Mention: true}); !strings.HasSuffix(got, "\x1b[1;33mhi duck\x1b[0m") {
 		t.Errorf("Render(a mention) = %q, want the text highlighted", got)

@@ -14,8 +14,12 @@ import (
 
 // A Renderer turns events into text for people.
 type Renderer struct {
-	Color bool             // colour nicks, mark our own lines, highlight mentions
+	Color bool             // colour nicks, our own messages in reverse video, highlight mentions
 	Clock func() time.Time // if set, every line starts with the time, as 15:04
+	// MarkSelf starts our own messages with a *, as in "*<duck> hi", so
+	// that they stand out without colour too. For a person at a terminal:
+	// output read by programs stays "<duck> hi", like everyone else's.
+	MarkSelf bool
 }
 
 // ANSI SGR codes used by the renderer.
@@ -58,6 +62,9 @@ func (r Renderer) Render(ev Event) string {
 		from := "<" + r.nick(ev.From) + ">"
 		if ev.Self {
 			from = r.paint(sgrReverse, from)
+			if r.MarkSelf {
+				from = "*" + from
+			}
 		}
 		text := clean(ev.Text)
 		if ev.Mention {
