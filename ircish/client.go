@@ -1,6 +1,7 @@
 package ircish
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func (c *client) readCommands() string {
 		if err != nil {
 			return c.readFailure(err)
 		}
-		if len(line) == 0 {
+		if len(bytes.TrimLeft(line, " ")) == 0 {
 			continue
 		}
 		c.lines++
@@ -192,10 +193,10 @@ func (c *client) run(line []byte) error {
 	}
 	cmd, ok := commands[m.Verb]
 	switch {
-	case !ok:
-		return errorf(CodeUnknownCommand, "unknown command "+m.Verb+"; HELP lists the commands")
 	case c.nick == "" && !cmd.beforeNick:
 		return errorf(CodeNotRegistered, "say NICK <name> first")
+	case !ok:
+		return errorf(CodeUnknownCommand, "unknown command "+m.Verb+"; HELP lists the commands")
 	case len(m.Params) < cmd.params:
 		return errorf(CodeNeedMoreParams, "usage: "+cmd.syntax)
 	}
@@ -218,7 +219,10 @@ func (c *client) reply(err error) {
 // outbox is written.
 func (c *client) finish(cause string) {
 	reason, bye := cause, cause
-	if cause == "quit" {
+	switch cause {
+	case reasonSendQueue, reasonWriteTimeout:
+		c.s.drops.Add(1)
+	case "quit":
 		reason, bye = c.quitReason, cmp.Or(c.quitReason, "goodbye")
 	}
 	if c.nick != "" {
@@ -258,7 +262,7 @@ func init() {
 
 // setNick registers the client, or renames it: NICK <nick>.
 func (c *client) setNick(p []string) error {
-	nick := p[0]
+	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
 	if c.nick == "" {
 		if err := c.s.room.join(c, nick); err != nil {
 			return err
@@ -309,7 +313,7 @@ func (c *client) list([]string) error {
 func (c *client) help(p []string) error {
 	verbs := helpOrder
 	if len(p) > 0 {
-		verb := strings.ToUpper(p[0])
+		verb := upperASCII(p[0])
 		if _, ok := commands[verb]; !ok {
 			return errorf(CodeUnknownCommand, "unknown command "+verb+"; HELP lists the commands")
 		}

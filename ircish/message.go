@@ -72,12 +72,23 @@ func parse(line []byte, verbs map[string]int) (Message, error) {
 	head, rest, _ := strings.Cut(s, " ")
 	words, known := verbs[head]
 	if !known {
-		head = strings.ToUpper(head)
+		head = upperASCII(head)
 		if words, known = verbs[head]; !known {
 			words = 0
 		}
 	}
 	return Message{Verb: head, Params: split(rest, words)}, nil
+}
+
+// upperASCII upper-cases the ASCII letters of s only, so that no other
+// script's letter can turn into a verb (as the dotless ı of "pıng" would).
+func upperASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
 }
 
 // split cuts s into words, at runs of spaces, and after the given number of

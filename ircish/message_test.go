@@ -91,7 +91,8 @@ var clientLines = []struct {
 	// the server can name them in UNKNOWN_COMMAND.
 	{"FOO", msg("FOO")},
 	{"foo bar  baz ", msg("FOO", "bar  baz ")},
-	{"fóo x", msg("FÓO", "x")},
+	{"fóo x", msg("FóO", "x")}, // only ASCII letters are upper-cased
+	{"pıng x", msg("PıNG", "x")},
 	{"JOINED ada", msg(Joined, "ada")}, // a server verb, unknown from clients
 	{"MSGX hi", msg("MSGX", "hi")},
 

@@ -18,6 +18,8 @@ type room struct {
 	members []*client          // in no particular order; a client knows its index
 	byNick  map[string]*client // by FoldNick(nick)
 	closed  bool               // shutting down: no more joins or LEFT lines
+
+	deliveries int64 // lines queued for members so far
 }
 
 func newRoom() *room {
@@ -94,6 +96,7 @@ func (r *room) broadcast(line []byte) {
 	for _, m := range r.members {
 		m.out.push(line)
 	}
+	r.deliveries += int64(len(r.members))
 }
 
 // whisper sends text from c to the member named to, and to c.
@@ -106,29 +109,33 @@ func (r *room) whisper(c *client, to, text string) error {
 	}
 	line := Line(Whisper, c.nick, target.nick, text)
 	target.out.push(line)
+	r.deliveries++
 	if target != c {
 		c.out.push(line)
+		r.deliveries++
 	}
 	return nil
 }
 
 // nicks returns every member's nick, sorted case-insensitively.
 func (r *room) nicks() []string {
-	type entry struct{ key, nick string }
 	r.mu.Lock()
-	entries := make([]entry, len(r.members))
+	nicks := make([]string, len(r.members))
 	for i, m := range r.members {
-		entries[i] = entry{m.key, m.nick}
+		nicks[i] = m.nick
 	}
 	r.mu.Unlock()
-	slices.SortFunc(entries, func(a, b entry) int {
-		return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.nick, b.nick))
+	slices.SortFunc(nicks, func(a, b string) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
 	})
-	nicks := make([]string, len(entries))
-	for i, e := range entries {
-		nicks[i] = e.nick
-	}
 	return nicks
+}
+
+// stats returns the number of members and of lines queued for them so far.
+func (r *room) stats() (members int, deliveries int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members), r.deliveries
 }
 
 // close stops joins and LEFT lines, for shutdown.
