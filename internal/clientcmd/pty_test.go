@@ -138,12 +138,14 @@ func TestTerminalKeepsHalfTypedLine(t *testing.T) {
 	ptmx.Write([]byte("hel"))
 	at = scr.await(t, at, "hel")
 	alice.Write([]byte("MSG surprise\r\n"))
-	at = scr.await(t, at, "<alice> surprise\r\n")
+	// A line ends in \r\n, or \r\r\n if the terminal is between raw modes
+	// and turns \n into \r\n itself.
+	at = scr.await(t, at, "<alice> surprise\r")
 	scr.await(t, at, "hel") // the prompt and the half-typed line, redrawn
 
 	ptmx.Write([]byte("lo\r"))
 	awaitLine("MSG duck hello")
-	scr.await(t, at, "*<duck> hello\r\n") // ours, marked without colour
+	scr.await(t, at, "*<duck> hello\r") // ours, marked without colour
 
 	ptmx.Write([]byte("/quit\r"))
 	select {
