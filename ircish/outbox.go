@@ -3,6 +3,7 @@ package ircish
 import (
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -97,6 +98,7 @@ func (o *outbox) waitBelow(n int) {
 
 // write is the writer goroutine: it writes batches until the queue is empty.
 func (o *outbox) write() {
+	runtime.Gosched()
 	for {
 		o.mu.Lock()
 		if len(o.lines) == 0 || o.failure != "" {

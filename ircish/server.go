@@ -51,6 +51,7 @@ type Server struct {
 	room     *room
 	initOnce sync.Once
 	closing  atomic.Bool
+	drops    atomic.Int64 // clients dropped for a full send queue or a stuck write
 	wg       sync.WaitGroup // one per connection being served
 
 	mu        sync.Mutex
@@ -63,6 +64,25 @@ type Server struct {
 type ipState struct {
 	conns    int
 	connects *rate.Limiter
+}
+
+// Stats are counters of a server's work.
+type Stats struct {
+	Connections int   // connections now
+	Members     int   // registered clients now
+	Deliveries  int64 // lines queued for registered clients so far, LIST, HELP and the like aside
+	Drops       int64 // clients dropped so far for a full send queue or a stuck write
+}
+
+// Stats returns the server's counters. It is safe to call from any
+// goroutine.
+func (s *Server) Stats() Stats {
+	s.init()
+	s.mu.Lock()
+	conns := len(s.clients)
+	s.mu.Unlock()
+	members, deliveries := s.room.stats()
+	return Stats{Connections: conns, Members: members, Deliveries: deliveries, Drops: s.drops.Load()}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

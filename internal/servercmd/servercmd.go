@@ -64,6 +64,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	tlsPort := fs.Int("tls-port", 12443, "`port` for TLS; 0 picks a free one")
+	debugAddr := fs.String("debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -111,6 +112,13 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 		defer tl.Close()
 		listeners = append(listeners, tls.NewListener(tl, tlsConfig))
 	}
+	var debug net.Listener
+	if *debugAddr != "" {
+		if debug, err = listenLoopback(*debugAddr); err != nil {
+			return fail("cannot listen for -debug-addr: %v", err)
+		}
+		defer debug.Close()
+	}
 	logFile, err := openLog(*logPath)
 	if err != nil {
 		return fail("cannot open log: %v", err)
@@ -138,6 +146,11 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	if configure != nil {
 		configure(srv)
+	}
+
+	if debug != nil {
+		serveDebug(debug, srv)
+		fmt.Fprintln(stderr, "debug server on", debug.Addr())
 	}
 
 	stop := make(chan os.Signal, 1)
