@@ -47,6 +47,7 @@ var hardeningCommands = map[string]harnessCommand{
 	"sendseq":  {"sendseq NAME COUNT FORMAT", 3, 3, (*harness).sendseq},
 	"nextseq":  {"nextseq NAME COUNT FORMAT", 3, 3, (*harness).nextseq},
 	"count":    {"count NAME N REGEXP", 3, 3, (*harness).count},
+	"seen":     {"seen NAME REGEXP", 2, 2, (*harness).seen},
 	"waitfile": {"waitfile FILE REGEXP", 2, 2, (*harness).waitfile},
 }
 
