@@ -88,6 +88,7 @@ const prompt = "> "
 // print them below the entered line, where erasing would hit them.
 type termDisplay struct {
 	rl  *readline.Instance
+	raw *rawMode
 	out *os.File
 	r   client.Renderer
 
@@ -100,8 +101,8 @@ type termDisplay struct {
 }
 
 func newTermDisplay(in, out *os.File, r client.Renderer) (*termDisplay, error) {
-	d := &termDisplay{out: out, r: r}
 	raw := &rawMode{fd: int(in.Fd())}
+	d := &termDisplay{out: out, r: r, raw: raw}
 	rl, err := readline.NewFromConfig(&readline.Config{
 		Prompt:         prompt,
 		Stdin:          in,
@@ -131,24 +132,41 @@ func newTermDisplay(in, out *os.File, r client.Renderer) (*termDisplay, error) {
 // rawMode puts a terminal in raw mode and back. Readline calls it from
 // the input goroutine and, on close, from the chat loop's.
 type rawMode struct {
-	fd    int
-	mu    sync.Mutex
-	saved *term.State // while raw
+	fd     int
+	mu     sync.Mutex
+	saved  *term.State // while raw
+	closed bool
 }
 
 func (m *rawMode) enter() (err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.saved != nil {
+	if m.saved != nil || m.closed {
 		return nil
 	}
 	m.saved, err = term.MakeRaw(m.fd)
 	return err
 }
 
+// close puts the terminal back for good. Readline enters raw mode at the
+// start of every ReadLine, even one begun after it is closed, and leaves
+// it only when that ReadLine returns, which may be after the client has
+// exited; so once closed, enter does nothing.
+func (m *rawMode) close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return m.restore()
+}
+
 func (m *rawMode) exit() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.restore()
+}
+
+// restore leaves raw mode if in it. The caller holds m.mu.
+func (m *rawMode) restore() error {
 	if m.saved == nil {
 		return nil
 	}
@@ -281,5 +299,6 @@ func (d *termDisplay) close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.rl.Close()
+	d.raw.close()
 	fmt.Fprint(d.out, "\r\x1b[K")
 }
