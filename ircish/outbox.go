@@ -31,6 +31,9 @@ type outbox struct {
 	failure string    // why the outbox stopped; "" while it works
 }
 
+// maxIdleBatch is the most lines an idle outbox keeps room for.
+const maxIdleBatch = 16
+
 func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	o := &outbox{conn: conn, max: max, timeout: timeout}
 	o.drained.L = &o.mu
@@ -103,6 +106,9 @@ func (o *outbox) write() {
 		o.mu.Lock()
 		if len(o.lines) == 0 || o.failure != "" {
 			o.writing = false
+			if cap(o.spare) > maxIdleBatch { // a burst is over: give its memory back
+				o.lines, o.spare = nil, nil
+			}
 			if o.closing {
 				o.conn.Close()
 			}
