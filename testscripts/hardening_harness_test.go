@@ -114,7 +114,7 @@ func (h *harness) connectFlags(ts *testscript.TestScript, args []string) {
 		unread.Store(p, conn)
 		return
 	}
-	go readInto(p.lines, conn)
+	go readInto(p.lines, conn, false)
 }
 
 func (h *harness) tlsConfig(ts *testscript.TestScript, addr, caFile, tlsMax string) *tls.Config {
@@ -141,8 +141,10 @@ func (h *harness) tlsConfig(ts *testscript.TestScript, addr, caFile, tlsMax stri
 	return cfg
 }
 
-// readInto copies conn's lines into lines until the connection ends.
-func readInto(lines *lineBuf, conn net.Conn) {
+// readInto copies conn's lines into lines until the connection ends. With
+// cutOK, a last line cut short is no failure but part of why the lines
+// ended: a server that drops a client does that.
+func readInto(lines *lineBuf, conn net.Conn, cutOK bool) {
 	_, err := io.Copy(lines, conn)
 	switch {
 	case err == nil:
@@ -150,18 +152,28 @@ func readInto(lines *lineBuf, conn net.Conn) {
 	case errors.Is(err, net.ErrClosed):
 		err = errClosedHere
 	}
+	if cutOK {
+		lines.mu.Lock()
+		if n := len(lines.partial); n > 0 {
+			lines.partial = nil
+			err = fmt.Errorf("%w, cutting the last line short after %d bytes", err, n)
+		}
+		lines.mu.Unlock()
+	}
 	lines.close(err)
 }
 
 // read starts reading connection NAME, opened with connect -noread: what
-// the server sent it meanwhile can now be read by expect and next.
+// the server sent it meanwhile can now be read by expect and next. If the
+// server dropped it, the last line may be cut short: it is left out, and
+// ends tells of it.
 func (h *harness) read(ts *testscript.TestScript, args []string) {
 	p := h.connection(ts, args[0])
 	conn, ok := unread.LoadAndDelete(p)
 	if !ok {
 		ts.Fatalf("%s is read already: read is for connect -noread", p.name)
 	}
-	go readInto(p.lines, conn.(net.Conn))
+	go readInto(p.lines, conn.(net.Conn), true)
 }
 
 // ends reads connection NAME's lines, skipping them, until no more come,
