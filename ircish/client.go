@@ -3,6 +3,8 @@ package ircish
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,16 +32,18 @@ const (
 	reasonRegisterTimeout = "registration timeout"
 	reasonUnregistered    = "too many lines before NICK"
 	reasonHTTP            = "http request"
+	reasonTLS             = "tls handshake failed"
 )
 
 // maxLinesBeforeNick bounds the lines a connection may send before it
-// registers.
+// registers, NICK aside.
 const maxLinesBeforeNick = 30
 
 var (
 	errShuttingDown = errorf(CodeServerFull, "the server is shutting down")
 	errQuit         = errors.New("ircish: quit")
 	errFlood        = errorf(CodeFlood, "you are sending too fast: your lines are delayed, not lost")
+	errTooManyLines = errorf(CodeFlood, "too many lines before NICK: closing")
 	errNotHTTP      = errorf(CodeUnknownCommand, "this is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client")
 )
 
@@ -82,25 +86,41 @@ func newClient(s *Server, conn net.Conn) *client {
 	return c
 }
 
-func (c *client) log() *slog.Logger {
-	if c.nick == "" {
-		return c.s.log().With("remote", c.remote)
+// logAt logs an event of this client, with its address and nick. It takes
+// slog.Attrs, so that a message costs no allocation to log.
+func (c *client) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
+	var buf [5]slog.Attr
+	all := append(buf[:0], slog.String("remote", c.remote))
+	if c.nick != "" {
+		all = append(all, slog.String("nick", c.nick))
 	}
-	return c.s.log().With("remote", c.remote, "nick", c.nick)
+	c.s.log().LogAttrs(context.Background(), level, msg, append(all, attrs...)...)
 }
+
+func (c *client) logInfo(msg string, attrs ...slog.Attr) { c.logAt(slog.LevelInfo, msg, attrs...) }
 
 // serve runs the client until it quits or its connection ends.
 func (c *client) serve() {
 	cause := reasonLost
 	defer func() {
 		if p := recover(); p != nil {
-			c.log().Error("panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.logAt(slog.LevelError, "panic", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
 			cause = reasonPanic
 		}
 		c.finish(cause)
 	}()
+	deadline := time.Now().Add(c.s.registerTimeout())
+	if tc, ok := c.conn.(*tls.Conn); ok {
+		tc.SetDeadline(deadline)
+		if err := tc.Handshake(); err != nil {
+			c.logInfo("tls handshake failed", slog.Any("err", err))
+			cause = reasonTLS
+			return
+		}
+		tc.SetDeadline(time.Time{})
+	}
 	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
-	c.in.setDeadline(time.Now().Add(c.s.registerTimeout()))
+	c.in.setDeadline(deadline)
 	cause = c.readCommands()
 }
 
@@ -120,43 +140,43 @@ func (c *client) readCommands() string {
 			continue
 		}
 		c.lines++
-		switch {
-		case c.lines == 1 && httpRequest.Match(line):
+		if c.lines == 1 && httpRequest.Match(line) {
 			c.reply(errNotHTTP)
 			return reasonHTTP
-		case c.nick == "" && c.lines > maxLinesBeforeNick:
-			c.reply(errorf(CodeFlood, "too many lines before NICK"))
-			return reasonUnregistered
 		}
 		// Stop reading while this client's own replies pile up, and pace
 		// floods: TCP pushes back on the sender, and nothing is lost.
 		c.out.waitBelow(c.s.sendQueue() / 16)
 		c.pace()
-		if err := c.run(line); errors.Is(err, errQuit) {
+		switch err := c.run(line); {
+		case errors.Is(err, errQuit):
 			return "quit"
-		} else if err != nil {
+		case errors.Is(err, errTooManyLines):
+			c.reply(err)
+			return reasonUnregistered
+		case err != nil:
 			c.reply(err)
 		}
 	}
 }
 
 // pace waits as long as the flood limit asks before the next line, and
-// tells the client once per episode.
+// tells the client once per episode: an episode ends when the client has
+// been quiet long enough for its burst to refill.
 func (c *client) pace() {
 	if c.flood == nil {
 		return
 	}
 	now := c.s.clock.Now()
-	d := c.flood.ReserveN(now, 1).DelayFrom(now)
-	if d <= 0 {
+	if d := c.flood.ReserveN(now, 1).DelayFrom(now); d > 0 {
+		if !c.flooding {
+			c.flooding = true
+			c.reply(errFlood)
+		}
+		c.s.clock.Sleep(d)
+	} else if c.flood.TokensAt(now) >= float64(c.flood.Burst()-1) {
 		c.flooding = false
-		return
 	}
-	if !c.flooding {
-		c.flooding = true
-		c.reply(errFlood)
-	}
-	c.s.clock.Sleep(d)
 }
 
 // readFailure tells why reading failed, and tells the client if it is to
@@ -181,7 +201,7 @@ func (c *client) readFailure(err error) string {
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT):
 		return reasonLost
 	}
-	c.log().Info("read error", "err", err)
+	c.logInfo("read error", slog.Any("err", err))
 	return reasonReadError
 }
 
@@ -193,6 +213,8 @@ func (c *client) run(line []byte) error {
 	}
 	cmd, ok := commands[m.Verb]
 	switch {
+	case c.nick == "" && c.lines > maxLinesBeforeNick && m.Verb != Nick:
+		return errTooManyLines
 	case c.nick == "" && !cmd.beforeNick:
 		return errorf(CodeNotRegistered, "say NICK <name> first")
 	case !ok:
@@ -208,15 +230,15 @@ func (c *client) run(line []byte) error {
 func (c *client) reply(err error) {
 	e, ok := AsError(err)
 	if !ok {
-		c.log().Error("command failed", "err", err)
+		c.logAt(slog.LevelError, "command failed", slog.Any("err", err))
 		return
 	}
-	c.log().Info("protocol error", "code", e.Code, "text", e.Text)
+	c.logInfo("protocol error", slog.String("code", e.Code), slog.String("text", e.Text))
 	c.out.push(e.Line())
 }
 
-// finish leaves the room, says BYE and closes the connection once the
-// outbox is written.
+// finish leaves the room, says BYE, and closes the connection once the
+// outbox is written and the client had a moment to read it.
 func (c *client) finish(cause string) {
 	reason, bye := cause, cause
 	switch cause {
@@ -230,8 +252,25 @@ func (c *client) finish(cause string) {
 	}
 	c.out.push(Line(Bye, bye))
 	c.out.closeAfterFlush()
-	c.log().Info("client disconnected", "cause", cause)
-	c.s.forget(c) // last: Shutdown waits for it
+	c.s.forget(c)
+	c.logInfo("client disconnected", slog.String("cause", cause))
+	c.linger()
+	c.s.wg.Done() // last: Shutdown waits for it
+}
+
+// Closing a socket that holds unread input resets the connection, and the
+// client may then lose the last lines it was sent. So before it closes, the
+// server reads and drops what the client still sends, for a moment.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 64 << 10
+)
+
+func (c *client) linger() {
+	c.out.waitBelow(0) // the last lines are written, or never will be
+	c.conn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.conn, lingerBytes)
+	c.conn.Close()
 }
 
 // A command is the server side of a verb.
@@ -268,7 +307,7 @@ func (c *client) setNick(p []string) error {
 			return err
 		}
 		c.in.setDeadline(time.Time{})
-		c.log().Info("client registered")
+		c.logInfo("client registered")
 		return nil
 	}
 	old := c.nick
@@ -276,7 +315,7 @@ func (c *client) setNick(p []string) error {
 		return err
 	}
 	if old != nick {
-		c.log().Info("nick changed", "old", old)
+		c.logInfo("nick changed", slog.String("old", old))
 	}
 	return nil
 }
@@ -284,7 +323,7 @@ func (c *client) setNick(p []string) error {
 // say sends a message to everyone: MSG <text>.
 func (c *client) say(p []string) error {
 	c.s.room.say(c, p[0])
-	c.log().Info("message", "text", p[0])
+	c.logInfo("message", slog.String("text", p[0]))
 	return nil
 }
 
@@ -294,9 +333,9 @@ func (c *client) whisper(p []string) error {
 		return err
 	}
 	if c.s.LogWhispers {
-		c.log().Info("whisper", "to", p[0], "text", p[1])
+		c.logInfo("whisper", slog.String("to", p[0]), slog.String("text", p[1]))
 	} else {
-		c.log().Info("whisper", "to", p[0])
+		c.logInfo("whisper", slog.String("to", p[0]))
 	}
 	return nil
 }
@@ -305,7 +344,7 @@ func (c *client) whisper(p []string) error {
 func (c *client) list([]string) error {
 	nicks := c.s.room.nicks()
 	c.out.push(Line(List, strings.Join(nicks, " ")))
-	c.log().Info("list", "users", len(nicks))
+	c.logInfo("list", slog.Int("users", len(nicks)))
 	return nil
 }
 
@@ -337,6 +376,6 @@ func (c *client) quit(p []string) error {
 	if len(p) > 0 {
 		c.quitReason = p[0]
 	}
-	c.log().Info("client quit", "reason", c.quitReason)
+	c.logInfo("client quit", slog.String("reason", c.quitReason))
 	return errQuit
 }

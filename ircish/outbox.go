@@ -62,13 +62,22 @@ func (o *outbox) push(line []byte) {
 	}
 }
 
-// closeAfterFlush closes the connection once everything queued is written.
+// closeAfterFlush ends the sending side of the connection once everything
+// queued is written: the peer reads EOF after the last line.
 func (o *outbox) closeAfterFlush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closing = true
 	if !o.writing {
-		o.conn.Close()
+		closeWrite(o.conn)
+	}
+}
+
+// closeWrite ends the sending side of conn, or closes conn if it cannot be
+// half-closed.
+func closeWrite(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+		conn.Close()
 	}
 }
 
@@ -110,7 +119,7 @@ func (o *outbox) write() {
 				o.lines, o.spare = nil, nil
 			}
 			if o.closing {
-				o.conn.Close()
+				closeWrite(o.conn)
 			}
 			o.mu.Unlock()
 			return

@@ -2,6 +2,7 @@ package ircish
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -175,8 +176,10 @@ func (s *Server) admit(conn net.Conn) {
 const refuseTimeout = time.Second
 
 func refuse(conn net.Conn, err *Error) {
-	conn.SetWriteDeadline(time.Now().Add(refuseTimeout))
+	conn.SetDeadline(time.Now().Add(refuseTimeout))
 	conn.Write(append(err.Line(), Line(Bye)...))
+	closeWrite(conn)
+	io.CopyN(io.Discard, conn, lingerBytes) // see linger
 	conn.Close()
 }
 
@@ -212,16 +215,15 @@ func (s *Server) add(c *client) *Error {
 	return nil
 }
 
-// forget is called by a client's goroutine as it ends.
+// forget frees c's place on the server, as its goroutine ends.
 func (s *Server) forget(c *client) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.clients, c)
 	if st := s.perIP[c.ip]; st != nil {
 		st.conns--
 		s.prune(c.ip, st)
 	}
-	s.mu.Unlock()
-	s.wg.Done()
 }
 
 // prune drops what the server keeps about ip once it holds no information:
@@ -272,6 +274,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.clients {
 		c.out.push(bye)
 		c.out.closeAfterFlush()
+		closeRead(c.conn) // wakes the reader
 	}
 	s.mu.Unlock()
 
@@ -291,6 +294,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 		return ctx.Err()
+	}
+}
+
+// closeRead ends the receiving side of conn: its reader reads EOF.
+func closeRead(conn net.Conn) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if cr, ok := conn.(interface{ CloseRead() error }); !ok || cr.CloseRead() != nil {
+		conn.SetReadDeadline(time.Now())
 	}
 }
 
