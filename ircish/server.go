@@ -52,7 +52,7 @@ type Server struct {
 	room     *room
 	initOnce sync.Once
 	closing  atomic.Bool
-	drops    atomic.Int64 // clients dropped for a full send queue or a stuck write
+	drops    atomic.Int64   // clients dropped for a full send queue or a stuck write
 	wg       sync.WaitGroup // one per connection being served
 
 	mu        sync.Mutex
