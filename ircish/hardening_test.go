@@ -89,8 +89,8 @@ func countMatching(lines []string, prefix string) int {
 func TestSlowReaderIsDropped(t *testing.T) {
 	const (
 		clients  = 50
-		msgs     = 40              // from each client
-		size     = 1000            // so that the non-reader gets 2 MB, twice its send queue
+		msgs     = 40               // from each client
+		size     = 1000             // so that the non-reader gets 2 MB, twice its send queue
 		maxDelay = 10 * time.Second // generous: 2 cores, race detector, other tests
 		maxHeap  = 32 << 20
 	)
