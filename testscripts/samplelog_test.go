@@ -23,14 +23,16 @@ const samplePath = "../server.log"
 // moreEvents are the log events, by msg, and their keys that the sample
 // scenario does not produce: failures, and optional keys.
 var moreEvents = map[string][]string{
-	"panic":              {"remote", "nick", "panic", "stack"},
-	"read error":         {"remote", "nick", "err"},
-	"command failed":     {"remote", "nick", "err"},
-	"accept failed":      {"err", "retry_in"},
-	"connection refused": {"remote", "err"},
-	"log reopened":       {},
-	"cannot reopen log":  {"err"},
-	"whisper":            {"text"}, // with -log-whispers
+	"panic":                {"remote", "nick", "panic", "stack"},
+	"read error":           {"remote", "nick", "err"},
+	"command failed":       {"remote", "nick", "err"},
+	"accept failed":        {"err", "retry_in"},
+	"connection refused":   {"remote", "err"},
+	"tls handshake failed": {"remote", "err"},
+	"signal received":      {"signal"},
+	"log reopened":         {},
+	"cannot reopen log":    {"err"},
+	"whisper":              {"text"}, // with -log-whispers
 }
 
 // TestSampleLog runs sample_log.txtar and checks that every line of the
