@@ -119,7 +119,7 @@ func (c *client) serve() {
 		}
 		tc.SetDeadline(time.Time{})
 	}
-	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
+	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."), true)
 	c.in.setDeadline(deadline)
 	cause = c.readCommands()
 }
@@ -234,7 +234,7 @@ func (c *client) reply(err error) {
 		return
 	}
 	c.logInfo("protocol error", slog.String("code", e.Code), slog.String("text", e.Text))
-	c.out.push(e.Line())
+	c.out.push(e.Line(), true)
 }
 
 // finish leaves the room, says BYE, and closes the connection once the
@@ -250,7 +250,7 @@ func (c *client) finish(cause string) {
 	if c.nick != "" {
 		c.s.room.leave(c, reason)
 	}
-	c.out.push(Line(Bye, bye))
+	c.out.push(Line(Bye, bye), true)
 	c.out.closeAfterFlush()
 	c.s.forget(c)
 	c.logInfo("client disconnected", slog.String("cause", cause))
@@ -343,7 +343,7 @@ func (c *client) whisper(p []string) error {
 // list sends the nicks of everyone here: LIST.
 func (c *client) list([]string) error {
 	nicks := c.s.room.nicks()
-	c.out.push(Line(List, strings.Join(nicks, " ")))
+	c.out.push(Line(List, strings.Join(nicks, " ")), true)
 	c.logInfo("list", slog.Int("users", len(nicks)))
 	return nil
 }
@@ -360,14 +360,14 @@ func (c *client) help(p []string) error {
 	}
 	for _, v := range verbs {
 		cmd := commands[v]
-		c.out.push(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)))
+		c.out.push(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)), true)
 	}
 	return nil
 }
 
 // ping answers PONG with the same token: PING [<token>].
 func (c *client) ping(p []string) error {
-	c.out.push(Line(Pong, p...))
+	c.out.push(Line(Pong, p...), true)
 	return nil
 }
 

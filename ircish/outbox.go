@@ -12,10 +12,12 @@ import (
 // copied: a broadcast line is formatted once and queued in every outbox. A
 // writer goroutine exists only while lines are queued; it takes everything
 // queued and writes it in one call (writev), so an idle client costs no
-// goroutine and a busy one few system calls.
+// goroutine and a busy one few system calls. Lines that are not urgent
+// (others joining and leaving) may wait a moment for company, so that a
+// storm of them takes a few writes rather than one a line.
 //
-// push and closeAfterFlush are safe to call from any goroutine and never
-// block; nothing here holds the lock across a write.
+// push, kick and closeAfterFlush are safe to call from any goroutine and
+// never block; nothing here holds the lock across a write.
 type outbox struct {
 	conn    net.Conn
 	max     int           // bytes queued at most
@@ -27,6 +29,7 @@ type outbox struct {
 	spare   [][]byte  // the writer's batch, kept to reuse its memory
 	size    int       // bytes in lines and in the batch being written
 	writing bool      // a writer goroutine runs
+	waiting bool      // lines that are not urgent wait for a kick
 	closing bool      // close the connection once lines are written
 	failure string    // why the outbox stopped; "" while it works
 }
@@ -40,26 +43,51 @@ func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	return o
 }
 
-// push queues line, which must not be modified afterwards. If the queue
-// would outgrow its limit, the outbox fails with "send queue exceeded"
-// and closes the connection. After a failure or closeAfterFlush, push does
-// nothing.
-func (o *outbox) push(line []byte) {
+// push queues line, which must not be modified afterwards. A line that
+// is not urgent waits for the next kick, unless a write is under way or
+// starts before; push reports whether the outbox needs that kick. If the
+// queue would outgrow its limit, the outbox fails with "send queue
+// exceeded" and closes the connection. After a failure or closeAfterFlush,
+// push does nothing.
+func (o *outbox) push(line []byte, urgent bool) (needsKick bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.failure != "" || o.closing {
-		return
+		return false
 	}
 	if o.size+len(line) > o.max {
 		o.fail(reasonSendQueue)
-		return
+		return false
 	}
 	o.lines = append(o.lines, line)
 	o.size += len(line)
-	if !o.writing {
-		o.writing = true
-		go o.write()
+	switch {
+	case o.writing:
+		return false
+	case urgent:
+		o.startWriter()
+		return false
+	case o.waiting:
+		return false
 	}
+	o.waiting = true
+	return true
+}
+
+// kick writes the lines that wait for it.
+func (o *outbox) kick() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waiting = false
+	if !o.writing && len(o.lines) > 0 && o.failure == "" {
+		o.startWriter()
+	}
+}
+
+// startWriter starts the writer goroutine. The caller holds o.mu.
+func (o *outbox) startWriter() {
+	o.writing = true
+	go o.write()
 }
 
 // closeAfterFlush ends the sending side of the connection once everything
@@ -68,7 +96,11 @@ func (o *outbox) closeAfterFlush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closing = true
-	if !o.writing {
+	switch {
+	case o.writing:
+	case len(o.lines) > 0 && o.failure == "":
+		o.startWriter()
+	default:
 		closeWrite(o.conn)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A room is the set of registered clients, by nick. Its lock orders all
@@ -18,6 +19,8 @@ type room struct {
 	members []*client          // in no particular order; a client knows its index
 	byNick  map[string]*client // by FoldNick(nick)
 	closed  bool               // shutting down: no more joins or LEFT lines
+	waiting []*outbox          // outboxes whose lines wait for a kick
+	kickDue bool               // a kick is scheduled
 
 	deliveries int64 // lines queued for members so far
 }
@@ -44,7 +47,7 @@ func (r *room) join(c *client, nick string) error {
 	c.index = len(r.members)
 	r.members = append(r.members, c)
 	r.byNick[key] = c
-	r.broadcast(Line(Joined, nick))
+	r.announce(c, Line(Joined, nick))
 	return nil
 }
 
@@ -65,7 +68,7 @@ func (r *room) rename(c *client, nick string) error {
 	}
 	delete(r.byNick, c.key)
 	r.byNick[key] = c
-	r.broadcast(Line(Renamed, c.nick, nick))
+	r.announce(c, Line(Renamed, c.nick, nick))
 	c.nick, c.key = nick, key
 	return nil
 }
@@ -80,7 +83,7 @@ func (r *room) leave(c *client, reason string) {
 	r.members = r.members[:len(r.members)-1]
 	delete(r.byNick, c.key)
 	if !r.closed {
-		r.broadcast(Line(Left, c.nick, reason))
+		r.announce(nil, Line(Left, c.nick, reason))
 	}
 }
 
@@ -91,12 +94,46 @@ func (r *room) say(c *client, text string) {
 	r.broadcast(Line(Msg, c.nick, text))
 }
 
-// broadcast queues line for every member. The caller holds r.mu.
+// broadcast queues line for every member, to be written at once. The
+// caller holds r.mu.
 func (r *room) broadcast(line []byte) {
 	for _, m := range r.members {
-		m.out.push(line)
+		m.out.push(line, true)
 	}
 	r.deliveries += int64(len(r.members))
+}
+
+// presenceDelay is how long a JOINED, RENAMED or LEFT line may wait for
+// others to share its write: when many clients join at once, every member
+// gets them a few at a time instead of one write each.
+const presenceDelay = 50 * time.Millisecond
+
+// announce queues a JOINED, RENAMED or LEFT line for every member. The
+// actor, whose command it answers, gets it at once; the others within
+// presenceDelay, or sooner with any urgent line. The caller holds r.mu.
+func (r *room) announce(actor *client, line []byte) {
+	for _, m := range r.members {
+		if m.out.push(line, m == actor) {
+			r.waiting = append(r.waiting, m.out)
+		}
+	}
+	r.deliveries += int64(len(r.members))
+	if len(r.waiting) > 0 && !r.kickDue {
+		r.kickDue = true
+		time.AfterFunc(presenceDelay, r.kick)
+	}
+}
+
+// kick writes the lines that announce left waiting.
+func (r *room) kick() {
+	r.mu.Lock()
+	waiting := r.waiting
+	r.waiting = nil
+	r.kickDue = false
+	r.mu.Unlock()
+	for _, o := range waiting {
+		o.kick()
+	}
 }
 
 // whisper sends text from c to the member named to, and to c.
@@ -108,10 +145,10 @@ func (r *room) whisper(c *client, to, text string) error {
 		return errorf(CodeNoSuchUser, "no user named "+to+" is here")
 	}
 	line := Line(Whisper, c.nick, target.nick, text)
-	target.out.push(line)
+	target.out.push(line, true)
 	r.deliveries++
 	if target != c {
-		c.out.push(line)
+		c.out.push(line, true)
 		r.deliveries++
 	}
 	return nil
