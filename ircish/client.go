@@ -21,6 +21,7 @@ import (
 
 // Reasons a client leaves, as LEFT lines and the log give them.
 const (
+	reasonQuit            = "quit"
 	reasonLost            = "connection lost"
 	reasonReadError       = "read error"
 	reasonSendQueue       = "send queue exceeded"
@@ -150,7 +151,7 @@ func (c *client) readCommands() string {
 		c.pace()
 		switch err := c.run(line); {
 		case errors.Is(err, errQuit):
-			return "quit"
+			return reasonQuit
 		case errors.Is(err, errTooManyLines):
 			c.reply(err)
 			return reasonUnregistered
@@ -244,7 +245,7 @@ func (c *client) finish(cause string) {
 	switch cause {
 	case reasonSendQueue, reasonWriteTimeout:
 		c.s.drops.Add(1)
-	case "quit":
+	case reasonQuit:
 		reason, bye = c.quitReason, cmp.Or(c.quitReason, "goodbye")
 	}
 	if c.nick != "" {
@@ -282,9 +283,10 @@ type command struct {
 	run        func(c *client, params []string) error
 }
 
-// commands is the command table, in HELP order; see protocol.txt.
+// commands is the command table; see protocol.txt.
 var commands map[string]command
 
+// helpOrder is the order in which HELP lists the commands.
 var helpOrder = []string{Nick, Msg, Whisper, List, Help, Ping, Quit}
 
 func init() {
