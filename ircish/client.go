@@ -68,6 +68,7 @@ type client struct {
 	nick, key string
 	index     int
 
+	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
 	lines      int    // lines read
 	flooding   bool   // lines are being delayed
 	quitReason string // set by QUIT
@@ -120,45 +121,69 @@ func (c *client) serve() {
 		}
 		tc.SetDeadline(time.Time{})
 	}
+	// A web client speaks first: if a request comes at once, answer it in
+	// HTTP, which a browser or curl can show, rather than with WELCOME.
+	c.in.setDeadline(time.Now().Add(httpWait))
+	line, err := c.in.readLine()
+	if err == nil && httpRequest.Match(line) {
+		c.out.push(httpAnswer, true)
+		cause = reasonHTTP
+		return
+	}
 	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."), true)
+	c.welcomed = true
 	c.in.setDeadline(deadline)
-	cause = c.readCommands()
+	cause = ""
+	if !errors.Is(err, errDeadline) {
+		cause = c.handle(line, err)
+	}
+	for cause == "" {
+		cause = c.handle(c.in.readLine())
+	}
 }
 
-// readCommands reads and runs commands until the connection ends, and
-// returns why it ended.
-func (c *client) readCommands() string {
-	for {
-		line, err := c.in.readLine()
-		if errors.Is(err, errLineTooLong) {
-			c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
-			continue
-		}
-		if err != nil {
-			return c.readFailure(err)
-		}
-		if len(bytes.TrimLeft(line, " ")) == 0 {
-			continue
-		}
-		c.lines++
-		if c.lines == 1 && httpRequest.Match(line) {
-			c.reply(errNotHTTP)
-			return reasonHTTP
-		}
-		// Stop reading while this client's own replies pile up, and pace
-		// floods: TCP pushes back on the sender, and nothing is lost.
-		c.out.waitBelow(c.s.sendQueue() / 16)
-		c.pace()
-		switch err := c.run(line); {
-		case errors.Is(err, errQuit):
-			return reasonQuit
-		case errors.Is(err, errTooManyLines):
-			c.reply(err)
-			return reasonUnregistered
-		case err != nil:
-			c.reply(err)
-		}
+// httpWait is how long a new connection may take to send an HTTP request
+// before it gets WELCOME: web clients send theirs at once.
+const httpWait = 10 * time.Millisecond
+
+// httpAnswer is the answer to a web client.
+var httpAnswer = []byte("HTTP/1.0 400 Bad Request\r\n" +
+	"Content-Type: text/plain; charset=utf-8\r\n" +
+	"Connection: close\r\n\r\n" +
+	"This is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client.\r\n")
+
+// handle runs one line read, or deals with the error reading it. It
+// returns why the connection ends, or "" to go on.
+func (c *client) handle(line []byte, err error) string {
+	if errors.Is(err, errLineTooLong) {
+		c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
+		return ""
 	}
+	if err != nil {
+		return c.readFailure(err)
+	}
+	if len(bytes.TrimLeft(line, " ")) == 0 {
+		return ""
+	}
+	c.lines++
+	if c.lines == 1 && httpRequest.Match(line) { // a request too slow for httpWait
+		c.reply(errNotHTTP)
+		return reasonHTTP
+	}
+	// Stop reading while this client's own replies pile up, and pace
+	// floods: TCP pushes back on the sender, and nothing is lost.
+	c.out.waitBelow(c.s.sendQueue() / 16)
+	c.pace()
+	switch err := c.run(line); {
+	case errors.Is(err, errQuit):
+		return reasonQuit
+	case errors.Is(err, errTooManyLines):
+		c.reply(err)
+		return reasonUnregistered
+	case err != nil:
+		c.reply(err)
+	}
+	return ""
 }
 
 // pace waits as long as the flood limit asks before the next line, and
@@ -238,7 +263,7 @@ func (c *client) reply(err error) {
 	c.out.push(e.Line(), true)
 }
 
-// finish leaves the room, says BYE, and closes the connection once the
+// finish leaves the room, says BYE (to a client that got WELCOME), and closes the connection once the
 // outbox is written and the client had a moment to read it.
 func (c *client) finish(cause string) {
 	reason, bye := cause, cause
@@ -251,7 +276,9 @@ func (c *client) finish(cause string) {
 	if c.nick != "" {
 		c.s.room.leave(c, reason)
 	}
-	c.out.push(Line(Bye, bye), true)
+	if c.welcomed {
+		c.out.push(Line(Bye, bye), true)
+	}
 	c.out.closeAfterFlush()
 	c.s.forget(c)
 	c.logInfo("client disconnected", slog.String("cause", cause))

@@ -51,7 +51,7 @@ var hardeningCommands = map[string]harnessCommand{
 	"waitfile": {"waitfile FILE REGEXP", 2, 2, (*harness).waitfile},
 }
 
-const connectUsage = "connect [-noread] [-tls [-ca FILE] [-tls-max 1.0|1.1|1.2|1.3]] NAME [addr]"
+const connectUsage = "connect [-noread] [-send STRING] [-tls [-ca FILE] [-tls-max 1.0|1.1|1.2|1.3]] NAME [addr]"
 
 // noreadBuf is the receive buffer a -noread connection asks for, so that
 // it fills after a few kilobytes rather than megabytes.
@@ -65,10 +65,12 @@ var unread sync.Map // *peer → net.Conn
 // buffer and nothing reads it until the read command. With -tls it speaks
 // TLS (1.2 or later unless -tls-max says less), trusting the certificates
 // in -ca's PEM file, or the system's; the handshake happens as it is first
-// read or written. It is the command "connect".
+// read or written. With -send, it sends STRING (escapes as for sendraw) as
+// soon as it is connected, as a web client does. It is the command
+// "connect".
 func (h *harness) connectFlags(ts *testscript.TestScript, args []string) {
 	var noread, useTLS bool
-	var caFile, tlsMax string
+	var caFile, tlsMax, first string
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch {
 		case args[0] == "-noread":
@@ -79,6 +81,8 @@ func (h *harness) connectFlags(ts *testscript.TestScript, args []string) {
 			caFile, args = args[1], args[1:]
 		case args[0] == "-tls-max" && len(args) > 1:
 			tlsMax, args = args[1], args[1:]
+		case args[0] == "-send" && len(args) > 1:
+			first, args = unescape(ts, args[1]), args[1:]
 		default:
 			ts.Fatalf("usage: %s", connectUsage)
 		}
@@ -107,6 +111,11 @@ func (h *harness) connectFlags(ts *testscript.TestScript, args []string) {
 	}
 	if useTLS {
 		conn = tls.Client(conn, h.tlsConfig(ts, addr, caFile, tlsMax))
+	}
+	if first != "" {
+		if _, err := io.WriteString(conn, first); err != nil {
+			ts.Fatalf("%s: %v", name, err)
+		}
 	}
 	p := &peer{name: name, lines: &lineBuf{crlf: true}, w: conn, conn: conn}
 	h.add(ts, p)

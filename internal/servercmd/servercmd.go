@@ -65,15 +65,18 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	tlsPort := fs.Int("tls-port", 12443, "`port` for TLS; 0 picks a free one")
 	debugAddr := fs.String("debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
+		return 1
+	}
+	if n := len(args); n > 0 && isNegativeNumber(args[n-1]) {
+		return fail("invalid port %q: want a number from 0 to 65535", args[n-1]) // not a flag
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
-	}
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
-		return 1
 	}
 	port, err := parsePort(fs.Args())
 	if err != nil {
@@ -196,6 +199,11 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	srv.Shutdown(grace)
 	log.Info("server stopped")
 	return status
+}
+
+func isNegativeNumber(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n < 0
 }
 
 // parsePort returns the port among args, or the default.
