@@ -19,8 +19,7 @@ type room struct {
 	members []*client          // in no particular order; a client knows its index
 	byNick  map[string]*client // by FoldNick(nick)
 	closed  bool               // shutting down: no more joins or LEFT lines
-	waiting []*outbox          // outboxes whose lines wait for a kick
-	kickDue bool               // a kick is scheduled
+	waiting []*outbox          // outboxes whose lines wait for a kick, which is due
 
 	deliveries int64 // lines queued for members so far
 }
@@ -112,14 +111,14 @@ const presenceDelay = 50 * time.Millisecond
 // actor, whose command it answers, gets it at once; the others within
 // presenceDelay, or sooner with any urgent line. The caller holds r.mu.
 func (r *room) announce(actor *client, line []byte) {
+	kickDue := len(r.waiting) > 0
 	for _, m := range r.members {
 		if m.out.push(line, m == actor) {
 			r.waiting = append(r.waiting, m.out)
 		}
 	}
 	r.deliveries += int64(len(r.members))
-	if len(r.waiting) > 0 && !r.kickDue {
-		r.kickDue = true
+	if !kickDue && len(r.waiting) > 0 {
 		time.AfterFunc(presenceDelay, r.kick)
 	}
 }
@@ -129,7 +128,6 @@ func (r *room) kick() {
 	r.mu.Lock()
 	waiting := r.waiting
 	r.waiting = nil
-	r.kickDue = false
 	r.mu.Unlock()
 	for _, o := range waiting {
 		o.kick()
