@@ -3,8 +3,8 @@ package testscripts
 // The hardening scenarios' commands (limits_*, junk_*, tls_*, logrotate_*,
 // privacy_*): connections that don't read or that speak TLS, signals, a
 // throwaway certificate, numbered runs of lines, counting lines, and
-// waiting for a line in a file. init merges them into harnessCommands; the
-// connect here replaces the plain one, which it extends with flags.
+// waiting for a line in a file; and connect, with its flags. init merges
+// them into harnessCommands.
 
 import (
 	"bufio"

@@ -45,7 +45,6 @@ type harnessCommand struct {
 var harnessCommands = map[string]harnessCommand{
 	"serve":    {"serve [flags...]", 0, -1, (*harness).serve},
 	"shutdown": {shutdownUsage, 0, 3, (*harness).shutdown},
-	"connect":  {"connect NAME [addr]", 1, 2, (*harness).connect},
 	"send":     {"send NAME TEXT...", 2, -1, (*harness).send},
 	"sendraw":  {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
 	"sendbig":  {"sendbig NAME BYTES [EOL]", 2, 3, (*harness).sendbig},
@@ -233,31 +232,6 @@ func (h *harness) shutdown(ts *testscript.TestScript, args []string) {
 	for _, line := range p.lines.all() {
 		fmt.Fprintln(ts.Stderr(), line)
 	}
-}
-
-// connect opens a protocol connection named NAME to addr, by default the
-// server's $ADDR.
-func (h *harness) connect(ts *testscript.TestScript, args []string) {
-	addr := ts.Getenv("ADDR")
-	if len(args) == 2 {
-		addr = args[1]
-	}
-	conn, err := net.DialTimeout("tcp", addr, h.timeout(ts))
-	if err != nil {
-		ts.Fatalf("%s: %v", args[0], err)
-	}
-	lines := &lineBuf{crlf: true}
-	go func() {
-		_, err := io.Copy(lines, conn)
-		switch {
-		case err == nil:
-			err = errEOF
-		case errors.Is(err, net.ErrClosed):
-			err = errClosedHere
-		}
-		lines.close(err)
-	}()
-	h.add(ts, &peer{name: args[0], lines: lines, w: conn, conn: conn})
 }
 
 // send sends a line to connection NAME: its arguments joined by single
