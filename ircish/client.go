@@ -126,11 +126,11 @@ func (c *client) serve() {
 	c.in.setDeadline(time.Now().Add(httpWait))
 	line, err := c.in.readLine()
 	if err == nil && httpRequest.Match(line) {
-		c.out.push(httpAnswer, true)
+		c.out.push(httpAnswer, 0)
 		cause = reasonHTTP
 		return
 	}
-	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."), true)
+	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."), 0)
 	c.welcomed = true
 	c.in.setDeadline(deadline)
 	cause = ""
@@ -260,7 +260,7 @@ func (c *client) reply(err error) {
 		return
 	}
 	c.logInfo("protocol error", slog.String("code", e.Code), slog.String("text", e.Text))
-	c.out.push(e.Line(), true)
+	c.out.push(e.Line(), 0)
 }
 
 // finish leaves the room, says BYE (to a client that got WELCOME), and closes the connection once the
@@ -277,7 +277,7 @@ func (c *client) finish(cause string) {
 		c.s.room.leave(c, reason)
 	}
 	if c.welcomed {
-		c.out.push(Line(Bye, bye), true)
+		c.out.push(Line(Bye, bye), 0)
 	}
 	c.out.closeAfterFlush()
 	c.s.forget(c)
@@ -372,7 +372,7 @@ func (c *client) whisper(p []string) error {
 // list sends the nicks of everyone here: LIST.
 func (c *client) list([]string) error {
 	nicks := c.s.room.nicks()
-	c.out.push(Line(List, strings.Join(nicks, " ")), true)
+	c.out.push(Line(List, strings.Join(nicks, " ")), 0)
 	c.logInfo("list", slog.Int("users", len(nicks)))
 	return nil
 }
@@ -389,14 +389,14 @@ func (c *client) help(p []string) error {
 	}
 	for _, v := range verbs {
 		cmd := commands[v]
-		c.out.push(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)), true)
+		c.out.push(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)), 0)
 	}
 	return nil
 }
 
 // ping answers PONG with the same token: PING [<token>].
 func (c *client) ping(p []string) error {
-	c.out.push(Line(Pong, p...), true)
+	c.out.push(Line(Pong, p...), 0)
 	return nil
 }
 

@@ -17,10 +17,9 @@
 // goroutine exists only while the outbox holds lines: it takes everything
 // queued, writes it in one writev and exits once the queue is empty. Only
 // it writes the connection. A client whose queue grows past its limit is
-// dropped, so that no one waits for a slow reader. Lines about others
-// joining, renaming and leaving may wait up to 50 ms for a timer (the
-// room's kick) to start the writer, so that a storm of joins costs each
-// member a few writes rather than one a line.
+// dropped, so that no one waits for a slow reader. Lines to others may
+// wait a moment (a kicker's delay) before their writer starts, so that a
+// burst of them costs each member a few writes rather than one a line.
 //
 // The room holds the registered clients. Its mutex orders every broadcast:
 // under it a line is queued in every member's outbox, which never blocks,

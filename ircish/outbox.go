@@ -12,9 +12,9 @@ import (
 // copied: a broadcast line is formatted once and queued in every outbox. A
 // writer goroutine exists only while lines are queued; it takes everything
 // queued and writes it in one call (writev), so an idle client costs no
-// goroutine and a busy one few system calls. Lines that are not urgent
-// (others joining and leaving) may wait a moment for company, so that a
-// storm of them takes a few writes rather than one a line.
+// goroutine and a busy one few system calls. Lines may wait a moment for
+// company (see kicker), so that a burst of them takes a few writes rather
+// than one a line.
 //
 // push, kick and closeAfterFlush are safe to call from any goroutine and
 // never block; nothing here holds the lock across a write.
@@ -29,7 +29,7 @@ type outbox struct {
 	spare   [][]byte  // the writer's batch, kept to reuse its memory
 	size    int       // bytes in lines and in the batch being written
 	writing bool      // a writer goroutine runs
-	waiting bool      // lines that are not urgent wait for a kick
+	kickIn  time.Duration // lines wait for a kicker with this delay; 0: none
 	closing bool      // close the connection once lines are written
 	failure string    // why the outbox stopped; "" while it works
 }
@@ -43,13 +43,14 @@ func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	return o
 }
 
-// push queues line, which must not be modified afterwards. A line that
-// is not urgent waits for the next kick, unless a write is under way or
-// starts before; push reports whether the outbox needs that kick. If the
-// queue would outgrow its limit, the outbox fails with "send queue
-// exceeded" and closes the connection. After a failure or closeAfterFlush,
-// push does nothing.
-func (o *outbox) push(line []byte, urgent bool) (needsKick bool) {
+// push queues line, which must not be modified afterwards, to be written
+// within delay: at once if delay is 0, else by the kick of a kicker with
+// that delay, unless a write is under way or starts sooner. push reports
+// whether the outbox is to be added to that kicker. If the queue would
+// outgrow its limit, the outbox fails with "send queue exceeded" and
+// closes the connection. After a failure or closeAfterFlush, push does
+// nothing.
+func (o *outbox) push(line []byte, delay time.Duration) (addToKicker bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.failure != "" || o.closing {
@@ -64,13 +65,13 @@ func (o *outbox) push(line []byte, urgent bool) (needsKick bool) {
 	switch {
 	case o.writing:
 		return false
-	case urgent:
+	case delay == 0:
 		o.startWriter()
 		return false
-	case o.waiting:
+	case o.kickIn != 0 && o.kickIn <= delay:
 		return false
 	}
-	o.waiting = true
+	o.kickIn = delay
 	return true
 }
 
@@ -78,7 +79,7 @@ func (o *outbox) push(line []byte, urgent bool) (needsKick bool) {
 func (o *outbox) kick() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.waiting = false
+	o.kickIn = 0
 	if !o.writing && len(o.lines) > 0 && o.failure == "" {
 		o.startWriter()
 	}

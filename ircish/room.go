@@ -15,17 +15,20 @@ import (
 //
 // All methods are safe to call from any goroutine.
 type room struct {
-	mu      sync.Mutex
-	members []*client          // in no particular order; a client knows its index
-	byNick  map[string]*client // by FoldNick(nick)
-	closed  bool               // shutting down: no more joins or LEFT lines
-	waiting []*outbox          // outboxes whose lines wait for a kick, which is due
+	mu          sync.Mutex
+	members     []*client          // in no particular order; a client knows its index
+	byNick      map[string]*client // by FoldNick(nick)
+	closed      bool               // shutting down: no more joins or LEFT lines
+	soon, later kicker             // for lines to wait msgDelay, presenceDelay
 
 	deliveries int64 // lines queued for members so far
 }
 
 func newRoom() *room {
-	return &room{byNick: make(map[string]*client)}
+	r := &room{byNick: make(map[string]*client)}
+	r.soon = kicker{mu: &r.mu, delay: msgDelay}
+	r.later = kicker{mu: &r.mu, delay: presenceDelay}
+	return r
 }
 
 // join registers c under nick and tells everyone, c included.
@@ -82,7 +85,7 @@ func (r *room) leave(c *client, reason string) {
 	r.members = r.members[:len(r.members)-1]
 	delete(r.byNick, c.key)
 	if !r.closed {
-		r.announce(nil, Line(Left, c.nick, reason))
+		r.announce(c, Line(Left, c.nick, reason))
 	}
 }
 
@@ -90,45 +93,64 @@ func (r *room) leave(c *client, reason string) {
 func (r *room) say(c *client, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.broadcast(Line(Msg, c.nick, text))
+	r.broadcast(c, Line(Msg, c.nick, text))
 }
 
-// broadcast queues line for every member, to be written at once. The
-// caller holds r.mu.
-func (r *room) broadcast(line []byte) {
-	for _, m := range r.members {
-		m.out.push(line, true)
-	}
-	r.deliveries += int64(len(r.members))
+// Lines to others wait a moment for company before they are written: when
+// many clients talk, or join, at once, every member gets their lines a few
+// at a time rather than one write each. A client's own copy, the answer to
+// its command, goes at once.
+const (
+	msgDelay      = 500 * time.Microsecond // MSG
+	presenceDelay = 50 * time.Millisecond  // JOINED, RENAMED, LEFT
+)
+
+// broadcast queues line, a MSG from actor, for every member. The caller
+// holds r.mu.
+func (r *room) broadcast(actor *client, line []byte) {
+	r.send(actor, line, &r.soon)
 }
 
-// presenceDelay is how long a JOINED, RENAMED or LEFT line may wait for
-// others to share its write: when many clients join at once, every member
-// gets them a few at a time instead of one write each.
-const presenceDelay = 50 * time.Millisecond
-
-// announce queues a JOINED, RENAMED or LEFT line for every member. The
-// actor, whose command it answers, gets it at once; the others within
-// presenceDelay, or sooner with any urgent line. The caller holds r.mu.
+// announce queues a JOINED, RENAMED or LEFT line about actor for every
+// member. The caller holds r.mu.
 func (r *room) announce(actor *client, line []byte) {
-	kickDue := len(r.waiting) > 0
+	r.send(actor, line, &r.later)
+}
+
+func (r *room) send(actor *client, line []byte, k *kicker) {
 	for _, m := range r.members {
-		if m.out.push(line, m == actor) {
-			r.waiting = append(r.waiting, m.out)
+		delay := k.delay
+		if m == actor {
+			delay = 0
+		}
+		if m.out.push(line, delay) {
+			k.add(m.out)
 		}
 	}
 	r.deliveries += int64(len(r.members))
-	if !kickDue && len(r.waiting) > 0 {
-		time.AfterFunc(presenceDelay, r.kick)
-	}
 }
 
-// kick writes the lines that announce left waiting.
-func (r *room) kick() {
-	r.mu.Lock()
-	waiting := r.waiting
-	r.waiting = nil
-	r.mu.Unlock()
+// A kicker starts, a delay after the first is added, the writers of the
+// outboxes added to it.
+type kicker struct {
+	mu      *sync.Mutex // the room's; guards waiting
+	delay   time.Duration
+	waiting []*outbox
+}
+
+// add notes o, which push said is to be added. The caller holds k.mu.
+func (k *kicker) add(o *outbox) {
+	if len(k.waiting) == 0 {
+		time.AfterFunc(k.delay, k.kick)
+	}
+	k.waiting = append(k.waiting, o)
+}
+
+func (k *kicker) kick() {
+	k.mu.Lock()
+	waiting := k.waiting
+	k.waiting = nil
+	k.mu.Unlock()
 	for _, o := range waiting {
 		o.kick()
 	}
@@ -143,10 +165,10 @@ func (r *room) whisper(c *client, to, text string) error {
 		return errorf(CodeNoSuchUser, "no user named "+to+" is here")
 	}
 	line := Line(Whisper, c.nick, target.nick, text)
-	target.out.push(line, true)
+	target.out.push(line, 0)
 	r.deliveries++
 	if target != c {
-		c.out.push(line, true)
+		c.out.push(line, 0)
 		r.deliveries++
 	}
 	return nil

@@ -272,7 +272,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.room.close()
 	bye := Line(Bye, "the server is shutting down")
 	for c := range s.clients {
-		c.out.push(bye, true)
+		c.out.push(bye, 0)
 		c.out.closeAfterFlush()
 		closeRead(c.conn) // wakes the reader
 	}
