@@ -24,14 +24,14 @@ type outbox struct {
 	timeout time.Duration // for one write
 
 	mu      sync.Mutex
-	drained sync.Cond // signalled when size shrinks or the outbox fails
-	lines   [][]byte  // queued, in order
-	spare   [][]byte  // the writer's batch, kept to reuse its memory
-	size    int       // bytes in lines and in the batch being written
-	writing bool      // a writer goroutine runs
+	drained sync.Cond     // signalled when size shrinks or the outbox fails
+	lines   [][]byte      // queued, in order
+	spare   [][]byte      // the writer's batch, kept to reuse its memory
+	size    int           // bytes in lines and in the batch being written
+	writing bool          // a writer goroutine runs
 	kickIn  time.Duration // lines wait for a kicker with this delay; 0: none
-	closing bool      // close the connection once lines are written
-	failure string    // why the outbox stopped; "" while it works
+	closing bool          // close the connection once lines are written
+	failure string        // why the outbox stopped; "" while it works
 }
 
 // maxIdleBatch is the most lines an idle outbox keeps room for.
