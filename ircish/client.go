@@ -144,7 +144,7 @@ func (c *client) serve() {
 
 // httpWait is how long a new connection may take to send an HTTP request
 // before it gets WELCOME: web clients send theirs at once.
-const httpWait = 10 * time.Millisecond
+const httpWait = 5 * time.Millisecond
 
 // httpAnswer is the answer to a web client.
 var httpAnswer = []byte("HTTP/1.0 400 Bad Request\r\n" +

@@ -41,7 +41,7 @@ type lineReader struct {
 }
 
 func newLineReader(conn net.Conn, max int, timeout time.Duration) lineReader {
-	return lineReader{conn: conn, max: max, timeout: timeout, discarded: -1}
+	return lineReader{conn: conn, max: max, timeout: timeout, buf: make([]byte, minReadBuf), discarded: -1}
 }
 
 const minReadBuf = 512
