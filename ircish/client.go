@@ -234,13 +234,14 @@ func (c *client) readFailure(err error) string {
 // run parses and runs one command line.
 func (c *client) run(line []byte) error {
 	m, err := ParseClientLine(line)
+	if c.nick == "" && c.lines > maxLinesBeforeNick && (err != nil || m.Verb != Nick) {
+		return errTooManyLines
+	}
 	if err != nil {
 		return err
 	}
 	cmd, ok := commands[m.Verb]
 	switch {
-	case c.nick == "" && c.lines > maxLinesBeforeNick && m.Verb != Nick:
-		return errTooManyLines
 	case c.nick == "" && !cmd.beforeNick:
 		return errorf(CodeNotRegistered, "say NICK <name> first")
 	case !ok:
@@ -272,6 +273,8 @@ func (c *client) finish(cause string) {
 		c.s.drops.Add(1)
 	case reasonQuit:
 		reason, bye = c.quitReason, cmp.Or(c.quitReason, "goodbye")
+	case reasonShutdown:
+		bye = "the server is shutting down"
 	}
 	if c.nick != "" {
 		c.s.room.leave(c, reason)
@@ -280,10 +283,10 @@ func (c *client) finish(cause string) {
 		c.out.push(Line(Bye, bye), 0)
 	}
 	c.out.closeAfterFlush()
-	c.s.forget(c)
+	c.s.release(c)
 	c.logInfo("client disconnected", slog.String("cause", cause))
 	c.linger()
-	c.s.wg.Done() // last: Shutdown waits for it
+	c.s.forget(c) // last: Shutdown waits for it, and closes c until then
 }
 
 // Closing a socket that holds unread input resets the connection, and the

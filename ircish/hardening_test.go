@@ -349,3 +349,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// Shutdown ends within its grace even when a client that has left still
+// has lines queued for a peer that does not read them.
+func TestShutdownDoesNotWaitForAStuckPeer(t *testing.T) {
+	s := &Server{FloodRate: -1, WriteTimeout: time.Minute}
+	l := listenSmallSendBuffers(t)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	addr := l.Addr().String()
+
+	stuck := dialTinyReceiveBuffer(t, addr)
+	if _, err := io.WriteString(stuck, "NICK stuck\n"); err != nil {
+		t.Fatal(err)
+	}
+	talker := register(t, addr, "talker")
+	talker.send("LIST")
+	talker.expect("^LIST stuck talker$")
+	pad := strings.Repeat("x", 3000)
+	for range 200 { // 600 KB, far more than the sockets hold
+		talker.send("MSG " + pad)
+	}
+	talker.barrier()
+	stuck.(*net.TCPConn).CloseWrite() // its reader ends; its writer is stuck
+	talker.expect("^LEFT stuck connection lost$")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Errorf("Shutdown = %v, want %v: the stuck writer should have kept it waiting", err, context.DeadlineExceeded)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("Shutdown took %v, want about its 2 s grace", d)
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Errorf("Serve returned %v, want ErrServerClosed", err)
+	}
+}

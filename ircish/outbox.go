@@ -1,6 +1,7 @@
 package ircish
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"runtime"
@@ -95,19 +96,19 @@ func (o *outbox) startWriter() {
 // queued is written: the peer reads EOF after the last line.
 func (o *outbox) closeAfterFlush() {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.closing = true
-	switch {
-	case o.writing:
-	case len(o.lines) > 0 && o.failure == "":
-		o.startWriter()
-	default:
+	idle := !o.writing && (len(o.lines) == 0 || o.failure != "")
+	if !o.writing && !idle {
+		o.startWriter() // it half-closes when done
+	}
+	o.mu.Unlock()
+	if idle {
 		closeWrite(o.conn)
 	}
 }
 
 // closeWrite ends the sending side of conn, or closes conn if it cannot be
-// half-closed.
+// half-closed. For TLS that writes an alert: never call it holding a lock.
 func closeWrite(conn net.Conn) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
 		conn.Close()
@@ -120,9 +121,18 @@ func (o *outbox) fail(reason string) {
 	if o.failure == "" {
 		o.failure = reason
 		o.lines = nil
-		o.conn.Close()
+		closeNow(o.conn)
 		o.drained.Broadcast()
 	}
+}
+
+// closeNow closes conn without writing to it: a TLS connection without its
+// close_notify alert, which could wait for a peer that does not read.
+func closeNow(conn net.Conn) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	conn.Close()
 }
 
 // err returns the reason the outbox failed, or "".
@@ -151,10 +161,11 @@ func (o *outbox) write() {
 			if cap(o.spare) > maxIdleBatch { // a burst is over: give its memory back
 				o.lines, o.spare = nil, nil
 			}
-			if o.closing {
+			halfClose := o.closing && o.failure == ""
+			o.mu.Unlock()
+			if halfClose {
 				closeWrite(o.conn)
 			}
-			o.mu.Unlock()
 			return
 		}
 		batch := o.lines
@@ -166,7 +177,7 @@ func (o *outbox) write() {
 			n += len(line)
 		}
 		o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
-		bufs := net.Buffers(batch) // WriteTo consumes bufs, not batch
+		bufs := net.Buffers(batch) // WriteTo empties batch's elements as it goes; n is counted
 		_, err := bufs.WriteTo(o.conn)
 		clear(batch) // let the lines go
 

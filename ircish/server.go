@@ -59,6 +59,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	clients   map[*client]struct{}
 	perIP     map[string]*ipState
+	pruned    time.Time // when perIP was last pruned
 }
 
 // ipState is what the server keeps about one remote IP address.
@@ -165,7 +166,11 @@ func (s *Server) admit(conn net.Conn) {
 	c := newClient(s, conn)
 	if err := s.add(c); err != nil {
 		s.log().Info("connection refused", "remote", c.remote, "err", err.Text)
-		go refuse(conn, err)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			refuse(conn, err)
+		}()
 		return
 	}
 	s.log().Info("client connected", "remote", c.remote)
@@ -196,6 +201,7 @@ func (s *Server) add(c *client) *Error {
 		return errorf(CodeServerFull, "the server is full; try again later")
 	}
 	if limited {
+		s.prune(s.clock.Now())
 		st := s.perIP[ip.String()]
 		if st == nil {
 			st = &ipState{connects: rate.NewLimiter(rate.Limit(s.ipConnectRate()), s.maxPerIP())}
@@ -215,22 +221,39 @@ func (s *Server) add(c *client) *Error {
 	return nil
 }
 
-// forget frees c's place on the server, as its goroutine ends.
-func (s *Server) forget(c *client) {
+// release frees c's per-IP place, as c leaves.
+func (s *Server) release(c *client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.clients, c)
 	if st := s.perIP[c.ip]; st != nil {
 		st.conns--
-		s.prune(c.ip, st)
 	}
 }
 
-// prune drops what the server keeps about ip once it holds no information:
-// no connections, and a connect rate limiter back at its full burst.
-func (s *Server) prune(ip string, st *ipState) {
-	if st.conns == 0 && st.connects.TokensAt(s.clock.Now()) >= float64(st.connects.Burst()) {
-		delete(s.perIP, ip)
+// forget drops c, whose goroutine ends.
+func (s *Server) forget(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// pruneEvery is how often the server forgets the addresses it no longer
+// needs to know.
+const pruneEvery = time.Minute
+
+// prune drops what the server keeps about addresses once it holds no
+// information: no connections, and a connect rate limiter back at its full
+// burst. The caller holds s.mu.
+func (s *Server) prune(now time.Time) {
+	if now.Before(s.pruned.Add(pruneEvery)) {
+		return
+	}
+	s.pruned = now
+	for ip, st := range s.perIP {
+		if st.conns == 0 && st.connects.TokensAt(now) >= float64(st.connects.Burst()) {
+			delete(s.perIP, ip)
+		}
 	}
 }
 
@@ -259,7 +282,7 @@ func (s *Server) untrack(l net.Listener) {
 
 func (s *Server) shuttingDown() bool { return s.closing.Load() }
 
-// Shutdown stops the listeners, sends BYE to every client and waits until
+// Shutdown stops the listeners, has every client told BYE and waits until
 // the clients are gone or ctx ends; then it closes what is left and returns
 // ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -270,11 +293,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.room.close()
-	bye := Line(Bye, "the server is shutting down")
 	for c := range s.clients {
-		c.out.push(bye, 0)
-		c.out.closeAfterFlush()
-		closeRead(c.conn) // wakes the reader
+		closeRead(c.conn) // its reader wakes, says BYE and closes
 	}
 	s.mu.Unlock()
 
@@ -289,7 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.clients {
-			c.conn.Close()
+			closeNow(c.conn)
 		}
 		s.mu.Unlock()
 		<-done

@@ -216,7 +216,7 @@ func parsePort(args []string) (string, error) {
 		if err != nil || n < 0 || n > 65535 {
 			return "", fmt.Errorf("invalid port %q: want a number from 0 to 65535", args[0])
 		}
-		return args[0], nil
+		return strconv.Itoa(n), nil
 	default:
 		return "", fmt.Errorf("too many arguments %q: want at most a port", args)
 	}
