@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // A client that floods is paced by its token bucket: its lines are delayed,
@@ -385,5 +387,32 @@ func TestShutdownDoesNotWaitForAStuckPeer(t *testing.T) {
 	}
 	if err := <-served; err != ErrServerClosed {
 		t.Errorf("Serve returned %v, want ErrServerClosed", err)
+	}
+}
+
+// The server forgets an address once it has no connections and its connect
+// limiter has refilled, so that a scan from many addresses costs nothing
+// lasting.
+func TestPerIPStateIsPruned(t *testing.T) {
+	clock := newFakeClock()
+	s := &Server{clock: clock, LimitLoopback: true}
+	s.init()
+	start := clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prune(start) // the first prune happens at once
+	for i := range 1000 {
+		st := &ipState{connects: rate.NewLimiter(rate.Limit(s.ipConnectRate()), s.maxPerIP())}
+		st.connects.AllowN(start, 1) // one connection, gone
+		s.perIP[fmt.Sprintf("192.0.2.%d", i)] = st
+	}
+	s.perIP["198.51.100.1"] = &ipState{conns: 1, connects: rate.NewLimiter(1, 16)} // still connected
+	s.prune(start.Add(time.Second))
+	if len(s.perIP) != 1001 {
+		t.Fatalf("after a second, %d addresses are known, want all 1001: pruning runs once a minute", len(s.perIP))
+	}
+	s.prune(start.Add(pruneEvery))
+	if len(s.perIP) != 1 {
+		t.Errorf("after a minute, %d addresses are known, want 1, the one still connected", len(s.perIP))
 	}
 }
