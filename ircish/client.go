@@ -48,6 +48,10 @@ var (
 	errNotHTTP      = errorf(CodeUnknownCommand, "this is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client")
 )
 
+func errUnknownCommand(verb string) *Error {
+	return errorf(CodeUnknownCommand, "unknown command "+verb+"; HELP lists the commands")
+}
+
 // httpRequest matches the first line of an HTTP request.
 var httpRequest = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d`)
 
@@ -245,7 +249,7 @@ func (c *client) run(line []byte) error {
 	case c.nick == "" && !cmd.beforeNick:
 		return errorf(CodeNotRegistered, "say NICK <name> first")
 	case !ok:
-		return errorf(CodeUnknownCommand, "unknown command "+m.Verb+"; HELP lists the commands")
+		return errUnknownCommand(m.Verb)
 	case len(m.Params) < cmd.params:
 		return errorf(CodeNeedMoreParams, "usage: "+cmd.syntax)
 	}
@@ -386,7 +390,7 @@ func (c *client) help(p []string) error {
 	if len(p) > 0 {
 		verb := upperASCII(p[0])
 		if _, ok := commands[verb]; !ok {
-			return errorf(CodeUnknownCommand, "unknown command "+verb+"; HELP lists the commands")
+			return errUnknownCommand(verb)
 		}
 		verbs = []string{verb}
 	}
