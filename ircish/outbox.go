@@ -153,7 +153,7 @@ func (o *outbox) waitBelow(n int) {
 
 // write is the writer goroutine: it writes batches until the queue is empty.
 func (o *outbox) write() {
-	runtime.Gosched()
+	runtime.Gosched() // let the goroutines queueing lines queue more first: bigger batches, fewer writes
 	for {
 		o.mu.Lock()
 		if len(o.lines) == 0 || o.failure != "" {
