@@ -105,23 +105,57 @@ func (c *client) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
 
 func (c *client) logInfo(msg string, attrs ...slog.Attr) { c.logAt(slog.LevelInfo, msg, attrs...) }
 
-// serve runs the client until it quits or its connection ends.
+// serve runs the client until it quits or its connection ends: it greets
+// the client, then reads and handles its lines.
 func (c *client) serve() {
 	cause := reasonLost
-	defer func() {
-		if p := recover(); p != nil {
-			c.logAt(slog.LevelError, "panic", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
-			cause = reasonPanic
+	defer c.end(&cause)
+	if cause = c.greet(); cause == "" {
+		go c.readOn()
+	}
+}
+
+// readOn reads and handles the client's lines until it quits or its
+// connection ends. Handling a line can grow a goroutine's stack to several
+// KiB (a broadcast, a log record), and a waiting goroutine keeps its stack:
+// so once a burst of lines is handled, readOn goes on in a fresh goroutine,
+// and an idle client waits for its next line on the smallest stack.
+func (c *client) readOn() {
+	cause := reasonLost
+	defer c.end(&cause)
+	for {
+		if cause = c.handle(c.in.readLine()); cause != "" {
+			return
 		}
-		c.finish(cause)
-	}()
+		if !c.in.buffered() {
+			go c.readOn()
+			return
+		}
+	}
+}
+
+// end is deferred by the client's goroutines: it finishes the client for
+// *cause, unless that is "" (the client goes on), or for a panic.
+func (c *client) end(cause *string) {
+	if p := recover(); p != nil {
+		c.logAt(slog.LevelError, "panic", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+		*cause = reasonPanic
+	}
+	if *cause != "" {
+		c.finish(*cause)
+	}
+}
+
+// greet shakes hands for TLS, answers a web client, sends WELCOME and
+// handles the first line if it came at once. It returns why the connection
+// ends, or "" to go on.
+func (c *client) greet() string {
 	deadline := time.Now().Add(c.s.registerTimeout())
 	if tc, ok := c.conn.(*tls.Conn); ok {
 		tc.SetDeadline(deadline)
 		if err := tc.Handshake(); err != nil {
 			c.logInfo("tls handshake failed", slog.Any("err", err))
-			cause = reasonTLS
-			return
+			return reasonTLS
 		}
 		tc.SetDeadline(time.Time{})
 	}
@@ -131,19 +165,15 @@ func (c *client) serve() {
 	line, err := c.in.readLine()
 	if err == nil && httpRequest.Match(line) {
 		c.out.push(httpAnswer, 0)
-		cause = reasonHTTP
-		return
+		return reasonHTTP
 	}
 	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."), 0)
 	c.welcomed = true
 	c.in.setDeadline(deadline)
-	cause = ""
-	if !errors.Is(err, errDeadline) {
-		cause = c.handle(line, err)
+	if errors.Is(err, errDeadline) {
+		return ""
 	}
-	for cause == "" {
-		cause = c.handle(c.in.readLine())
-	}
+	return c.handle(line, err)
 }
 
 // httpWait is how long a new connection may take to send an HTTP request

@@ -9,13 +9,15 @@
 //
 // # Goroutines and who owns what
 //
-// Each connection has one reader goroutine (client.serve): it frames lines
-// (lineReader), runs commands and, at the end, leaves the room. Only it
-// reads the connection and changes the client's own fields.
+// Each connection has one reader goroutine (client.serve, then
+// client.readOn): it frames lines (lineReader), runs commands and, at the
+// end, leaves the room. Only it reads the connection and changes the
+// client's own fields. After each burst of lines it hands over to a fresh
+// goroutine, so that an idle client waits on the smallest stack.
 //
 // Each connection has an outbox, its queue of lines to write. A writer
 // goroutine exists only while the outbox holds lines: it takes everything
-// queued, writes it in one writev and exits once the queue is empty. Only
+// queued, copies it into a pooled buffer, writes that and exits once the queue is empty. Only
 // it writes the connection. A client whose queue grows past its limit is
 // dropped, so that no one waits for a slow reader. Lines to others may
 // wait a moment (a kicker's delay) before their writer starts, so that a

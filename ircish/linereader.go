@@ -82,6 +82,9 @@ func (l *lineReader) readLine() ([]byte, error) {
 	}
 }
 
+// buffered reports whether bytes are read but not yet returned.
+func (l *lineReader) buffered() bool { return l.r < l.w }
+
 // setDeadline makes reads fail with errDeadline after t; zero: never.
 func (l *lineReader) setDeadline(t time.Time) { l.deadline = t }
 

@@ -12,8 +12,8 @@ import (
 // An outbox is a client's queue of outgoing lines. Lines are shared, never
 // copied: a broadcast line is formatted once and queued in every outbox. A
 // writer goroutine exists only while lines are queued; it takes everything
-// queued and writes it in one call (writev), so an idle client costs no
-// goroutine and a busy one few system calls. Lines may wait a moment for
+// queued and writes it in one call (a buffer at a time), so an idle client
+// costs no goroutine and a busy one few system calls. Lines may wait a moment for
 // company (see kicker), so that a burst of them takes a few writes rather
 // than one a line.
 //
@@ -26,17 +26,32 @@ type outbox struct {
 
 	mu      sync.Mutex
 	drained sync.Cond     // signalled when size shrinks or the outbox fails
-	lines   [][]byte      // queued, in order
-	spare   [][]byte      // the writer's batch, kept to reuse its memory
-	size    int           // bytes in lines and in the batch being written
+	queue   *batch        // lines queued, in order; nil if none
+	size    int           // bytes queued and in the batch being written
 	writing bool          // a writer goroutine runs
 	kickIn  time.Duration // lines wait for a kicker with this delay; 0: none
 	closing bool          // close the connection once lines are written
 	failure string        // why the outbox stopped; "" while it works
 }
 
-// maxIdleBatch is the most lines an idle outbox keeps room for.
-const maxIdleBatch = 16
+// A batch is a run of lines to write. Batches are pooled, so that a busy
+// outbox queues lines without allocating and an idle one holds none.
+type batch struct{ lines [][]byte }
+
+var batches = sync.Pool{New: func() any { return &batch{lines: make([][]byte, 0, 64)} }}
+
+// maxPooledBatch is the most lines a batch may have room for and go back
+// to the pool: a rare giant backlog's memory goes back to the heap.
+const maxPooledBatch = 4096
+
+// putBatch returns b, whose lines are written or dropped, to the pool.
+func putBatch(b *batch) {
+	if cap(b.lines) <= maxPooledBatch {
+		clear(b.lines) // let the lines go
+		b.lines = b.lines[:0]
+		batches.Put(b)
+	}
+}
 
 func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	o := &outbox{conn: conn, max: max, timeout: timeout}
@@ -61,7 +76,10 @@ func (o *outbox) push(line []byte, delay time.Duration) (addToKicker bool) {
 		o.fail(reasonSendQueue)
 		return false
 	}
-	o.lines = append(o.lines, line)
+	if o.queue == nil {
+		o.queue = batches.Get().(*batch)
+	}
+	o.queue.lines = append(o.queue.lines, line)
 	o.size += len(line)
 	switch {
 	case o.writing:
@@ -81,7 +99,7 @@ func (o *outbox) kick() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.kickIn = 0
-	if !o.writing && len(o.lines) > 0 && o.failure == "" {
+	if !o.writing && o.queue != nil && o.failure == "" {
 		o.startWriter()
 	}
 }
@@ -97,7 +115,7 @@ func (o *outbox) startWriter() {
 func (o *outbox) closeAfterFlush() {
 	o.mu.Lock()
 	o.closing = true
-	idle := !o.writing && (len(o.lines) == 0 || o.failure != "")
+	idle := !o.writing && (o.queue == nil || o.failure != "")
 	if !o.writing && !idle {
 		o.startWriter() // it half-closes when done
 	}
@@ -120,7 +138,7 @@ func closeWrite(conn net.Conn) {
 func (o *outbox) fail(reason string) {
 	if o.failure == "" {
 		o.failure = reason
-		o.lines = nil
+		o.queue = nil
 		closeNow(o.conn)
 		o.drained.Broadcast()
 	}
@@ -151,16 +169,49 @@ func (o *outbox) waitBelow(n int) {
 	}
 }
 
+// writeBuffers holds the buffers writers copy their batches into: a batch
+// of many short lines is cheaper to write as one buffer than as many (writev
+// costs the kernel a little per line, and the runtime keeps an FD's largest
+// iovec array for good), and an idle client holds no buffer.
+var writeBuffers = sync.Pool{New: func() any { return new([writeBufferSize]byte) }}
+
+const writeBufferSize = 16 << 10
+
+// writeLines writes lines in order, a buffer at a time.
+func (o *outbox) writeLines(lines [][]byte) error {
+	buf := writeBuffers.Get().(*[writeBufferSize]byte)
+	defer writeBuffers.Put(buf)
+	b := buf[:0]
+	for _, line := range lines {
+		for len(line) > 0 {
+			if len(b) == cap(b) {
+				if err := o.writeOut(b); err != nil {
+					return err
+				}
+				b = b[:0]
+			}
+			k := copy(b[len(b):cap(b)], line)
+			b, line = b[:len(b)+k], line[k:]
+		}
+	}
+	return o.writeOut(b)
+}
+
+// writeOut writes b within the write timeout.
+func (o *outbox) writeOut(b []byte) error {
+	o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
+	_, err := o.conn.Write(b)
+	return err
+}
+
 // write is the writer goroutine: it writes batches until the queue is empty.
 func (o *outbox) write() {
 	runtime.Gosched() // let the goroutines queueing lines queue more first: bigger batches, fewer writes
 	for {
 		o.mu.Lock()
-		if len(o.lines) == 0 || o.failure != "" {
+		b := o.queue
+		if b == nil || o.failure != "" {
 			o.writing = false
-			if cap(o.spare) > maxIdleBatch { // a burst is over: give its memory back
-				o.lines, o.spare = nil, nil
-			}
 			halfClose := o.closing && o.failure == ""
 			o.mu.Unlock()
 			if halfClose {
@@ -168,21 +219,17 @@ func (o *outbox) write() {
 			}
 			return
 		}
-		batch := o.lines
-		o.lines = o.spare[:0]
+		o.queue = nil
 		o.mu.Unlock()
 
 		n := 0
-		for _, line := range batch {
+		for _, line := range b.lines {
 			n += len(line)
 		}
-		o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
-		bufs := net.Buffers(batch) // WriteTo empties batch's elements as it goes; n is counted
-		_, err := bufs.WriteTo(o.conn)
-		clear(batch) // let the lines go
+		err := o.writeLines(b.lines)
+		putBatch(b)
 
 		o.mu.Lock()
-		o.spare = batch
 		o.size -= n
 		o.drained.Broadcast()
 		if err != nil {

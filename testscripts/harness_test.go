@@ -181,7 +181,8 @@ func (h *harness) process(ts *testscript.TestScript, name string) *peer {
 
 // serve starts the server command in the background, in the current
 // directory, listening on 127.0.0.1 and a port it picks, with the given
-// flags. It waits for the server to say where it listens and sets ADDR
+// flags and -log-flush 0, so that a record is in server.log as soon as it is
+// logged (a later -log-flush flag overrides that). It waits for the server to say where it listens and sets ADDR
 // (host:port) and PORT. The server's stderr lines can be read as the peer
 // named "server", and become shutdown's stderr.
 func (h *harness) serve(ts *testscript.TestScript, args []string) {
@@ -193,7 +194,7 @@ func (h *harness) serve(ts *testscript.TestScript, args []string) {
 			ts.Fatalf("a server is running already")
 		}
 	}
-	args = append(append([]string{"-host", "127.0.0.1"}, args...), "0")
+	args = append(append([]string{"-host", "127.0.0.1", "-log-flush", "0"}, args...), "0")
 	p := h.start(ts, "server", "server", args, false)
 	line := h.await(ts, p, "a line matching "+strconv.Quote(`^listening on \S+$`), func(line string) bool {
 		return strings.HasPrefix(line, "listening on ")

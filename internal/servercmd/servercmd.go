@@ -49,6 +49,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	host := fs.String("host", "", "interface `address` to listen on (default all)")
 	logPath := fs.String("log", "server.log", "log `file`, appended to")
+	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	logWhispers := fs.Bool("log-whispers", false, "log what whispers say, not only who whispered to whom")
 	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	sendQueue := fs.Int("send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
@@ -85,8 +86,8 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	if *maxLine < 1 || *sendQueue < 1 || *maxClients < 1 || *maxPerIP < 1 || *floodBurst < 1 {
 		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
 	}
-	if *flood < 0 || *ipRate <= 0 || *writeTimeout <= 0 || *registerTimeout <= 0 || *lineTimeout <= 0 {
-		return fail("-flood must not be negative; rates and timeouts must be positive")
+	if *flood < 0 || *logFlush < 0 || *ipRate <= 0 || *writeTimeout <= 0 || *registerTimeout <= 0 || *lineTimeout <= 0 {
+		return fail("-flood and -log-flush must not be negative; rates and timeouts must be positive")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fail("-tls-cert and -tls-key go together")
@@ -122,7 +123,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 		}
 		defer debug.Close()
 	}
-	logFile, err := openLog(*logPath)
+	logFile, err := openLog(*logPath, *logFlush)
 	if err != nil {
 		return fail("cannot open log: %v", err)
 	}
