@@ -19,15 +19,15 @@ type room struct {
 	members     []*client          // in no particular order; a client knows its index
 	byNick      map[string]*client // by FoldNick(nick)
 	closed      bool               // shutting down: no more joins or LEFT lines
-	soon, later kicker             // for lines to wait msgDelay, presenceDelay
+	soon, later kicker             // for MSG lines to others, and JOINED, RENAMED, LEFT
 
 	deliveries int64 // lines queued for members so far
 }
 
 func newRoom() *room {
 	r := &room{byNick: make(map[string]*client)}
-	r.soon = kicker{mu: &r.mu, delay: msgDelay}
-	r.later = kicker{mu: &r.mu, delay: presenceDelay}
+	r.soon = kicker{mu: &r.mu}
+	r.later = kicker{mu: &r.mu}
 	return r
 }
 
@@ -100,48 +100,56 @@ func (r *room) say(c *client, text string) {
 // many clients talk, or join, at once, every member gets their lines a few
 // at a time rather than one write each. A client's own copy, the answer to
 // its command, goes at once.
-const (
-	msgDelay      = 500 * time.Microsecond // MSG
-	presenceDelay = 50 * time.Millisecond  // JOINED, RENAMED, LEFT
-)
+const msgDelay = 500 * time.Microsecond
+
+// presenceDelay is how long JOINED, RENAMED and LEFT lines wait in a room
+// of n members: 50 ms, and 50 ms more per 5,000 members up to 1 s, so that
+// a join storm costs about 100,000 writes a second at most however big the
+// room (n writes per delay). It grows in steps, so that an outbox waiting
+// for one delay is seldom added to its kicker again for a slightly shorter
+// one.
+func presenceDelay(n int) time.Duration {
+	return min(time.Duration(1+n/5000)*50*time.Millisecond, time.Second)
+}
 
 // broadcast queues line, a MSG from actor, for every member. The caller
 // holds r.mu.
 func (r *room) broadcast(actor *client, line []byte) {
-	r.send(actor, line, &r.soon)
+	r.send(actor, line, &r.soon, msgDelay)
 }
 
 // announce queues a JOINED, RENAMED or LEFT line about actor for every
 // member. The caller holds r.mu.
 func (r *room) announce(actor *client, line []byte) {
-	r.send(actor, line, &r.later)
+	r.send(actor, line, &r.later, presenceDelay(len(r.members)))
 }
 
-func (r *room) send(actor *client, line []byte, k *kicker) {
+// send queues line for every member: at once for actor, within delay, by
+// k's kick, for the others.
+func (r *room) send(actor *client, line []byte, k *kicker, delay time.Duration) {
 	for _, m := range r.members {
-		delay := k.delay
-		if m == actor {
-			delay = 0
-		}
-		if m.out.push(line, delay) {
-			k.add(m.out)
+		switch {
+		case m == actor:
+			m.out.push(line, 0)
+		case m.out.push(line, delay):
+			k.add(m.out, delay)
 		}
 	}
 	r.deliveries += int64(len(r.members))
 }
 
-// A kicker starts, a delay after the first is added, the writers of the
-// outboxes added to it.
+// A kicker starts the writers of the outboxes added to it, a delay after
+// the first is added.
 type kicker struct {
 	mu      *sync.Mutex // the room's; guards waiting
-	delay   time.Duration
 	waiting []*outbox
 }
 
-// add notes o, which push said is to be added. The caller holds k.mu.
-func (k *kicker) add(o *outbox) {
+// add notes o, which push said is to be added with delay. The caller holds
+// k.mu.
+func (k *kicker) add(o *outbox, delay time.Duration) {
 	if len(k.waiting) == 0 {
-		time.AfterFunc(k.delay, k.kick)
+		time.AfterFunc(delay, k.kick)
 	}
 	k.waiting = append(k.waiting, o)
 }
