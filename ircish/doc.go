@@ -17,11 +17,12 @@
 //
 // Each connection has an outbox, its queue of lines to write. A writer
 // goroutine exists only while the outbox holds lines: it takes everything
-// queued, copies it into a pooled buffer, writes that and exits once the queue is empty. Only
-// it writes the connection. A client whose queue grows past its limit is
-// dropped, so that no one waits for a slow reader. Lines to others may
-// wait a moment (a kicker's delay) before their writer starts, so that a
-// burst of them costs each member a few writes rather than one a line.
+// queued, copies it into a pooled buffer, writes that, and exits once the
+// queue is empty. Only it writes the connection. A client whose queue
+// grows past its limit is dropped, so that no one waits for a slow reader.
+// Lines to others may wait a moment (a kicker's delay) before their writer
+// starts, so that a burst of them costs each member a few writes rather
+// than one a line.
 //
 // The room holds the registered clients. Its mutex orders every broadcast:
 // under it a line is queued in every member's outbox, which never blocks,

@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// An outbox is a client's queue of outgoing lines. Lines are shared, never
-// copied: a broadcast line is formatted once and queued in every outbox. A
-// writer goroutine exists only while lines are queued; it takes everything
-// queued and writes it in one call (a buffer at a time), so an idle client
-// costs no goroutine and a busy one few system calls. Lines may wait a moment for
-// company (see kicker), so that a burst of them takes a few writes rather
-// than one a line.
+// An outbox is a client's queue of outgoing lines. Lines are shared: a
+// broadcast line is formatted once and queued in every outbox. A writer
+// goroutine exists only while lines are queued; it takes everything queued
+// and writes it in one call (a buffer at a time), so an idle client costs
+// no goroutine and a busy one few system calls. Lines may wait a moment
+// for company (see kicker), so that a burst of them takes a few writes
+// rather than one a line.
 //
 // push, kick and closeAfterFlush are safe to call from any goroutine and
 // never block; nothing here holds the lock across a write.
