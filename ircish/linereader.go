@@ -121,7 +121,7 @@ func (l *lineReader) fill() error {
 	if n > 0 {
 		return nil
 	}
-	if isTimeout(err) {
+	if deadlinePassed(err) {
 		if !l.deadline.IsZero() && !time.Now().Before(l.deadline) {
 			return errDeadline
 		}

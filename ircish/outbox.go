@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -41,8 +42,10 @@ type batch struct{ lines [][]byte }
 var batches = sync.Pool{New: func() any { return &batch{lines: make([][]byte, 0, 64)} }}
 
 // maxPooledBatch is the most lines a batch may have room for and go back
-// to the pool: a rare giant backlog's memory goes back to the heap.
-const maxPooledBatch = 4096
+// to the pool. Bigger ones, from a join storm or a backlog, go back to the
+// heap: the pool would hold them until the next garbage collections, and
+// after a storm it would hold one for every member.
+const maxPooledBatch = 256
 
 // putBatch returns b, whose lines are written or dropped, to the pool.
 func putBatch(b *batch) {
@@ -234,7 +237,7 @@ func (o *outbox) write() {
 		o.drained.Broadcast()
 		if err != nil {
 			reason := reasonLost
-			if isTimeout(err) {
+			if deadlinePassed(err) {
 				reason = reasonWriteTimeout
 			}
 			o.fail(reason)
@@ -243,7 +246,9 @@ func (o *outbox) write() {
 	}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// deadlinePassed reports whether err says a deadline set on the connection
+// passed. A connection whose keepalive went unanswered fails with
+// ETIMEDOUT, whose Timeout method says true as well: that one is lost.
+func deadlinePassed(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
 }

@@ -345,5 +345,6 @@ func isTemporary(err error) bool {
 			return true
 		}
 	}
-	return isTimeout(err)
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -34,9 +34,6 @@ Flags:
 // take their BYE.
 const shutdownGrace = 2 * time.Second
 
-// keepAlive finds a peer that vanished without closing in about a minute.
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
-
 // Main runs the server command with args (without the program name) and
 // returns its exit status. configure, if not nil, may adjust the server
 // before it starts; tests use it.
@@ -101,20 +98,20 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	lc := net.ListenConfig{KeepAlive: -1} // keepAliveListener turns it on
 	l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(*host, port))
 	if err != nil {
 		return fail("cannot listen: %v", errors.Unwrap(err))
 	}
 	defer l.Close()
-	listeners := []net.Listener{l}
+	listeners := []net.Listener{keepAliveListener{l}}
 	if tlsConfig != nil {
 		tl, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(*host, strconv.Itoa(*tlsPort)))
 		if err != nil {
 			return fail("cannot listen for TLS: %v", errors.Unwrap(err))
 		}
 		defer tl.Close()
-		listeners = append(listeners, tls.NewListener(tl, tlsConfig))
+		listeners = append(listeners, tls.NewListener(keepAliveListener{tl}, tlsConfig))
 	}
 	var debug net.Listener
 	if *debugAddr != "" {
