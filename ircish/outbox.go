@@ -42,10 +42,10 @@ type batch struct{ lines [][]byte }
 var batches = sync.Pool{New: func() any { return &batch{lines: make([][]byte, 0, 64)} }}
 
 // maxPooledBatch is the most lines a batch may have room for and go back
-// to the pool. Bigger ones, from a join storm or a backlog, go back to the
-// heap: the pool would hold them until the next garbage collections, and
-// after a storm it would hold one for every member.
-const maxPooledBatch = 256
+// to the pool: a rare giant backlog's memory goes back to the heap. (Busy
+// rooms of hundreds have batches of a thousand lines and more; with a cap
+// of 256, fan-out to 500 clients took a third more CPU.)
+const maxPooledBatch = 4096
 
 // putBatch returns b, whose lines are written or dropped, to the pool.
 func putBatch(b *batch) {
