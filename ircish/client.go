@@ -55,9 +55,9 @@ func errUnknownCommand(verb string) *Error {
 // httpRequest matches the first line of an HTTP request.
 var httpRequest = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d`)
 
-// A client is one connection as the server sees it. Its own goroutine runs
-// serve: it reads the connection, runs commands and, at the end, leaves
-// the room. Lines to the client go through its outbox.
+// A client is one connection as the server sees it. Its own goroutine
+// (serve, then readOn) reads the connection, runs commands and, at the end,
+// leaves the room. Lines to the client go through its outbox.
 type client struct {
 	s      *Server
 	conn   net.Conn

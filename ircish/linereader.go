@@ -27,7 +27,7 @@ const maxDiscard = 8 << 20
 // A lineReader frames a connection's bytes into lines. It knows nothing of
 // the protocol. Its buffer starts small and grows to the line limit only
 // while a long line is being read, so an idle connection holds little
-// memory. It is used by one goroutine only.
+// memory. It is used by one goroutine at a time.
 type lineReader struct {
 	conn       net.Conn
 	max        int           // longest line, without its terminator

@@ -13,8 +13,8 @@ import (
 // An outbox is a client's queue of outgoing lines. Lines are shared: a
 // broadcast line is formatted once and queued in every outbox. A writer
 // goroutine exists only while lines are queued; it takes everything queued
-// and writes it in one call (a buffer at a time), so an idle client costs
-// no goroutine and a busy one few system calls. Lines may wait a moment
+// and writes it 16 KiB at a time, so an idle client costs no goroutine and
+// a busy one few system calls. Lines may wait a moment
 // for company (see kicker), so that a burst of them takes a few writes
 // rather than one a line.
 //
@@ -175,7 +175,9 @@ func (o *outbox) waitBelow(n int) {
 // writeBuffers holds the buffers writers copy their batches into: a batch
 // of many short lines is cheaper to write as one buffer than as many (writev
 // costs the kernel a little per line, and the runtime keeps an FD's largest
-// iovec array for good), and an idle client holds no buffer.
+// iovec array for good), and an idle client holds no buffer. A writer
+// blocked by a peer that does not read holds its buffer until the write
+// timeout.
 var writeBuffers = sync.Pool{New: func() any { return new([writeBufferSize]byte) }}
 
 const writeBufferSize = 16 << 10

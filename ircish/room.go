@@ -104,8 +104,8 @@ const msgDelay = 500 * time.Microsecond
 
 // presenceDelay is how long JOINED, RENAMED and LEFT lines wait in a room
 // of n members: 50 ms, and 50 ms more per 5,000 members up to 1 s, so that
-// a join storm costs about 100,000 writes a second at most however big the
-// room (n writes per delay). It grows in steps, so that an outbox waiting
+// a join storm costs about 100,000 writes a second at most (n writes per
+// delay) in rooms of up to 95,000. It grows in steps, so that an outbox waiting
 // for one delay is seldom added to its kicker again for a slightly shorter
 // one.
 func presenceDelay(n int) time.Duration {
@@ -138,18 +138,25 @@ func (r *room) send(actor *client, line []byte, k *kicker, delay time.Duration) 
 	r.deliveries += int64(len(r.members))
 }
 
-// A kicker starts the writers of the outboxes added to it, a delay after
-// the first is added.
+// A kicker starts the writers of the outboxes added to it, when the
+// shortest delay they were added with has passed since it was added.
 type kicker struct {
-	mu      *sync.Mutex // the room's; guards waiting
+	mu      *sync.Mutex // the room's; guards the rest
 	waiting []*outbox
+	timer   *time.Timer // calls kick
+	due     time.Time   // when timer fires, while outboxes wait
 }
 
 // add notes o, which push said is to be added with delay. The caller holds
 // k.mu.
 func (k *kicker) add(o *outbox, delay time.Duration) {
-	if len(k.waiting) == 0 {
-		time.AfterFunc(delay, k.kick)
+	if due := time.Now().Add(delay); len(k.waiting) == 0 || due.Before(k.due) {
+		k.due = due
+		if k.timer == nil {
+			k.timer = time.AfterFunc(delay, k.kick)
+		} else {
+			k.timer.Reset(delay)
+		}
 	}
 	k.waiting = append(k.waiting, o)
 }

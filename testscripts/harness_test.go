@@ -181,10 +181,11 @@ func (h *harness) process(ts *testscript.TestScript, name string) *peer {
 
 // serve starts the server command in the background, in the current
 // directory, listening on 127.0.0.1 and a port it picks, with the given
-// flags and -log-flush 0, so that a record is in server.log as soon as it is
-// logged (a later -log-flush flag overrides that). It waits for the server to say where it listens and sets ADDR
-// (host:port) and PORT. The server's stderr lines can be read as the peer
-// named "server", and become shutdown's stderr.
+// flags and -log-flush 0, so that a record is in server.log as soon as it
+// is logged (a later -log-flush flag overrides that). It waits for the
+// server to say where it listens and sets ADDR (host:port) and PORT. The
+// server's stderr lines can be read as the peer named "server", and become
+// shutdown's stderr.
 func (h *harness) serve(ts *testscript.TestScript, args []string) {
 	if old, ok := h.peers["server"]; ok {
 		select {

@@ -23,7 +23,9 @@ func (l keepAliveListener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
 	if tc, ok := conn.(*net.TCPConn); ok {
 		cfg := keepAlive
-		cfg.Idle += rand.N(keepAlive.Idle).Truncate(time.Second) // the kernel counts seconds
+		// The kernel counts whole seconds. Should setting fail, the
+		// connection goes on without keepalive.
+		cfg.Idle += rand.N(keepAlive.Idle).Truncate(time.Second)
 		tc.SetKeepAliveConfig(cfg)
 	}
 	return conn, err

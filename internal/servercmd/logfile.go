@@ -8,9 +8,8 @@ import (
 
 // A logFile is the server log, appended to. Records may wait up to a delay
 // to be written together: a busy server would otherwise spend a tenth of
-// its time in write calls for its log. Reopen
-// starts a new file at the same path, for log rotation: no record is lost
-// or split across it.
+// its time in write calls for its log. Reopen starts a new file at the same
+// path, for log rotation: no record is lost or split across it.
 type logFile struct {
 	path  string
 	delay time.Duration // longest a record waits; 0: none

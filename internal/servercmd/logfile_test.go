@@ -72,3 +72,21 @@ func TestLogFileCloseAndReopenWritePending(t *testing.T) {
 		}
 	}
 }
+
+func TestLogFileHoldsRecordsUntilTheirDelay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.log")
+	l, err := openLog(path, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("held\n"))
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Errorf("right after Write, with an hour's delay, the log holds %q; want nothing yet", b)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "held\n" {
+		t.Errorf("after Close the log holds %q, want %q", b, "held\n")
+	}
+}
