@@ -298,8 +298,9 @@ func (c *client) reply(err error) {
 	c.out.push(e.Line(), 0)
 }
 
-// finish leaves the room, says BYE (to a client that got WELCOME), and closes the connection once the
-// outbox is written and the client had a moment to read it.
+// finish leaves the room, says BYE (to a client that got WELCOME), and
+// closes the connection once the outbox is written and the client had a
+// moment to read it.
 func (c *client) finish(cause string) {
 	reason, bye := cause, cause
 	switch cause {

@@ -105,9 +105,9 @@ const msgDelay = 500 * time.Microsecond
 // presenceDelay is how long JOINED, RENAMED and LEFT lines wait in a room
 // of n members: 50 ms, and 50 ms more per 5,000 members up to 1 s, so that
 // a join storm costs about 100,000 writes a second at most (n writes per
-// delay) in rooms of up to 95,000. It grows in steps, so that an outbox waiting
-// for one delay is seldom added to its kicker again for a slightly shorter
-// one.
+// delay) in rooms of up to 95,000. It grows in steps, so that an outbox
+// waiting for one delay is seldom added to its kicker again for a slightly
+// shorter one.
 func presenceDelay(n int) time.Duration {
 	return min(time.Duration(1+n/5000)*50*time.Millisecond, time.Second)
 }
