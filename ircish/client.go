@@ -67,10 +67,12 @@ type client struct {
 	out    *outbox
 	flood  *rate.Limiter // nil: no flood control
 
-	// nick, key (FoldNick(nick)) and index are written by the room under its
-	// lock; the client's own goroutine reads them without it.
+	// nick, key (FoldNick(nick)), index and handed are written by the room
+	// under its lock; the client's own goroutine reads nick and key without
+	// it.
 	nick, key string
 	index     int
+	handed    int // see room.pending
 
 	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
 	lines      int    // lines read
@@ -164,10 +166,10 @@ func (c *client) greet() string {
 	c.in.setDeadline(time.Now().Add(httpWait))
 	line, err := c.in.readLine()
 	if err == nil && httpRequest.Match(line) {
-		c.out.push(httpAnswer, 0)
+		c.out.push(httpAnswer)
 		return reasonHTTP
 	}
-	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."), 0)
+	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
 	c.welcomed = true
 	c.in.setDeadline(deadline)
 	if errors.Is(err, errDeadline) {
@@ -286,6 +288,16 @@ func (c *client) run(line []byte) error {
 	return cmd.run(c, m.Params)
 }
 
+// send sends line to the client alone: to a member, after the room's
+// lines it has yet to be handed, so that it sees everything in order.
+func (c *client) send(line []byte) {
+	if c.nick == "" {
+		c.out.push(line)
+		return
+	}
+	c.s.room.tell(c, line)
+}
+
 // reply sends a protocol error to the client and logs it; any other error
 // is a bug, logged and not sent.
 func (c *client) reply(err error) {
@@ -295,7 +307,7 @@ func (c *client) reply(err error) {
 		return
 	}
 	c.logInfo("protocol error", slog.String("code", e.Code), slog.String("text", e.Text))
-	c.out.push(e.Line(), 0)
+	c.send(e.Line())
 }
 
 // finish leaves the room, says BYE (to a client that got WELCOME), and
@@ -315,7 +327,7 @@ func (c *client) finish(cause string) {
 		c.s.room.leave(c, reason)
 	}
 	if c.welcomed {
-		c.out.push(Line(Bye, bye), 0)
+		c.out.push(Line(Bye, bye))
 	}
 	c.out.closeAfterFlush()
 	c.s.release(c)
@@ -410,7 +422,7 @@ func (c *client) whisper(p []string) error {
 // list sends the nicks of everyone here: LIST.
 func (c *client) list([]string) error {
 	nicks := c.s.room.nicks()
-	c.out.push(Line(List, strings.Join(nicks, " ")), 0)
+	c.send(Line(List, strings.Join(nicks, " ")))
 	c.logInfo("list", slog.Int("users", len(nicks)))
 	return nil
 }
@@ -427,14 +439,14 @@ func (c *client) help(p []string) error {
 	}
 	for _, v := range verbs {
 		cmd := commands[v]
-		c.out.push(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)), 0)
+		c.send(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)))
 	}
 	return nil
 }
 
 // ping answers PONG with the same token: PING [<token>].
 func (c *client) ping(p []string) error {
-	c.out.push(Line(Pong, p...), 0)
+	c.send(Line(Pong, p...))
 	return nil
 }
 

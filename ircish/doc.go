@@ -20,14 +20,14 @@
 // queued, copies it into a pooled buffer, writes that, and exits once the
 // queue is empty. Only it writes the connection. A client whose queue
 // grows past its limit is dropped, so that no one waits for a slow reader.
-// Lines to others may wait a moment (a kicker's delay) before their writer
-// starts, so that a burst of them costs each member a few writes rather
-// than one a line.
 //
-// The room holds the registered clients. Its mutex orders every broadcast:
-// under it a line is queued in every member's outbox, which never blocks,
-// and no I/O is done. That gives all members one and the same order of
-// JOINED, RENAMED, LEFT and MSG lines.
+// The room holds the registered clients. Its mutex orders every broadcast,
+// which gives all members one and the same order of JOINED, RENAMED, LEFT
+// and MSG lines; no I/O is done under it. A broadcast line is appended
+// once to the room's pending lines, which all members share; a moment
+// later each member is handed its part of them as one slice, queued in its
+// outbox, which never blocks. So a burst of lines costs each member one
+// queue entry and a few writes, not one a line.
 //
 // The Server's own mutex guards its listeners, its set of connections and
 // its per-IP counters; Shutdown takes it to say BYE to everyone.

@@ -2,6 +2,7 @@ package ircish
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -132,21 +133,13 @@ func AppendLine(b []byte, verb string, params ...string) []byte {
 	for _, p := range params {
 		n += 1 + len(p)
 	}
-	b = grow(b, n)
+	b = slices.Grow(b, n)
 	b = append(b, verb...)
 	for _, p := range params {
 		b = append(b, ' ')
 		b = append(b, p...)
 	}
 	return append(b, '\r', '\n')
-}
-
-// grow makes room for n more bytes in b, with one allocation at most.
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		b = append(make([]byte, 0, len(b)+n), b...)
-	}
-	return b
 }
 
 // Line returns the formatted line verb params... as a new slice.

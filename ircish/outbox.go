@@ -10,15 +10,13 @@ import (
 	"time"
 )
 
-// An outbox is a client's queue of outgoing lines. Lines are shared: a
-// broadcast line is formatted once and queued in every outbox. A writer
+// An outbox is a client's queue of outgoing lines. Lines are shared: the
+// room hands every member a slice of the same bytes (see room.pending). A writer
 // goroutine exists only while lines are queued; it takes everything queued
 // and writes it 16 KiB at a time, so an idle client costs no goroutine and
-// a busy one few system calls. Lines may wait a moment
-// for company (see kicker), so that a burst of them takes a few writes
-// rather than one a line.
+// a busy one few system calls.
 //
-// push, kick and closeAfterFlush are safe to call from any goroutine and
+// push and closeAfterFlush are safe to call from any goroutine and
 // never block; nothing here holds the lock across a write.
 type outbox struct {
 	conn    net.Conn
@@ -26,13 +24,12 @@ type outbox struct {
 	timeout time.Duration // for one write
 
 	mu      sync.Mutex
-	drained sync.Cond     // signalled when size shrinks or the outbox fails
-	queue   *batch        // lines queued, in order; nil if none
-	size    int           // bytes queued and in the batch being written
-	writing bool          // a writer goroutine runs
-	kickIn  time.Duration // lines wait for a kicker with this delay; 0: none
-	closing bool          // close the connection once lines are written
-	failure string        // why the outbox stopped; "" while it works
+	drained sync.Cond // signalled when size shrinks or the outbox fails
+	queue   *batch    // lines queued, in order; nil if none
+	size    int       // bytes queued and in the batch being written
+	writing bool      // a writer goroutine runs
+	closing bool      // close the connection once lines are written
+	failure string    // why the outbox stopped; "" while it works
 }
 
 // A batch is a run of lines to write. Batches are pooled, so that a busy
@@ -42,9 +39,7 @@ type batch struct{ lines [][]byte }
 var batches = sync.Pool{New: func() any { return &batch{lines: make([][]byte, 0, 64)} }}
 
 // maxPooledBatch is the most lines a batch may have room for and go back
-// to the pool: a rare giant backlog's memory goes back to the heap. (Busy
-// rooms of hundreds have batches of a thousand lines and more; with a cap
-// of 256, fan-out to 500 clients took a third more CPU.)
+// to the pool: a rare giant backlog's memory goes back to the heap.
 const maxPooledBatch = 4096
 
 // putBatch returns b, whose lines are written or dropped, to the pool.
@@ -62,47 +57,26 @@ func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	return o
 }
 
-// push queues line, which must not be modified afterwards, to be written
-// within delay: at once if delay is 0, else by the kick of a kicker with
-// that delay, unless a write is under way or starts sooner. push reports
-// whether the outbox is to be added to that kicker. If the queue would
-// outgrow its limit, the outbox fails with "send queue exceeded" and
-// closes the connection. After a failure or closeAfterFlush, push does
-// nothing.
-func (o *outbox) push(line []byte, delay time.Duration) (addToKicker bool) {
+// push queues line, which must not be modified afterwards, and starts the
+// writer if none runs. If the queue would outgrow its limit, the outbox
+// fails with "send queue exceeded" and closes the connection. After a
+// failure or closeAfterFlush, push does nothing.
+func (o *outbox) push(line []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.failure != "" || o.closing {
-		return false
+		return
 	}
 	if o.size+len(line) > o.max {
 		o.fail(reasonSendQueue)
-		return false
+		return
 	}
 	if o.queue == nil {
 		o.queue = batches.Get().(*batch)
 	}
 	o.queue.lines = append(o.queue.lines, line)
 	o.size += len(line)
-	switch {
-	case o.writing:
-		return false
-	case delay == 0:
-		o.startWriter()
-		return false
-	case o.kickIn != 0 && o.kickIn <= delay:
-		return false
-	}
-	o.kickIn = delay
-	return true
-}
-
-// kick writes the lines that wait for it.
-func (o *outbox) kick() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.kickIn = 0
-	if !o.writing && o.queue != nil && o.failure == "" {
+	if !o.writing {
 		o.startWriter()
 	}
 }
@@ -172,8 +146,8 @@ func (o *outbox) waitBelow(n int) {
 	}
 }
 
-// writeBuffers holds the buffers writers copy their batches into: a batch
-// of many short lines is cheaper to write as one buffer than as many (writev
+// writeBuffers holds the buffers writers gather short lines in: many short
+// lines are cheaper to write as one buffer than as many (writev
 // costs the kernel a little per line, and the runtime keeps an FD's largest
 // iovec array for good), and an idle client holds no buffer. A writer
 // blocked by a peer that does not read holds its buffer until the write
@@ -182,22 +156,29 @@ var writeBuffers = sync.Pool{New: func() any { return new([writeBufferSize]byte)
 
 const writeBufferSize = 16 << 10
 
-// writeLines writes lines in order, a buffer at a time.
+// writeLines writes lines in order: short ones gathered in a buffer, one
+// as long as the buffer on its own.
 func (o *outbox) writeLines(lines [][]byte) error {
 	buf := writeBuffers.Get().(*[writeBufferSize]byte)
 	defer writeBuffers.Put(buf)
 	b := buf[:0]
 	for _, line := range lines {
-		for len(line) > 0 {
-			if len(b) == cap(b) {
-				if err := o.writeOut(b); err != nil {
-					return err
-				}
-				b = b[:0]
+		if len(b) > 0 && len(b)+len(line) > cap(b) {
+			if err := o.writeOut(b); err != nil {
+				return err
 			}
-			k := copy(b[len(b):cap(b)], line)
-			b, line = b[:len(b)+k], line[k:]
+			b = b[:0]
 		}
+		if len(line) >= cap(b) {
+			if err := o.writeOut(line); err != nil {
+				return err
+			}
+			continue
+		}
+		b = append(b, line...)
+	}
+	if len(b) == 0 {
+		return nil
 	}
 	return o.writeOut(b)
 }

@@ -10,25 +10,36 @@ import (
 
 // A room is the set of registered clients, by nick. Its lock orders all
 // broadcasts, so every member sees JOINED, LEFT, RENAMED and MSG lines in
-// one and the same order. The lock is never held across I/O: delivering a
-// line is queueing it in the member's outbox, which never blocks.
+// one and the same order. The lock is never held across I/O: handing a
+// member lines is queueing them in its outbox, which never blocks.
+//
+// A broadcast line is written once, into pending, which all members
+// share. The actor gets its share of pending at once, its own line
+// included; the others get theirs a moment later (see handOutAll). So
+// when many talk, or join, at once, each member is handed the lines of
+// that moment as one slice: one queue entry and one write, however many
+// lines it holds.
 //
 // All methods are safe to call from any goroutine.
 type room struct {
-	mu          sync.Mutex
-	members     []*client          // in no particular order; a client knows its index
-	byNick      map[string]*client // by FoldNick(nick)
-	closed      bool               // shutting down: no more joins or LEFT lines
-	soon, later kicker             // for MSG lines to others, and JOINED, RENAMED, LEFT
+	mu      sync.Mutex
+	members []*client          // in no particular order; a client knows its index
+	byNick  map[string]*client // by FoldNick(nick)
+	closed  bool               // shutting down: no more joins or LEFT lines
+
+	// pending holds the lines said since they were last handed out, and
+	// pending[:m.handed] is what member m was handed of them or said
+	// before it joined. Handed-out bytes are never written again, so
+	// pending starts afresh after each hand-out rather than being reused.
+	pending []byte
+	due     time.Time   // when pending is to be handed out
+	timer   *time.Timer // calls handOutAll
 
 	deliveries int64 // lines queued for members so far
 }
 
 func newRoom() *room {
-	r := &room{byNick: make(map[string]*client)}
-	r.soon = kicker{mu: &r.mu}
-	r.later = kicker{mu: &r.mu}
-	return r
+	return &room{byNick: make(map[string]*client)}
 }
 
 // join registers c under nick and tells everyone, c included.
@@ -47,9 +58,10 @@ func (r *room) join(c *client, nick string) error {
 	}
 	c.nick, c.key = nick, key
 	c.index = len(r.members)
+	c.handed = len(r.pending)
 	r.members = append(r.members, c)
 	r.byNick[key] = c
-	r.announce(c, Line(Joined, nick))
+	r.broadcast(c, presenceDelay(len(r.members)), Joined, nick)
 	return nil
 }
 
@@ -70,22 +82,24 @@ func (r *room) rename(c *client, nick string) error {
 	}
 	delete(r.byNick, c.key)
 	r.byNick[key] = c
-	r.announce(c, Line(Renamed, c.nick, nick))
+	r.broadcast(c, presenceDelay(len(r.members)), Renamed, c.nick, nick)
 	c.nick, c.key = nick, key
 	return nil
 }
 
-// leave removes c and tells everyone else, with reason.
+// leave hands c what it has yet to be handed, removes it and tells
+// everyone else, with reason.
 func (r *room) leave(c *client, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.handOut(c)
 	last := r.members[len(r.members)-1]
 	r.members[c.index] = last
 	last.index = c.index
 	r.members = r.members[:len(r.members)-1]
 	delete(r.byNick, c.key)
 	if !r.closed {
-		r.announce(c, Line(Left, c.nick, reason))
+		r.broadcast(nil, presenceDelay(len(r.members)), Left, c.nick, reason)
 	}
 }
 
@@ -93,82 +107,75 @@ func (r *room) leave(c *client, reason string) {
 func (r *room) say(c *client, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.broadcast(c, Line(Msg, c.nick, text))
+	r.broadcast(c, msgDelay, Msg, c.nick, text)
 }
 
-// Lines to others wait a moment for company before they are written: when
-// many clients talk, or join, at once, every member gets their lines a few
-// at a time rather than one write each. A client's own copy, the answer to
-// its command, goes at once.
+// Lines to others wait a moment for company before they are handed out:
+// when many clients talk, or join, at once, every member gets their lines
+// a few at a time rather than one write each.
 const msgDelay = 500 * time.Microsecond
 
 // presenceDelay is how long JOINED, RENAMED and LEFT lines wait in a room
 // of n members: 50 ms, and 50 ms more per 5,000 members up to 1 s, so that
 // a join storm costs about 100,000 writes a second at most (n writes per
-// delay) in rooms of up to 95,000. It grows in steps, so that an outbox
-// waiting for one delay is seldom added to its kicker again for a slightly
-// shorter one.
+// delay) in rooms of up to 95,000.
 func presenceDelay(n int) time.Duration {
 	return min(time.Duration(1+n/5000)*50*time.Millisecond, time.Second)
 }
 
-// broadcast queues line, a MSG from actor, for every member. The caller
-// holds r.mu.
-func (r *room) broadcast(actor *client, line []byte) {
-	r.send(actor, line, &r.soon, msgDelay)
-}
-
-// announce queues a JOINED, RENAMED or LEFT line about actor for every
-// member. The caller holds r.mu.
-func (r *room) announce(actor *client, line []byte) {
-	r.send(actor, line, &r.later, presenceDelay(len(r.members)))
-}
-
-// send queues line for every member: at once for actor, within delay, by
-// k's kick, for the others.
-func (r *room) send(actor *client, line []byte, k *kicker, delay time.Duration) {
-	for _, m := range r.members {
-		switch {
-		case m == actor:
-			m.out.push(line, 0)
-		case m.out.push(line, delay):
-			k.add(m.out, delay)
-		}
-	}
-	r.deliveries += int64(len(r.members))
-}
-
-// A kicker starts the writers of the outboxes added to it, when the
-// shortest delay they were added with has passed since it was added.
-type kicker struct {
-	mu      *sync.Mutex // the room's; guards the rest
-	waiting []*outbox
-	timer   *time.Timer // calls kick
-	due     time.Time   // when timer fires, while outboxes wait
-}
-
-// add notes o, which push said is to be added with delay. The caller holds
-// k.mu.
-func (k *kicker) add(o *outbox, delay time.Duration) {
-	if due := time.Now().Add(delay); len(k.waiting) == 0 || due.Before(k.due) {
-		k.due = due
-		if k.timer == nil {
-			k.timer = time.AfterFunc(delay, k.kick)
+// broadcast adds a line to pending for every member: actor, if it is
+// one, is handed its share at once, the others theirs within delay. The
+// caller holds r.mu.
+func (r *room) broadcast(actor *client, delay time.Duration, verb string, params ...string) {
+	if due := time.Now().Add(delay); len(r.pending) == 0 || due.Before(r.due) {
+		r.due = due
+		if r.timer == nil {
+			r.timer = time.AfterFunc(delay, r.handOutAll)
 		} else {
-			k.timer.Reset(delay)
+			r.timer.Reset(delay)
 		}
 	}
-	k.waiting = append(k.waiting, o)
+	r.pending = AppendLine(r.pending, verb, params...)
+	r.deliveries += int64(len(r.members))
+	if actor != nil {
+		r.handOut(actor)
+	}
 }
 
-func (k *kicker) kick() {
-	k.mu.Lock()
-	waiting := k.waiting
-	k.waiting = nil
-	k.mu.Unlock()
-	for _, o := range waiting {
-		o.kick()
+// handOut queues for member m the part of pending it has yet to be
+// handed. The caller holds r.mu.
+func (r *room) handOut(m *client) {
+	if n := len(r.pending); m.handed < n {
+		m.out.push(r.pending[m.handed:n:n])
+		m.handed = n
 	}
+}
+
+// handOutAll hands every member its share of pending, and starts pending
+// afresh.
+func (r *room) handOutAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handOutAllLocked()
+}
+
+func (r *room) handOutAllLocked() {
+	for _, m := range r.members {
+		r.handOut(m)
+		m.handed = 0
+	}
+	r.pending = nil
+}
+
+// tell sends line to c alone, after what c has yet to be handed of
+// pending if it is a member.
+func (r *room) tell(c *client, line []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.index < len(r.members) && r.members[c.index] == c {
+		r.handOut(c)
+	}
+	c.out.push(line)
 }
 
 // whisper sends text from c to the member named to, and to c.
@@ -180,10 +187,12 @@ func (r *room) whisper(c *client, to, text string) error {
 		return errorf(CodeNoSuchUser, "no user named "+to+" is here")
 	}
 	line := Line(Whisper, c.nick, target.nick, text)
-	target.out.push(line, 0)
+	r.handOut(target)
+	target.out.push(line)
 	r.deliveries++
 	if target != c {
-		c.out.push(line, 0)
+		r.handOut(c)
+		c.out.push(line)
 		r.deliveries++
 	}
 	return nil
@@ -210,10 +219,12 @@ func (r *room) stats() (members int, deliveries int64) {
 	return len(r.members), r.deliveries
 }
 
-// close stops joins and LEFT lines, for shutdown.
+// close hands out what is pending and stops joins and LEFT lines, for
+// shutdown.
 func (r *room) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.handOutAllLocked()
 	r.closed = true
 }
 

@@ -3,7 +3,7 @@ package ircish
 import (
 	"bufio"
 	"net"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,40 +25,100 @@ func TestPresenceDelayGrowsWithTheRoom(t *testing.T) {
 	}
 }
 
-// A line added to a kicker with a shorter delay than the one it waits for
-// already is written within its own delay.
-func TestKickerKicksByTheShortestDelay(t *testing.T) {
-	var mu sync.Mutex
-	k := kicker{mu: &mu}
-	slow, fast := newPipeOutbox(t), newPipeOutbox(t)
-	mu.Lock()
-	for _, c := range []struct {
-		o     *outbox
-		delay time.Duration
-	}{{slow.out, time.Hour}, {fast.out, 10 * time.Millisecond}} {
-		if !c.o.push([]byte("JOINED x\r\n"), c.delay) {
-			t.Fatalf("push with delay %v: not to be added to a kicker", c.delay)
-		}
-		k.add(c.o, c.delay)
-	}
-	mu.Unlock()
-	fast.peer.SetReadDeadline(time.Now().Add(waitTimeout))
-	if line, err := bufio.NewReader(fast.peer).ReadString('\n'); err != nil {
-		t.Fatalf("waiting %v for a line pushed with a 10ms delay, after one with an hour's: %v", waitTimeout, err)
-	} else if line != "JOINED x\r\n" {
-		t.Fatalf("got %q, want the line pushed", line)
+// A line to others that must go sooner than the pending ones is handed
+// out within its own delay, and takes the earlier ones along.
+func TestPendingGoesByTheShortestDelay(t *testing.T) {
+	r := newRoom()
+	a, b := joinPipe(t, r, "a"), joinPipe(t, r, "b")
+	a.expect("JOINED a")
+	a.expect("JOINED b")
+	b.expect("JOINED b")
+	r.mu.Lock()
+	r.broadcast(nil, time.Hour, Left, "c", "quit")
+	r.broadcast(nil, 10*time.Millisecond, Msg, "d", "hi")
+	r.mu.Unlock()
+	for _, p := range []pipeMember{a, b} {
+		p.expect("LEFT c quit")
+		p.expect("MSG d hi")
 	}
 }
 
-type pipeOutbox struct {
-	out  *outbox
-	peer net.Conn
+// The actor gets its own line at once, after what it had yet to be handed.
+// A member does not get what was said before it joined, and a leaving one
+// gets what was said before it left.
+func TestPendingSharesInOrder(t *testing.T) {
+	r := newRoom()
+	a := joinPipe(t, r, "a")
+	a.expect("JOINED a")
+	b := joinPipe(t, r, "b")
+	r.say(b.c, "before c")
+	c := joinPipe(t, r, "c")
+	r.say(a.c, "hello")
+	a.expect("JOINED b")
+	a.expect("MSG b before c")
+	a.expect("JOINED c")
+	a.expect("MSG a hello")
+	c.expect("JOINED c")
+	c.expect("MSG a hello")
+	r.say(a.c, "bye c")
+	r.leave(c.c, "quit")
+	c.expect("MSG a bye c")
+	b.expect("JOINED b")
+	b.expect("MSG b before c")
+	b.expect("JOINED c")
+	b.expect("MSG a hello")
+	b.expect("MSG a bye c")
+	b.expect("LEFT c quit")
 }
 
-// newPipeOutbox returns an outbox writing to one end of a pipe, and the
-// other end.
-func newPipeOutbox(t *testing.T) pipeOutbox {
+// A line to one member comes after the room's lines it had yet to be
+// handed.
+func TestTellComesAfterPending(t *testing.T) {
+	r := newRoom()
+	a, b := joinPipe(t, r, "a"), joinPipe(t, r, "b")
+	r.say(a.c, "hi")
+	r.tell(b.c, Line(Pong))
+	b.expect("JOINED b")
+	b.expect("MSG a hi")
+	b.expect("PONG")
+	if err := r.whisper(b.c, "a", "psst"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("JOINED a")
+	a.expect("JOINED b")
+	a.expect("MSG a hi")
+	a.expect("WHISPER b a psst")
+}
+
+// A pipeMember is a room member whose outbox writes to a pipe, and a reader
+// of the pipe's other end.
+type pipeMember struct {
+	t    *testing.T
+	c    *client
+	peer *bufio.Reader
+}
+
+// joinPipe joins a client named nick to r.
+func joinPipe(t *testing.T, r *room, nick string) pipeMember {
+	t.Helper()
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
-	return pipeOutbox{newOutbox(mine, 1<<20, time.Minute), peer}
+	peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	c := &client{out: newOutbox(mine, 1<<20, time.Minute)}
+	if err := r.join(c, nick); err != nil {
+		t.Fatal(err)
+	}
+	return pipeMember{t, c, bufio.NewReader(peer)}
+}
+
+// expect reads the member's next line and fails unless it is want.
+func (p pipeMember) expect(want string) {
+	p.t.Helper()
+	line, err := p.peer.ReadString('\n')
+	if err != nil {
+		p.t.Fatalf("%s: waiting for %q: %v", p.c.nick, want, err)
+	}
+	if got := strings.TrimSuffix(line, "\r\n"); got != want {
+		p.t.Fatalf("%s: got %q, want %q", p.c.nick, got, want)
+	}
 }
