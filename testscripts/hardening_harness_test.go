@@ -57,6 +57,9 @@ const connectUsage = "connect [-noread] [-send STRING] [-tls [-ca FILE] [-tls-ma
 // it fills after a few kilobytes rather than megabytes.
 const noreadBuf = 4096
 
+// readBuf is the receive buffer a -noread connection gets once it is read.
+const readBuf = 1 << 20
+
 // unread holds the -noread connections not yet read, by peer.
 var unread sync.Map // *peer → net.Conn
 
@@ -126,6 +129,14 @@ func (h *harness) connectFlags(ts *testscript.TestScript, args []string) {
 	go readInto(p.lines, conn, false)
 }
 
+// netConn returns the TCP connection under conn.
+func netConn(conn net.Conn) net.Conn {
+	if tc, ok := conn.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return conn
+}
+
 func (h *harness) tlsConfig(ts *testscript.TestScript, addr, caFile, tlsMax string) *tls.Config {
 	host, _, err := net.SplitHostPort(addr)
 	ts.Check(err)
@@ -181,6 +192,13 @@ func (h *harness) read(ts *testscript.TestScript, args []string) {
 	conn, ok := unread.LoadAndDelete(p)
 	if !ok {
 		ts.Fatalf("%s is read already: read is for connect -noread", p.name)
+	}
+	// Once read, the connection gets a receive buffer of the usual size:
+	// with a window below the sender's segment size, Linux may send one
+	// window's worth per persist timeout (TCP's silly window avoidance),
+	// a trickle that looks like a server that stopped writing.
+	if tc, ok := netConn(conn.(net.Conn)).(*net.TCPConn); ok {
+		ts.Check(tc.SetReadBuffer(readBuf))
 	}
 	go readInto(p.lines, conn.(net.Conn), true)
 }
