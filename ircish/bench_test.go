@@ -94,7 +94,7 @@ func readUntilTheEnd(conn net.Conn) {
 }
 
 // loopbackPair returns the two ends of a loopback TCP connection.
-func loopbackPair(b *testing.B) (net.Conn, net.Conn) {
+func loopbackPair(b testing.TB) (net.Conn, net.Conn) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -333,7 +333,7 @@ func broadcasts(lines []string) []string {
 	return b
 }
 
-func firstDifference(a, b []string) int {
+func firstDifference[T comparable](a, b []T) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
 			return i

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -14,14 +15,16 @@ import (
 // room hands every member a slice of the same bytes (see room.pending). A writer
 // goroutine exists only while lines are queued; it takes everything queued
 // and writes it 16 KiB at a time, so an idle client costs no goroutine and
-// a busy one few system calls.
+// a busy one few system calls. The room's hand-outs need none where the
+// socket has room for them (see flush).
 //
 // push and closeAfterFlush are safe to call from any goroutine and
 // never block; nothing here holds the lock across a write.
 type outbox struct {
 	conn    net.Conn
-	max     int           // bytes queued at most
-	timeout time.Duration // for one write
+	raw     syscall.RawConn // conn's socket, for flush; nil if out of reach (TLS)
+	max     int             // bytes queued at most
+	timeout time.Duration   // for one write
 
 	mu      sync.Mutex
 	drained sync.Cond // signalled when size shrinks or the outbox fails
@@ -36,7 +39,7 @@ type outbox struct {
 // outbox queues lines without allocating and an idle one holds none.
 type batch struct{ lines [][]byte }
 
-var batches = sync.Pool{New: func() any { return &batch{lines: make([][]byte, 0, 64)} }}
+var batches = sync.Pool{New: func() any { return &batch{lines: make([][]byte, 0, 8)} }}
 
 // maxPooledBatch is the most lines a batch may have room for and go back
 // to the pool: a rare giant backlog's memory goes back to the heap.
@@ -53,6 +56,9 @@ func putBatch(b *batch) {
 
 func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	o := &outbox{conn: conn, max: max, timeout: timeout}
+	if sc, ok := conn.(syscall.Conn); ok {
+		o.raw, _ = sc.SyscallConn()
+	}
 	o.drained.L = &o.mu
 	return o
 }
@@ -64,27 +70,88 @@ func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 func (o *outbox) push(line []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.add(line) && !o.writing {
+		o.startWriter(nil)
+	}
+}
+
+// hand queues line as push does, but leaves it to the caller to call
+// flush: a caller handing many outboxes a line each can then write them
+// one after the other in its own goroutine.
+func (o *outbox) hand(line []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.add(line)
+}
+
+// add queues line and reports whether it did. The caller holds o.mu.
+func (o *outbox) add(line []byte) bool {
 	if o.failure != "" || o.closing {
-		return
+		return false
 	}
 	if o.size+len(line) > o.max {
 		o.fail(reasonSendQueue)
-		return
+		return false
 	}
 	if o.queue == nil {
 		o.queue = batches.Get().(*batch)
 	}
 	o.queue.lines = append(o.queue.lines, line)
 	o.size += len(line)
-	if !o.writing {
-		o.startWriter()
-	}
+	return true
 }
 
-// startWriter starts the writer goroutine. The caller holds o.mu.
-func (o *outbox) startWriter() {
+// flush writes what is queued, unless a writer runs, without waiting for
+// the connection: what its socket buffer has room for, which is mostly
+// everything, needs no goroutine. A writer goroutine writes the rest.
+func (o *outbox) flush() {
+	o.mu.Lock()
+	b := o.queue
+	if o.writing || b == nil || o.failure != "" {
+		o.mu.Unlock()
+		return
+	}
+	o.queue = nil
 	o.writing = true
-	go o.write()
+	o.mu.Unlock()
+
+	n := 0
+	if o.raw != nil {
+		n = writeNow(o.raw, b.lines)
+	}
+	b.cut(n)
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.size -= n
+	o.drained.Broadcast()
+	if len(b.lines) > 0 || o.queue != nil || o.closing {
+		o.startWriter(b) // it half-closes if closing
+		return
+	}
+	putBatch(b)
+	o.writing = false
+}
+
+// cut drops the first n bytes of b's lines, and lets the written lines go.
+func (b *batch) cut(n int) {
+	i := 0
+	for ; i < len(b.lines) && n >= len(b.lines[i]); i++ {
+		n -= len(b.lines[i])
+	}
+	if i < len(b.lines) {
+		b.lines[i] = b.lines[i][n:]
+	}
+	k := copy(b.lines, b.lines[i:])
+	clear(b.lines[k:])
+	b.lines = b.lines[:k]
+}
+
+// startWriter starts the writer goroutine, to write b (if not nil) and
+// then the queue. The caller holds o.mu.
+func (o *outbox) startWriter(b *batch) {
+	o.writing = true
+	go o.write(b)
 }
 
 // closeAfterFlush ends the sending side of the connection once everything
@@ -94,7 +161,7 @@ func (o *outbox) closeAfterFlush() {
 	o.closing = true
 	idle := !o.writing && (o.queue == nil || o.failure != "")
 	if !o.writing && !idle {
-		o.startWriter() // it half-closes when done
+		o.startWriter(nil) // it half-closes when done
 	}
 	o.mu.Unlock()
 	if idle {
@@ -190,12 +257,15 @@ func (o *outbox) writeOut(b []byte) error {
 	return err
 }
 
-// write is the writer goroutine: it writes batches until the queue is empty.
-func (o *outbox) write() {
+// write is the writer goroutine: it writes b, if not nil, then batches
+// from the queue until the queue is empty.
+func (o *outbox) write(b *batch) {
 	runtime.Gosched() // let the goroutines queueing lines queue more first: bigger batches, fewer writes
-	for {
+	for ; ; b = nil {
 		o.mu.Lock()
-		b := o.queue
+		if b == nil {
+			b, o.queue = o.queue, nil
+		}
 		if b == nil || o.failure != "" {
 			o.writing = false
 			halfClose := o.closing && o.failure == ""
@@ -205,7 +275,6 @@ func (o *outbox) write() {
 			}
 			return
 		}
-		o.queue = nil
 		o.mu.Unlock()
 
 		n := 0

@@ -1,9 +1,12 @@
 package ircish
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -23,11 +26,7 @@ func TestOutboxWritesLinesInOrder(t *testing.T) {
 	if n, err := io.ReadFull(p.peer, got); err != nil {
 		t.Fatalf("read %d of %d bytes: %v", n, len(want), err)
 	}
-	if !bytes.Equal(got, want) {
-		i := 0
-		for got[i] == want[i] {
-			i++
-		}
+	if i := firstDifference(got, want); i < len(want) {
 		t.Fatalf("byte %d is %q, want %q", i, got[i], want[i])
 	}
 }
@@ -43,4 +42,74 @@ func newPipeOutbox(t *testing.T) pipeOutbox {
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
 	return pipeOutbox{newOutbox(mine, 1<<20, time.Minute), peer}
+}
+
+// flush writes what the socket has room for and leaves the rest to a
+// writer: a peer that reads only later still gets everything, in order.
+func TestFlushLeavesTheRestToAWriter(t *testing.T) {
+	mine, peer := loopbackPair(t)
+	o := newOutbox(mine, 64<<20, time.Minute)
+	var want []byte
+	for i := range 64 { // 16 MiB: more than loopback socket buffers hold
+		line := bytes.Repeat([]byte{'a' + byte(i%26)}, 256<<10)
+		o.hand(line)
+		want = append(want, line...)
+	}
+	o.flush()
+	o.mu.Lock()
+	writing := o.writing
+	o.mu.Unlock()
+	if !writing {
+		t.Fatal("after flushing 16 MiB to a peer that does not read yet: no writer")
+	}
+	peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	got := make([]byte, len(want))
+	if n, err := io.ReadFull(peer, got); err != nil {
+		t.Fatalf("read %d of %d bytes: %v", n, len(want), err)
+	}
+	if i := firstDifference(got, want); i < len(want) {
+		t.Fatalf("byte %d is %q, want %q", i, got[i], want[i])
+	}
+}
+
+// An outbox whose socket is out of reach, as TLS's is, flushes with a
+// writer.
+func TestFlushWithoutSocket(t *testing.T) {
+	p := newPipeOutbox(t)
+	p.out.hand([]byte("MSG a hi\r\n"))
+	p.out.flush()
+	p.peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	if line, err := bufio.NewReader(p.peer).ReadString('\n'); err != nil || line != "MSG a hi\r\n" {
+		t.Fatalf("read %q, %v; want the line handed", line, err)
+	}
+}
+
+func TestCut(t *testing.T) {
+	lines := func(s ...string) [][]byte {
+		var l [][]byte
+		for _, x := range s {
+			l = append(l, []byte(x))
+		}
+		return l
+	}
+	for _, c := range []struct {
+		n    int
+		want [][]byte
+	}{
+		{0, lines("ab", "cde", "f")},
+		{1, lines("b", "cde", "f")},
+		{2, lines("cde", "f")},
+		{4, lines("e", "f")},
+		{5, lines("f")},
+		{6, lines()},
+	} {
+		b := &batch{lines("ab", "cde", "f")}
+		b.cut(c.n)
+		if fmt.Sprintf("%q", b.lines) != fmt.Sprintf("%q", c.want) {
+			t.Errorf("cut(%d) of ab cde f = %q, want %q", c.n, b.lines, c.want)
+		}
+		if tail := b.lines[len(b.lines):3]; slices.ContainsFunc(tail, func(l []byte) bool { return l != nil }) {
+			t.Errorf("cut(%d) of ab cde f left lines behind: %q", c.n, tail)
+		}
+	}
 }

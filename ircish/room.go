@@ -34,6 +34,7 @@ type room struct {
 	pending []byte
 	due     time.Time   // when pending is to be handed out
 	timer   *time.Timer // calls handOutAll
+	spare   []*outbox   // for handOutAll to reuse
 
 	deliveries int64 // lines queued for members so far
 }
@@ -151,20 +152,29 @@ func (r *room) handOut(m *client) {
 	}
 }
 
-// handOutAll hands every member its share of pending, and starts pending
-// afresh.
+// handOutAll hands every member its share of pending, starts pending
+// afresh, and then writes the shares: one goroutine writing to many sockets
+// in turn costs less than a goroutine each.
 func (r *room) handOutAll() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.handOutAllLocked()
-}
-
-func (r *room) handOutAllLocked() {
+	outs := r.spare
+	r.spare = nil
 	for _, m := range r.members {
-		r.handOut(m)
+		if n := len(r.pending); m.handed < n {
+			m.out.hand(r.pending[m.handed:n:n])
+			outs = append(outs, m.out)
+		}
 		m.handed = 0
 	}
 	r.pending = nil
+	r.mu.Unlock()
+	for _, o := range outs {
+		o.flush()
+	}
+	clear(outs)
+	r.mu.Lock()
+	r.spare = outs[:0]
+	r.mu.Unlock()
 }
 
 // tell sends line to c alone, after what c has yet to be handed of
@@ -224,7 +234,9 @@ func (r *room) stats() (members int, deliveries int64) {
 func (r *room) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.handOutAllLocked()
+	for _, m := range r.members {
+		r.handOut(m)
+	}
 	r.closed = true
 }
 
