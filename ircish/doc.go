@@ -18,8 +18,10 @@
 // Each connection has an outbox, its queue of lines to write. A writer
 // goroutine exists only while the outbox holds lines: it takes everything
 // queued, copies it into a pooled buffer, writes that, and exits once the
-// queue is empty. Only it writes the connection. A client whose queue
-// grows past its limit is dropped, so that no one waits for a slow reader.
+// queue is empty. The room's hand-outs (below) write without one where the
+// socket has room, with one non-blocking write per member; only one of
+// the two writes the connection at a time. A client whose queue grows
+// past its limit is dropped, so that no one waits for a slow reader.
 //
 // The room holds the registered clients. Its mutex orders every broadcast,
 // which gives all members one and the same order of JOINED, RENAMED, LEFT
