@@ -17,10 +17,10 @@
 //
 // Each connection has an outbox, its queue of lines to write. A writer
 // goroutine exists only while the outbox holds lines: it takes everything
-// queued, copies it into a pooled buffer, writes that, and exits once the
-// queue is empty. The room's hand-outs (below) write without one where the
-// socket has room, with one non-blocking write per member; only one of
-// the two writes the connection at a time. A client whose queue grows
+// queued, writes it 16 KiB at a time (short lines gathered in a pooled
+// buffer), and exits once the queue is empty. The room's hand-outs (below)
+// write without one where the socket has room, with non-blocking writes;
+// only one of the two writes the connection at a time. A client whose queue grows
 // past its limit is dropped, so that no one waits for a slow reader.
 //
 // The room holds the registered clients. Its mutex orders every broadcast,

@@ -12,14 +12,15 @@ import (
 )
 
 // An outbox is a client's queue of outgoing lines. Lines are shared: the
-// room hands every member a slice of the same bytes (see room.pending). A writer
-// goroutine exists only while lines are queued; it takes everything queued
-// and writes it 16 KiB at a time, so an idle client costs no goroutine and
-// a busy one few system calls. The room's hand-outs need none where the
-// socket has room for them (see flush).
+// room hands every member a slice of the same bytes (see room.pending). A
+// writer goroutine exists only while lines are queued; it takes everything
+// queued and writes it 16 KiB at a time, so an idle client costs no
+// goroutine and a busy one few system calls. The room's hand-outs need none
+// where the socket has room for them (see flush).
 //
-// push and closeAfterFlush are safe to call from any goroutine and
-// never block; nothing here holds the lock across a write.
+// push, hand, flush and closeAfterFlush are safe to call from any
+// goroutine; only flush writes, and never waits. Nothing here holds the
+// lock across a write.
 type outbox struct {
 	conn    net.Conn
 	raw     syscall.RawConn // conn's socket, for flush; nil if out of reach (TLS)
@@ -30,7 +31,7 @@ type outbox struct {
 	drained sync.Cond // signalled when size shrinks or the outbox fails
 	queue   *batch    // lines queued, in order; nil if none
 	size    int       // bytes queued and in the batch being written
-	writing bool      // a writer goroutine runs
+	writing bool      // a writer goroutine, or flush, is writing
 	closing bool      // close the connection once lines are written
 	failure string    // why the outbox stopped; "" while it works
 }
@@ -223,8 +224,8 @@ var writeBuffers = sync.Pool{New: func() any { return new([writeBufferSize]byte)
 
 const writeBufferSize = 16 << 10
 
-// writeLines writes lines in order: short ones gathered in a buffer, one
-// as long as the buffer on its own.
+// writeLines writes lines in order, 16 KiB at a time: short lines
+// gathered in a buffer, a long one in pieces of its own, uncopied.
 func (o *outbox) writeLines(lines [][]byte) error {
 	buf := writeBuffers.Get().(*[writeBufferSize]byte)
 	defer writeBuffers.Put(buf)
@@ -236,11 +237,11 @@ func (o *outbox) writeLines(lines [][]byte) error {
 			}
 			b = b[:0]
 		}
-		if len(line) >= cap(b) {
-			if err := o.writeOut(line); err != nil {
+		for len(line) >= cap(b) {
+			if err := o.writeOut(line[:cap(b)]); err != nil {
 				return err
 			}
-			continue
+			line = line[cap(b):]
 		}
 		b = append(b, line...)
 	}
@@ -250,7 +251,8 @@ func (o *outbox) writeLines(lines [][]byte) error {
 	return o.writeOut(b)
 }
 
-// writeOut writes b within the write timeout.
+// writeOut writes b within the write timeout: a client that takes no data
+// for that long is dropped.
 func (o *outbox) writeOut(b []byte) error {
 	o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
 	_, err := o.conn.Write(b)
@@ -268,6 +270,7 @@ func (o *outbox) write(b *batch) {
 		}
 		if b == nil || o.failure != "" {
 			o.writing = false
+			o.conn.SetWriteDeadline(time.Time{}) // flush's writes fail once it passes
 			halfClose := o.closing && o.failure == ""
 			o.mu.Unlock()
 			if halfClose {

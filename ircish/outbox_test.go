@@ -113,3 +113,37 @@ func TestCut(t *testing.T) {
 		}
 	}
 }
+
+// A line pushed after one handed but not yet flushed comes after it, and
+// the flush that follows has nothing left to do.
+func TestPushAfterHandKeepsOrder(t *testing.T) {
+	p := newPipeOutbox(t)
+	p.out.hand([]byte("MSG a hi\r\n"))
+	p.out.push([]byte("PONG\r\n"))
+	p.out.flush()
+	p.peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	r := bufio.NewReader(p.peer)
+	for _, want := range []string{"MSG a hi\r\n", "PONG\r\n"} {
+		if line, err := r.ReadString('\n'); err != nil || line != want {
+			t.Fatalf("read %q, %v; want %q", line, err, want)
+		}
+	}
+}
+
+// flushAll writes to every outbox, however many chunks they make.
+func TestFlushAllWritesEveryOutbox(t *testing.T) {
+	outs := make([]*outbox, 2*flushChunk+1)
+	peers := make([]net.Conn, len(outs))
+	for i := range outs {
+		p := newPipeOutbox(t)
+		outs[i], peers[i] = p.out, p.peer
+		p.out.hand([]byte("MSG a hi\r\n"))
+	}
+	go flushAll(outs)
+	for i, peer := range peers {
+		peer.SetReadDeadline(time.Now().Add(waitTimeout))
+		if line, err := bufio.NewReader(peer).ReadString('\n'); err != nil || line != "MSG a hi\r\n" {
+			t.Fatalf("outbox %d of %d: read %q, %v; want the line handed", i, len(outs), line, err)
+		}
+	}
+}

@@ -36,7 +36,7 @@ type room struct {
 	timer   *time.Timer // calls handOutAll
 	spare   []*outbox   // for handOutAll to reuse
 
-	deliveries int64 // lines queued for members so far
+	deliveries int64 // lines for members so far
 }
 
 func newRoom() *room {
@@ -124,9 +124,9 @@ func presenceDelay(n int) time.Duration {
 	return min(time.Duration(1+n/5000)*50*time.Millisecond, time.Second)
 }
 
-// broadcast adds a line to pending for every member: actor, if it is
-// one, is handed its share at once, the others theirs within delay. The
-// caller holds r.mu.
+// broadcast adds a line to pending for every member: actor, if not nil,
+// is handed its share at once, the others theirs within delay (plus the
+// time it takes to write to them all). The caller holds r.mu.
 func (r *room) broadcast(actor *client, delay time.Duration, verb string, params ...string) {
 	if due := time.Now().Add(delay); len(r.pending) == 0 || due.Before(r.due) {
 		r.due = due
@@ -153,8 +153,7 @@ func (r *room) handOut(m *client) {
 }
 
 // handOutAll hands every member its share of pending, starts pending
-// afresh, and then writes the shares: one goroutine writing to many sockets
-// in turn costs less than a goroutine each.
+// afresh, and then writes the shares.
 func (r *room) handOutAll() {
 	r.mu.Lock()
 	outs := r.spare
@@ -168,14 +167,34 @@ func (r *room) handOutAll() {
 	}
 	r.pending = nil
 	r.mu.Unlock()
-	for _, o := range outs {
-		o.flush()
-	}
+	flushAll(outs)
 	clear(outs)
 	r.mu.Lock()
 	r.spare = outs[:0]
 	r.mu.Unlock()
 }
+
+// flushAll flushes outs, flushChunk of them per goroutine: one goroutine
+// writing to many sockets in turn costs less than a goroutine each, and
+// a few of them use every core in a big room.
+func flushAll(outs []*outbox) {
+	var wg sync.WaitGroup
+	for len(outs) > flushChunk {
+		chunk := outs[:flushChunk]
+		outs = outs[flushChunk:]
+		wg.Go(func() {
+			for _, o := range chunk {
+				o.flush()
+			}
+		})
+	}
+	for _, o := range outs {
+		o.flush()
+	}
+	wg.Wait()
+}
+
+const flushChunk = 256
 
 // tell sends line to c alone, after what c has yet to be handed of
 // pending if it is a member.

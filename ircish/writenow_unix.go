@@ -8,8 +8,10 @@ import (
 )
 
 // writeNow writes as much of lines as the socket buffer of raw has room
-// for, without waiting, and returns the number of bytes written. It leaves
-// errors to the next write, which waits.
+// for, without waiting, and returns the number of bytes written. It
+// writes nothing once a write deadline set on the connection has passed.
+// It leaves errors to the writer goroutine, whose writes wait and tell a
+// full socket from a lost connection.
 func writeNow(raw syscall.RawConn, lines [][]byte) int {
 	w := nowWriters.Get().(*nowWriter)
 	defer nowWriters.Put(w)
@@ -19,8 +21,8 @@ func writeNow(raw syscall.RawConn, lines [][]byte) int {
 	return w.n
 }
 
-// A nowWriter holds one writeNow's state, so that the function raw.Write
-// calls is made once, not once a call.
+// A nowWriter holds one writeNow's state and the method value passed to
+// raw.Write, which is allocated once per nowWriter rather than per call.
 type nowWriter struct {
 	lines [][]byte
 	n     int

@@ -30,3 +30,36 @@ func TestFlushWritesWithoutAWriter(t *testing.T) {
 		}
 	}
 }
+
+// A writer that is done leaves no write deadline behind, which would stop
+// flush from writing once it passed.
+func TestFlushWritesAfterTheWriteTimeout(t *testing.T) {
+	mine, peer := loopbackPair(t)
+	o := newOutbox(mine, 1<<20, time.Millisecond)
+	o.push([]byte("JOINED a\r\n"))
+	peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	r := bufio.NewReader(peer)
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		o.mu.Lock()
+		writing := o.writing
+		o.mu.Unlock()
+		if !writing {
+			break
+		}
+		if time.Since(start) > waitTimeout {
+			t.Fatalf("the writer is still running after %v", waitTimeout)
+		}
+	}
+	time.Sleep(10 * o.timeout) // past the last write's deadline
+	o.hand([]byte("MSG a hi\r\n"))
+	o.flush()
+	o.mu.Lock()
+	writing, size := o.writing, o.size
+	o.mu.Unlock()
+	if writing || size != 0 {
+		t.Fatalf("flush after the write timeout: writing %v, %d bytes queued; want it written by flush", writing, size)
+	}
+}

@@ -193,7 +193,7 @@ func (h *harness) read(ts *testscript.TestScript, args []string) {
 	if !ok {
 		ts.Fatalf("%s is read already: read is for connect -noread", p.name)
 	}
-	// Once read, the connection gets a receive buffer of the usual size:
+	// Once read, the connection gets a large receive buffer:
 	// with a window below the sender's segment size, Linux may send one
 	// window's worth per persist timeout (TCP's silly window avoidance),
 	// a trickle that looks like a server that stopped writing.
