@@ -56,10 +56,7 @@ func TestFlushLeavesTheRestToAWriter(t *testing.T) {
 		want = append(want, line...)
 	}
 	o.flush()
-	o.mu.Lock()
-	writing := o.writing
-	o.mu.Unlock()
-	if !writing {
+	if writing, _ := writerState(o); !writing {
 		t.Fatal("after flushing 16 MiB to a peer that does not read yet: no writer")
 	}
 	peer.SetReadDeadline(time.Now().Add(waitTimeout))
@@ -146,4 +143,11 @@ func TestFlushAllWritesEveryOutbox(t *testing.T) {
 			t.Fatalf("outbox %d of %d: read %q, %v; want the line handed", i, len(outs), line, err)
 		}
 	}
+}
+
+// writerState returns whether o is writing, and the bytes it holds.
+func writerState(o *outbox) (writing bool, size int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.writing, o.size
 }

@@ -16,10 +16,7 @@ func TestFlushWritesWithoutAWriter(t *testing.T) {
 	o.hand([]byte("JOINED a\r\n"))
 	o.hand([]byte("MSG a hi\r\n"))
 	o.flush()
-	o.mu.Lock()
-	writing, size := o.writing, o.size
-	o.mu.Unlock()
-	if writing || size != 0 {
+	if writing, size := writerState(o); writing || size != 0 {
 		t.Fatalf("after flush: writing %v, %d bytes queued; want no writer and nothing queued", writing, size)
 	}
 	peer.SetReadDeadline(time.Now().Add(waitTimeout))
@@ -42,24 +39,14 @@ func TestFlushWritesAfterTheWriteTimeout(t *testing.T) {
 	if _, err := r.ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
-	for start := time.Now(); ; time.Sleep(time.Millisecond) {
-		o.mu.Lock()
-		writing := o.writing
-		o.mu.Unlock()
-		if !writing {
-			break
-		}
-		if time.Since(start) > waitTimeout {
-			t.Fatalf("the writer is still running after %v", waitTimeout)
-		}
-	}
+	waitFor(t, "the writer to end", func() bool {
+		writing, _ := writerState(o)
+		return !writing
+	})
 	time.Sleep(10 * o.timeout) // past the last write's deadline
 	o.hand([]byte("MSG a hi\r\n"))
 	o.flush()
-	o.mu.Lock()
-	writing, size := o.writing, o.size
-	o.mu.Unlock()
-	if writing || size != 0 {
+	if writing, size := writerState(o); writing || size != 0 {
 		t.Fatalf("flush after the write timeout: writing %v, %d bytes queued; want it written by flush", writing, size)
 	}
 }
