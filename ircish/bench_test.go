@@ -20,7 +20,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	const members = 100
 	s := &Server{}
 	s.init()
-	clients := make([]*client, members)
+	clients := make([]*conn, members)
 	var done sync.WaitGroup
 	for i := range clients {
 		server, peer := loopbackPair(b)
@@ -29,7 +29,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			defer done.Done()
 			readUntilTheEnd(peer)
 		}()
-		clients[i] = newClient(s, server)
+		clients[i] = newConn(s, server)
 		if err := s.room.join(clients[i], fmt.Sprintf("m%d", i)); err != nil {
 			b.Fatal(err)
 		}

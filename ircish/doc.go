@@ -9,8 +9,8 @@
 //
 // # Goroutines and who owns what
 //
-// Each connection has one reader goroutine (client.serve, then
-// client.readOn): it frames lines (lineReader), runs commands and, at the
+// Each connection has one reader goroutine (conn.serve, then
+// conn.readOn): it frames lines (lineReader), runs commands and, at the
 // end, leaves the room. Only it reads the connection and changes the
 // client's own fields. After each burst of lines it hands over to a fresh
 // goroutine, so that an idle client waits on the smallest stack.

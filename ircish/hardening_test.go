@@ -272,7 +272,7 @@ func TestSoak(t *testing.T) {
 	waitFor(t, "no clients left on the server", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return len(s.clients) == 0 && len(s.perIP) == 0
+		return len(s.conns) == 0 && len(s.perIP) == 0
 	})
 	waitFor(t, fmt.Sprintf("goroutines back to %d (+1 for Serve)", baseline), func() bool {
 		return runtime.NumGoroutine() <= baseline+1

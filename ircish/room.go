@@ -23,9 +23,9 @@ import (
 // All methods are safe to call from any goroutine.
 type room struct {
 	mu      sync.Mutex
-	members []*client          // in no particular order; a client knows its index
-	byNick  map[string]*client // by FoldNick(nick)
-	closed  bool               // shutting down: no more joins or LEFT lines
+	members []*conn          // in no particular order; a client knows its index
+	byNick  map[string]*conn // by FoldNick(nick)
+	closed  bool             // shutting down: no more joins or LEFT lines
 
 	// pending holds the lines said since they were last handed out, and
 	// pending[:m.handed] is what member m was handed of them or said
@@ -40,11 +40,11 @@ type room struct {
 }
 
 func newRoom() *room {
-	return &room{byNick: make(map[string]*client)}
+	return &room{byNick: make(map[string]*conn)}
 }
 
 // join registers c under nick and tells everyone, c included.
-func (r *room) join(c *client, nick string) error {
+func (r *room) join(c *conn, nick string) error {
 	if err := CheckNick(nick); err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (r *room) join(c *client, nick string) error {
 
 // rename changes c's nick and tells everyone. A case variant of c's own nick
 // is allowed; the very same nick is a no-op.
-func (r *room) rename(c *client, nick string) error {
+func (r *room) rename(c *conn, nick string) error {
 	if err := CheckNick(nick); err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (r *room) rename(c *client, nick string) error {
 
 // leave hands c what it has yet to be handed, removes it and tells
 // everyone else, with reason.
-func (r *room) leave(c *client, reason string) {
+func (r *room) leave(c *conn, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.handOut(c)
@@ -105,7 +105,7 @@ func (r *room) leave(c *client, reason string) {
 }
 
 // say sends text from c to everyone, c included.
-func (r *room) say(c *client, text string) {
+func (r *room) say(c *conn, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.broadcast(c, msgDelay, Msg, c.nick, text)
@@ -127,7 +127,7 @@ func presenceDelay(n int) time.Duration {
 // broadcast adds a line to pending for every member: actor, if not nil,
 // is handed its share at once, the others theirs within delay (plus the
 // time it takes to write to them all). The caller holds r.mu.
-func (r *room) broadcast(actor *client, delay time.Duration, verb string, params ...string) {
+func (r *room) broadcast(actor *conn, delay time.Duration, verb string, params ...string) {
 	if due := time.Now().Add(delay); len(r.pending) == 0 || due.Before(r.due) {
 		r.due = due
 		if r.timer == nil {
@@ -145,7 +145,7 @@ func (r *room) broadcast(actor *client, delay time.Duration, verb string, params
 
 // handOut queues for member m the part of pending it has yet to be
 // handed. The caller holds r.mu.
-func (r *room) handOut(m *client) {
+func (r *room) handOut(m *conn) {
 	if n := len(r.pending); m.handed < n {
 		m.out.push(r.pending[m.handed:n:n])
 		m.handed = n
@@ -198,7 +198,7 @@ const flushChunk = 256
 
 // tell sends line to c alone, after what c has yet to be handed of
 // pending if it is a member.
-func (r *room) tell(c *client, line []byte) {
+func (r *room) tell(c *conn, line []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c.index < len(r.members) && r.members[c.index] == c {
@@ -208,7 +208,7 @@ func (r *room) tell(c *client, line []byte) {
 }
 
 // whisper sends text from c to the member named to, and to c.
-func (r *room) whisper(c *client, to, text string) error {
+func (r *room) whisper(c *conn, to, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	target, ok := r.byNick[FoldNick(to)]

@@ -94,7 +94,7 @@ func TestTellComesAfterPending(t *testing.T) {
 // of the pipe's other end.
 type pipeMember struct {
 	t    *testing.T
-	c    *client
+	c    *conn
 	peer *bufio.Reader
 }
 
@@ -104,7 +104,7 @@ func joinPipe(t *testing.T, r *room, nick string) pipeMember {
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
 	peer.SetReadDeadline(time.Now().Add(waitTimeout))
-	c := &client{out: newOutbox(mine, 1<<20, time.Minute)}
+	c := &conn{out: newOutbox(mine, 1<<20, time.Minute)}
 	if err := r.join(c, nick); err != nil {
 		t.Fatal(err)
 	}

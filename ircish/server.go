@@ -57,7 +57,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	clients   map[*client]struct{}
+	conns     map[*conn]struct{}
 	perIP     map[string]*ipState
 	pruned    time.Time // when perIP was last pruned
 }
@@ -81,7 +81,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	s.init()
 	s.mu.Lock()
-	conns := len(s.clients)
+	conns := len(s.conns)
 	s.mu.Unlock()
 	members, deliveries := s.room.stats()
 	return Stats{Connections: conns, Members: members, Deliveries: deliveries, Drops: s.drops.Load()}
@@ -94,7 +94,7 @@ func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.room = newRoom()
 		s.listeners = make(map[net.Listener]struct{})
-		s.clients = make(map[*client]struct{})
+		s.conns = make(map[*conn]struct{})
 		s.perIP = make(map[string]*ipState)
 		if s.clock == nil {
 			s.clock = realClock{}
@@ -162,14 +162,14 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // admit starts serving conn, or refuses it when a limit is reached.
-func (s *Server) admit(conn net.Conn) {
-	c := newClient(s, conn)
+func (s *Server) admit(nc net.Conn) {
+	c := newConn(s, nc)
 	if err := s.add(c); err != nil {
 		s.log().Info("connection refused", "remote", c.remote, "err", err.Text)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			refuse(conn, err)
+			refuse(nc, err)
 		}()
 		return
 	}
@@ -189,15 +189,15 @@ func refuse(conn net.Conn, err *Error) {
 }
 
 // add registers c as served, unless a limit forbids it.
-func (s *Server) add(c *client) *Error {
-	ip := remoteIP(c.conn)
+func (s *Server) add(c *conn) *Error {
+	ip := remoteIP(c.netConn)
 	limited := s.LimitLoopback || !ip.IsLoopback()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closing.Load():
 		return errShuttingDown
-	case len(s.clients) >= s.maxClients():
+	case len(s.conns) >= s.maxClients():
 		return errorf(CodeServerFull, "the server is full; try again later")
 	}
 	if limited {
@@ -216,13 +216,13 @@ func (s *Server) add(c *client) *Error {
 		st.conns++
 		c.ip = ip.String()
 	}
-	s.clients[c] = struct{}{}
+	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return nil
 }
 
 // release frees c's per-IP place, as c leaves.
-func (s *Server) release(c *client) {
+func (s *Server) release(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.perIP[c.ip]; st != nil {
@@ -231,9 +231,9 @@ func (s *Server) release(c *client) {
 }
 
 // forget drops c, whose goroutine ends.
-func (s *Server) forget(c *client) {
+func (s *Server) forget(c *conn) {
 	s.mu.Lock()
-	delete(s.clients, c)
+	delete(s.conns, c)
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -293,8 +293,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.room.close()
-	for c := range s.clients {
-		closeRead(c.conn) // its reader wakes, says BYE and closes
+	for c := range s.conns {
+		closeRead(c.netConn) // its reader wakes, says BYE and closes
 	}
 	s.mu.Unlock()
 
@@ -308,8 +308,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
-		for c := range s.clients {
-			closeNow(c.conn)
+		for c := range s.conns {
+			closeNow(c.netConn)
 		}
 		s.mu.Unlock()
 		<-done

@@ -55,17 +55,17 @@ func errUnknownCommand(verb string) *Error {
 // httpRequest matches the first line of an HTTP request.
 var httpRequest = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d`)
 
-// A client is one connection as the server sees it. Its own goroutine
+// A conn is one connection as the server sees it. Its own goroutine
 // (serve, then readOn) reads the connection, runs commands and, at the end,
 // leaves the room. Lines to the client go through its outbox.
-type client struct {
-	s      *Server
-	conn   net.Conn
-	remote string // ip:port
-	ip     string // the key of its per-IP limits, if they apply
-	in     lineReader
-	out    *outbox
-	flood  *rate.Limiter // nil: no flood control
+type conn struct {
+	s       *Server
+	netConn net.Conn
+	remote  string // ip:port
+	ip      string // the key of its per-IP limits, if they apply
+	in      lineReader
+	out     *outbox
+	flood   *rate.Limiter // nil: no flood control
 
 	// nick, key (FoldNick(nick)), index and handed are written by the room
 	// under its lock; the client's own goroutine reads nick and key without
@@ -80,13 +80,13 @@ type client struct {
 	quitReason string // set by QUIT
 }
 
-func newClient(s *Server, conn net.Conn) *client {
-	c := &client{
-		s:      s,
-		conn:   conn,
-		remote: conn.RemoteAddr().String(),
-		in:     newLineReader(conn, s.maxLine(), s.lineTimeout()),
-		out:    newOutbox(conn, s.sendQueue(), s.writeTimeout()),
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s:       s,
+		netConn: nc,
+		remote:  nc.RemoteAddr().String(),
+		in:      newLineReader(nc, s.maxLine(), s.lineTimeout()),
+		out:     newOutbox(nc, s.sendQueue(), s.writeTimeout()),
 	}
 	if r := s.floodRate(); r > 0 {
 		c.flood = rate.NewLimiter(rate.Limit(r), s.floodBurst())
@@ -96,7 +96,7 @@ func newClient(s *Server, conn net.Conn) *client {
 
 // logAt logs an event of this client, with its address and nick. It takes
 // slog.Attrs, so that a message costs no allocation to log.
-func (c *client) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
+func (c *conn) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
 	var buf [5]slog.Attr
 	all := append(buf[:0], slog.String("remote", c.remote))
 	if c.nick != "" {
@@ -105,11 +105,11 @@ func (c *client) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
 	c.s.log().LogAttrs(context.Background(), level, msg, append(all, attrs...)...)
 }
 
-func (c *client) logInfo(msg string, attrs ...slog.Attr) { c.logAt(slog.LevelInfo, msg, attrs...) }
+func (c *conn) logInfo(msg string, attrs ...slog.Attr) { c.logAt(slog.LevelInfo, msg, attrs...) }
 
 // serve runs the client until it quits or its connection ends: it greets
 // the client, then reads and handles its lines.
-func (c *client) serve() {
+func (c *conn) serve() {
 	cause := reasonLost
 	defer c.end(&cause)
 	if cause = c.greet(); cause == "" {
@@ -122,7 +122,7 @@ func (c *client) serve() {
 // KiB (a broadcast, a log record), and a waiting goroutine keeps its stack:
 // so once a burst of lines is handled, readOn goes on in a fresh goroutine,
 // and an idle client waits for its next line on the smallest stack.
-func (c *client) readOn() {
+func (c *conn) readOn() {
 	cause := reasonLost
 	defer c.end(&cause)
 	for {
@@ -138,7 +138,7 @@ func (c *client) readOn() {
 
 // end is deferred by the client's goroutines: it finishes the client for
 // *cause, unless that is "" (the client goes on), or for a panic.
-func (c *client) end(cause *string) {
+func (c *conn) end(cause *string) {
 	if p := recover(); p != nil {
 		c.logAt(slog.LevelError, "panic", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
 		*cause = reasonPanic
@@ -151,9 +151,9 @@ func (c *client) end(cause *string) {
 // greet shakes hands for TLS, answers a web client, sends WELCOME and
 // handles the first line if it came at once. It returns why the connection
 // ends, or "" to go on.
-func (c *client) greet() string {
+func (c *conn) greet() string {
 	deadline := time.Now().Add(c.s.registerTimeout())
-	if tc, ok := c.conn.(*tls.Conn); ok {
+	if tc, ok := c.netConn.(*tls.Conn); ok {
 		tc.SetDeadline(deadline)
 		if err := tc.Handshake(); err != nil {
 			c.logInfo("tls handshake failed", slog.Any("err", err))
@@ -190,7 +190,7 @@ var httpAnswer = []byte("HTTP/1.0 400 Bad Request\r\n" +
 
 // handle runs one line read, or deals with the error reading it. It
 // returns why the connection ends, or "" to go on.
-func (c *client) handle(line []byte, err error) string {
+func (c *conn) handle(line []byte, err error) string {
 	if errors.Is(err, errLineTooLong) {
 		c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
 		return ""
@@ -225,7 +225,7 @@ func (c *client) handle(line []byte, err error) string {
 // pace waits as long as the flood limit asks before the next line, and
 // tells the client once per episode: an episode ends when the client has
 // been quiet long enough for its burst to refill.
-func (c *client) pace() {
+func (c *conn) pace() {
 	if c.flood == nil {
 		return
 	}
@@ -243,7 +243,7 @@ func (c *client) pace() {
 
 // readFailure tells why reading failed, and tells the client if it is to
 // blame.
-func (c *client) readFailure(err error) string {
+func (c *conn) readFailure(err error) string {
 	if reason := c.out.err(); reason != "" {
 		return reason
 	}
@@ -268,7 +268,7 @@ func (c *client) readFailure(err error) string {
 }
 
 // run parses and runs one command line.
-func (c *client) run(line []byte) error {
+func (c *conn) run(line []byte) error {
 	m, err := ParseClientLine(line)
 	if c.nick == "" && c.lines > maxLinesBeforeNick && (err != nil || m.Verb != Nick) {
 		return errTooManyLines
@@ -290,7 +290,7 @@ func (c *client) run(line []byte) error {
 
 // send sends line to the client alone: to a member, after the room's
 // lines it has yet to be handed, so that it sees everything in order.
-func (c *client) send(line []byte) {
+func (c *conn) send(line []byte) {
 	if c.nick == "" {
 		c.out.push(line)
 		return
@@ -300,7 +300,7 @@ func (c *client) send(line []byte) {
 
 // reply sends a protocol error to the client and logs it; any other error
 // is a bug, logged and not sent.
-func (c *client) reply(err error) {
+func (c *conn) reply(err error) {
 	e, ok := AsError(err)
 	if !ok {
 		c.logAt(slog.LevelError, "command failed", slog.Any("err", err))
@@ -313,7 +313,7 @@ func (c *client) reply(err error) {
 // finish leaves the room, says BYE (to a client that got WELCOME), and
 // closes the connection once the outbox is written and the client had a
 // moment to read it.
-func (c *client) finish(cause string) {
+func (c *conn) finish(cause string) {
 	reason, bye := cause, cause
 	switch cause {
 	case reasonSendQueue, reasonWriteTimeout:
@@ -344,11 +344,11 @@ const (
 	lingerBytes = 64 << 10
 )
 
-func (c *client) linger() {
+func (c *conn) linger() {
 	c.out.waitBelow(0) // the last lines are written, or never will be
-	c.conn.SetReadDeadline(time.Now().Add(lingerTime))
-	io.CopyN(io.Discard, c.conn, lingerBytes)
-	c.conn.Close()
+	c.netConn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.netConn, lingerBytes)
+	c.netConn.Close()
 }
 
 // A command is the server side of a verb.
@@ -357,7 +357,7 @@ type command struct {
 	beforeNick bool // allowed before registration
 	syntax     string
 	about      string
-	run        func(c *client, params []string) error
+	run        func(c *conn, params []string) error
 }
 
 // commands is the command table; see protocol.txt.
@@ -368,18 +368,18 @@ var helpOrder = []string{Nick, Msg, Whisper, List, Help, Ping, Quit}
 
 func init() {
 	commands = map[string]command{
-		Nick:    {1, true, "NICK <nick>", "choose your nick (first of all), or change it", (*client).setNick},
-		Msg:     {1, false, "MSG <text>", "say text to everyone", (*client).say},
-		Whisper: {2, false, "WHISPER <nick> <text>", "say text to one user only", (*client).whisper},
-		List:    {0, false, "LIST", "list everyone here", (*client).list},
-		Help:    {0, true, "HELP [<command>]", "describe the commands", (*client).help},
-		Ping:    {0, true, "PING [<token>]", "the server answers PONG [<token>]", (*client).ping},
-		Quit:    {0, true, "QUIT [<reason>]", "leave", (*client).quit},
+		Nick:    {1, true, "NICK <nick>", "choose your nick (first of all), or change it", (*conn).setNick},
+		Msg:     {1, false, "MSG <text>", "say text to everyone", (*conn).say},
+		Whisper: {2, false, "WHISPER <nick> <text>", "say text to one user only", (*conn).whisper},
+		List:    {0, false, "LIST", "list everyone here", (*conn).list},
+		Help:    {0, true, "HELP [<command>]", "describe the commands", (*conn).help},
+		Ping:    {0, true, "PING [<token>]", "the server answers PONG [<token>]", (*conn).ping},
+		Quit:    {0, true, "QUIT [<reason>]", "leave", (*conn).quit},
 	}
 }
 
 // setNick registers the client, or renames it: NICK <nick>.
-func (c *client) setNick(p []string) error {
+func (c *conn) setNick(p []string) error {
 	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
 	if c.nick == "" {
 		if err := c.s.room.join(c, nick); err != nil {
@@ -400,14 +400,14 @@ func (c *client) setNick(p []string) error {
 }
 
 // say sends a message to everyone: MSG <text>.
-func (c *client) say(p []string) error {
+func (c *conn) say(p []string) error {
 	c.s.room.say(c, p[0])
 	c.logInfo("message", slog.String("text", p[0]))
 	return nil
 }
 
 // whisper sends a message to one user: WHISPER <nick> <text>.
-func (c *client) whisper(p []string) error {
+func (c *conn) whisper(p []string) error {
 	if err := c.s.room.whisper(c, p[0], p[1]); err != nil {
 		return err
 	}
@@ -420,7 +420,7 @@ func (c *client) whisper(p []string) error {
 }
 
 // list sends the nicks of everyone here: LIST.
-func (c *client) list([]string) error {
+func (c *conn) list([]string) error {
 	nicks := c.s.room.nicks()
 	c.send(Line(List, strings.Join(nicks, " ")))
 	c.logInfo("list", slog.Int("users", len(nicks)))
@@ -428,7 +428,7 @@ func (c *client) list([]string) error {
 }
 
 // help describes the commands, or one: HELP [<command>].
-func (c *client) help(p []string) error {
+func (c *conn) help(p []string) error {
 	verbs := helpOrder
 	if len(p) > 0 {
 		verb := upperASCII(p[0])
@@ -445,13 +445,13 @@ func (c *client) help(p []string) error {
 }
 
 // ping answers PONG with the same token: PING [<token>].
-func (c *client) ping(p []string) error {
+func (c *conn) ping(p []string) error {
 	c.send(Line(Pong, p...))
 	return nil
 }
 
 // quit ends the connection: QUIT [<reason>].
-func (c *client) quit(p []string) error {
+func (c *conn) quit(p []string) error {
 	if len(p) > 0 {
 		c.quitReason = p[0]
 	}
