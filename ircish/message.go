@@ -44,7 +44,7 @@ const allWords = -1
 // the invalid nick "a b", not silently cut to "a".
 var (
 	clientVerbs = map[string]int{
-		Nick: 0, Msg: 0, Whisper: 1, List: allWords, Help: 0, Ping: 0, Quit: 0,
+		Nick: 0, Msg: 0, Whisper: 1, List: allWords, Help: allWords, Ping: 0, Quit: 0,
 	}
 	serverVerbs = map[string]int{
 		Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,

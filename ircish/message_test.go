@@ -41,6 +41,8 @@ var clientLines = []struct {
 	{"list", msg(List)},
 	{"HELP", msg(Help)},
 	{"help msg", msg(Help, "msg")},
+	{"HELP msg ", msg(Help, "msg")},
+	{"HELP msg x", msg(Help, "msg", "x")},
 	{"PING", msg(Ping)},
 	{"PING 42", msg(Ping, "42")},
 	{"QUIT", msg(Quit)},
