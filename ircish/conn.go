@@ -67,11 +67,10 @@ type conn struct {
 	out     *outbox
 	flood   *rate.Limiter // nil: no flood control
 
-	// nick, key (FoldNick(nick)), index and handed are written by the room
+	// nick, key (FoldNick(nick)) and handed are written by the room
 	// under its lock; the client's own goroutine reads nick and key without
 	// it.
 	nick, key string
-	index     int
 	handed    int // see room.pending
 
 	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
@@ -117,11 +116,12 @@ func (c *conn) serve() {
 	}
 }
 
-// readOn reads and handles the client's lines until it quits or its
-// connection ends. Handling a line can grow a goroutine's stack to several
-// KiB (a broadcast, a log record), and a waiting goroutine keeps its stack:
-// so once a burst of lines is handled, readOn goes on in a fresh goroutine,
-// and an idle client waits for its next line on the smallest stack.
+// readOn reads and handles the client's lines until it quits, its
+// connection ends, it is dropped or the server shuts down. Handling a line
+// can grow a goroutine's stack to several KiB (a broadcast, a log record),
+// and a waiting goroutine keeps its stack: so once a burst of lines is
+// handled, readOn goes on in a fresh goroutine, and an idle client waits
+// for its next line on the smallest stack.
 func (c *conn) readOn() {
 	cause := reasonLost
 	defer c.end(&cause)
@@ -166,16 +166,30 @@ func (c *conn) greet() string {
 	c.in.setDeadline(time.Now().Add(httpWait))
 	line, err := c.in.readLine()
 	if err == nil && httpRequest.Match(line) {
-		c.out.push(httpAnswer)
+		c.out.pushReply(httpAnswer)
 		return reasonHTTP
 	}
-	c.out.push(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
+	c.out.pushReply(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
 	c.welcomed = true
 	c.in.setDeadline(deadline)
 	if errors.Is(err, errDeadline) {
 		return ""
 	}
 	return c.handle(line, err)
+}
+
+// stopped returns why the client must stop: it was dropped, or the server
+// shuts down; "" if neither. Lines the client sent are run only while it
+// is not stopped, so that nothing of a dropped client is heard after its
+// drop, and shutdown does not wait for a client's buffered lines.
+func (c *conn) stopped() string {
+	if reason := c.out.err(); reason != "" {
+		return reason
+	}
+	if c.s.shuttingDown() {
+		return reasonShutdown
+	}
+	return ""
 }
 
 // httpWait is how long a new connection may take to send an HTTP request
@@ -191,14 +205,20 @@ var httpAnswer = []byte("HTTP/1.0 400 Bad Request\r\n" +
 // handle runs one line read, or deals with the error reading it. It
 // returns why the connection ends, or "" to go on.
 func (c *conn) handle(line []byte, err error) string {
-	if errors.Is(err, errLineTooLong) {
-		c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
-		return ""
-	}
-	if err != nil {
+	tooLong := errors.Is(err, errLineTooLong)
+	if err != nil && !tooLong {
 		return c.readFailure(err)
 	}
-	if len(bytes.TrimLeft(line, " ")) == 0 {
+	if !tooLong && len(bytes.TrimLeft(line, " ")) == 0 {
+		return ""
+	}
+	// Stop reading while this client's own replies pile up, and pace
+	// floods: TCP pushes back on the sender, and nothing is lost.
+	if reason := c.out.waitBelow(c.s.sendQueue() / 16); reason != "" {
+		return reason
+	}
+	if tooLong {
+		c.reply(errorf(CodeLineTooLong, fmt.Sprintf("lines are at most %d bytes; this one was dropped", c.in.max)))
 		return ""
 	}
 	c.lines++
@@ -206,10 +226,10 @@ func (c *conn) handle(line []byte, err error) string {
 		c.reply(errNotHTTP)
 		return reasonHTTP
 	}
-	// Stop reading while this client's own replies pile up, and pace
-	// floods: TCP pushes back on the sender, and nothing is lost.
-	c.out.waitBelow(c.s.sendQueue() / 16)
 	c.pace()
+	if reason := c.stopped(); reason != "" {
+		return reason
+	}
 	switch err := c.run(line); {
 	case errors.Is(err, errQuit):
 		return reasonQuit
@@ -222,9 +242,10 @@ func (c *conn) handle(line []byte, err error) string {
 	return ""
 }
 
-// pace waits as long as the flood limit asks before the next line, and
-// tells the client once per episode: an episode ends when the client has
-// been quiet long enough for its burst to refill.
+// pace waits as long as the flood limit asks before the next line, or
+// until the client is dropped or the server shuts down, and tells the
+// client once per episode: an episode ends when the client has been quiet
+// long enough for its burst to refill.
 func (c *conn) pace() {
 	if c.flood == nil {
 		return
@@ -235,7 +256,11 @@ func (c *conn) pace() {
 			c.flooding = true
 			c.reply(errFlood)
 		}
-		c.s.clock.Sleep(d)
+		select {
+		case <-c.s.clock.After(d):
+		case <-c.out.failed():
+		case <-c.s.done:
+		}
 	} else if c.flood.TokensAt(now) >= float64(c.flood.Burst()-1) {
 		c.flooding = false
 	}
@@ -288,18 +313,19 @@ func (c *conn) run(line []byte) error {
 	return cmd.run(c, m.Params)
 }
 
-// send sends line to the client alone: to a member, after the room's
-// lines it has yet to be handed, so that it sees everything in order.
+// send sends line to the client alone, as a reply: to a member, after the
+// room's lines it has yet to be handed, so that it sees everything in
+// order.
 func (c *conn) send(line []byte) {
 	if c.nick == "" {
-		c.out.push(line)
+		c.out.pushReply(line)
 		return
 	}
 	c.s.room.tell(c, line)
 }
 
-// reply sends a protocol error to the client and logs it; any other error
-// is a bug, logged and not sent.
+// reply sends a protocol error to the client, unless the room has (see
+// sentError), and logs it; any other error is a bug, logged and not sent.
 func (c *conn) reply(err error) {
 	e, ok := AsError(err)
 	if !ok {
@@ -307,8 +333,18 @@ func (c *conn) reply(err error) {
 		return
 	}
 	c.logInfo("protocol error", slog.String("code", e.Code), slog.String("text", e.Text))
-	c.send(e.Line())
+	if !errors.As(err, new(sentError)) {
+		c.send(e.Line())
+	}
 }
+
+// A sentError is a protocol error that the room has sent already, in its
+// place among the room's lines: an answer decided on the room's state
+// (NICK_IN_USE, NO_SUCH_USER) is sent before any line that changes it.
+type sentError struct{ err *Error }
+
+func (e sentError) Error() string { return e.err.Error() }
+func (e sentError) Unwrap() error { return e.err }
 
 // finish leaves the room, says BYE (to a client that got WELCOME), and
 // closes the connection once the outbox is written and the client had a
@@ -327,7 +363,7 @@ func (c *conn) finish(cause string) {
 		c.s.room.leave(c, reason)
 	}
 	if c.welcomed {
-		c.out.push(Line(Bye, bye))
+		c.out.pushReply(Line(Bye, bye))
 	}
 	c.out.closeAfterFlush()
 	c.s.release(c)
@@ -345,7 +381,10 @@ const (
 )
 
 func (c *conn) linger() {
-	c.out.waitBelow(0) // the last lines are written, or never will be
+	if c.out.waitBelow(0) != "" { // dropped: nothing more is written
+		c.netConn.Close()
+		return
+	}
 	c.netConn.SetReadDeadline(time.Now().Add(lingerTime))
 	io.CopyN(io.Discard, c.netConn, lingerBytes)
 	c.netConn.Close()
@@ -421,9 +460,7 @@ func (c *conn) whisper(p []string) error {
 
 // list sends the nicks of everyone here: LIST.
 func (c *conn) list([]string) error {
-	nicks := c.s.room.nicks()
-	c.send(Line(List, strings.Join(nicks, " ")))
-	c.logInfo("list", slog.Int("users", len(nicks)))
+	c.logInfo("list", slog.Int("users", c.s.room.list(c)))
 	return nil
 }
 

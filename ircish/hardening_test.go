@@ -247,7 +247,7 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 	// Dropped connections may not have been noticed yet.
 	waitFor(t, "only the stayers left in the room", func() bool {
-		return len(s.room.nicks()) == stayers
+		return s.Stats().Members == stayers
 	})
 
 	var want []string

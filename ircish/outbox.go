@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // An outbox is a client's queue of outgoing lines. Lines are shared: the
@@ -18,8 +19,8 @@ import (
 // goroutine and a busy one few system calls. The room's hand-outs need none
 // where the socket has room for them (see flush).
 //
-// push, hand, flush and closeAfterFlush are safe to call from any
-// goroutine; only flush writes, and never waits. Nothing here holds the
+// push, pushReply, hand, flush and closeAfterFlush are safe to call from
+// any goroutine; only flush writes, and never waits. Nothing here holds the
 // lock across a write.
 type outbox struct {
 	conn    net.Conn
@@ -28,13 +29,28 @@ type outbox struct {
 	timeout time.Duration   // for one write
 
 	mu      sync.Mutex
-	drained sync.Cond // signalled when size shrinks or the outbox fails
-	queue   *batch    // lines queued, in order; nil if none
-	size    int       // bytes queued and in the batch being written
-	writing bool      // a writer goroutine, or flush, is writing
-	closing bool      // close the connection once lines are written
-	failure string    // why the outbox stopped; "" while it works
+	drained sync.Cond     // signalled when sent grows or the outbox fails
+	queue   *batch        // lines queued, in order; nil if none
+	writing bool          // a writer goroutine, or flush, is writing
+	closing bool          // close the connection once lines are written
+	failure string        // why the outbox stopped; "" while it works
+	stopped chan struct{} // closed when the outbox fails; made on demand
+
+	// queued and sent count the memory of the lines queued and written
+	// so far: each line's bytes and its lineSlot, the slot counted once
+	// the line is written whole. queued-sent is what the outbox holds.
+	queued, sent int64
+	// replies are where the replies among them lie, oldest first; a
+	// reply that is written is dropped from it.
+	replies []span
 }
+
+// lineSlot is what a queued line costs beside its bytes: its place in a
+// batch. A backlog of tiny lines is mostly slots.
+const lineSlot = int64(unsafe.Sizeof([]byte(nil)))
+
+// A span is where a reply lies in an outbox's count of queued memory.
+type span struct{ from, to int64 }
 
 // A batch is a run of lines to write. Batches are pooled, so that a busy
 // outbox queues lines without allocating and an idle one holds none.
@@ -65,13 +81,26 @@ func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 }
 
 // push queues line, which must not be modified afterwards, and starts the
-// writer if none runs. If the queue would outgrow its limit, the outbox
-// fails with "send queue exceeded" and closes the connection. After a
-// failure or closeAfterFlush, push does nothing.
+// writer if none runs. If the lines other than replies would outgrow the
+// limit, the outbox fails with "send queue exceeded" and closes the
+// connection. After a failure or closeAfterFlush, push does nothing.
 func (o *outbox) push(line []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.add(line) && !o.writing {
+	if o.add(line, false) && !o.writing {
+		o.startWriter(nil)
+	}
+}
+
+// pushReply queues line as push does, as a reply to the client's own
+// command: replies do not count against the limit, so that no answer,
+// however long (a LIST of a big room), drops the client who asked. What
+// bounds them is the reading pause: the client's next command waits until
+// the outbox holds little (see conn.handle).
+func (o *outbox) pushReply(line []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.add(line, true) && !o.writing {
 		o.startWriter(nil)
 	}
 }
@@ -82,15 +111,18 @@ func (o *outbox) push(line []byte) {
 func (o *outbox) hand(line []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.add(line)
+	o.add(line, false)
 }
 
 // add queues line and reports whether it did. The caller holds o.mu.
-func (o *outbox) add(line []byte) bool {
+func (o *outbox) add(line []byte, reply bool) bool {
 	if o.failure != "" || o.closing {
 		return false
 	}
-	if o.size+len(line) > o.max {
+	cost := int64(len(line)) + lineSlot
+	if reply {
+		o.replies = append(o.replies, span{o.queued, o.queued + cost})
+	} else if o.held()-o.heldReplies()+cost > int64(o.max) {
 		o.fail(reasonSendQueue)
 		return false
 	}
@@ -98,8 +130,36 @@ func (o *outbox) add(line []byte) bool {
 		o.queue = batches.Get().(*batch)
 	}
 	o.queue.lines = append(o.queue.lines, line)
-	o.size += len(line)
+	o.queued += cost
 	return true
+}
+
+// held returns the memory the outbox holds: lines queued or being
+// written. The caller holds o.mu.
+func (o *outbox) held() int64 { return o.queued - o.sent }
+
+// heldReplies returns the part of held that is replies. The caller holds
+// o.mu.
+func (o *outbox) heldReplies() int64 {
+	var n int64
+	for _, r := range o.replies {
+		n += r.to - max(r.from, o.sent)
+	}
+	return n
+}
+
+// wrote counts n more bytes written, and lines more lines written whole.
+// The caller holds o.mu.
+func (o *outbox) wrote(n, lines int) {
+	o.sent += int64(n) + int64(lines)*lineSlot
+	i := 0
+	for i < len(o.replies) && o.replies[i].to <= o.sent {
+		i++
+	}
+	if i > 0 {
+		o.replies = append(o.replies[:0], o.replies[i:]...)
+	}
+	o.drained.Broadcast()
 }
 
 // flush writes what is queued, unless a writer runs, without waiting for
@@ -120,12 +180,11 @@ func (o *outbox) flush() {
 	if o.raw != nil {
 		n = writeNow(o.raw, b.lines)
 	}
-	b.cut(n)
+	whole := b.cut(n)
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.size -= n
-	o.drained.Broadcast()
+	o.wrote(n, whole)
 	if len(b.lines) > 0 || o.queue != nil || o.closing {
 		o.startWriter(b) // it half-closes if closing
 		return
@@ -134,8 +193,9 @@ func (o *outbox) flush() {
 	o.writing = false
 }
 
-// cut drops the first n bytes of b's lines, and lets the written lines go.
-func (b *batch) cut(n int) {
+// cut drops the first n bytes of b's lines, lets the written lines go, and
+// returns how many lines were written whole.
+func (b *batch) cut(n int) int {
 	i := 0
 	for ; i < len(b.lines) && n >= len(b.lines[i]); i++ {
 		n -= len(b.lines[i])
@@ -146,6 +206,7 @@ func (b *batch) cut(n int) {
 	k := copy(b.lines, b.lines[i:])
 	clear(b.lines[k:])
 	b.lines = b.lines[:k]
+	return i
 }
 
 // startWriter starts the writer goroutine, to write b (if not nil) and
@@ -178,15 +239,33 @@ func closeWrite(conn net.Conn) {
 	}
 }
 
-// fail stops the outbox for reason and closes the connection, which ends the
-// client's reader too. The caller holds o.mu.
+// fail stops the outbox for reason and closes the connection, which ends
+// the client's reader too. The caller holds o.mu, and may hold the room's
+// lock: closing a socket waits for its reader to let go of it, so the close
+// is left to a goroutine of its own.
 func (o *outbox) fail(reason string) {
 	if o.failure == "" {
 		o.failure = reason
 		o.queue = nil
-		closeNow(o.conn)
+		go closeNow(o.conn)
+		if o.stopped != nil {
+			close(o.stopped)
+		}
 		o.drained.Broadcast()
 	}
+}
+
+// failed returns a channel that is closed when the outbox fails.
+func (o *outbox) failed() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped == nil {
+		o.stopped = make(chan struct{})
+		if o.failure != "" {
+			close(o.stopped)
+		}
+	}
+	return o.stopped
 }
 
 // closeNow closes conn without writing to it: a TLS connection without its
@@ -205,13 +284,15 @@ func (o *outbox) err() string {
 	return o.failure
 }
 
-// waitBelow blocks while more than n bytes are queued and the outbox works.
-func (o *outbox) waitBelow(n int) {
+// waitBelow blocks while the outbox holds more than n bytes and works. It
+// returns the reason the outbox failed, or "".
+func (o *outbox) waitBelow(n int) string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for o.size > n && o.failure == "" {
+	for o.held() > int64(n) && o.failure == "" {
 		o.drained.Wait()
 	}
+	return o.failure
 }
 
 // writeBuffers holds the buffers writers gather short lines in: many short
@@ -280,7 +361,7 @@ func (o *outbox) write(b *batch) {
 		}
 		o.mu.Unlock()
 
-		n := 0
+		n, lines := 0, len(b.lines)
 		for _, line := range b.lines {
 			n += len(line)
 		}
@@ -288,8 +369,7 @@ func (o *outbox) write(b *batch) {
 		putBatch(b)
 
 		o.mu.Lock()
-		o.size -= n
-		o.drained.Broadcast()
+		o.wrote(n, lines)
 		if err != nil {
 			reason := reasonLost
 			if deadlinePassed(err) {

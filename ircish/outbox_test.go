@@ -145,9 +145,81 @@ func TestFlushAllWritesEveryOutbox(t *testing.T) {
 	}
 }
 
-// writerState returns whether o is writing, and the bytes it holds.
-func writerState(o *outbox) (writing bool, size int) {
+// writerState returns whether o is writing, and the memory it holds.
+func writerState(o *outbox) (writing bool, held int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.writing, o.size
+	return o.writing, o.held()
+}
+
+// A backlog of tiny lines counts each line's place in the queue, not only
+// its bytes: it holds about the memory the limit says.
+func TestSendQueueCountsEachLine(t *testing.T) {
+	const limit = 1000
+	o := newOutbox(discardConn{}, limit, time.Minute)
+	o.mu.Lock()
+	o.writing = true // no writer: everything stays queued
+	o.mu.Unlock()
+	lines := 0
+	for ; o.err() == "" && lines < limit; lines++ {
+		o.push([]byte("\r\n"))
+	}
+	if want := limit/(2+int(lineSlot)) + 1; lines != want {
+		t.Errorf("a queue of %d bytes took %d lines of 2 bytes, want %d", limit, lines-1, want-1)
+	}
+}
+
+// Replies do not count against the limit: a long answer does not drop the
+// client who asked, nor do room lines that follow it.
+func TestRepliesAreNotLimited(t *testing.T) {
+	const limit = 1000
+	o := newOutbox(discardConn{}, limit, time.Minute)
+	o.mu.Lock()
+	o.writing = true
+	o.mu.Unlock()
+	o.pushReply(bytes.Repeat([]byte("x"), 10*limit))
+	if reason := o.err(); reason != "" {
+		t.Fatalf("a reply of ten times the limit failed the outbox: %s", reason)
+	}
+	room := bytes.Repeat([]byte("y"), limit/2)
+	o.push(room)
+	if reason := o.err(); reason != "" {
+		t.Fatalf("half the limit of room lines after a long reply failed the outbox: %s", reason)
+	}
+	o.push(room)
+	if reason := o.err(); reason != reasonSendQueue {
+		t.Fatalf("room lines past the limit: outbox failure %q, want %q", reason, reasonSendQueue)
+	}
+}
+
+// An outbox that fails does not wait for its connection to close: its
+// caller may hold the room's lock.
+func TestFailDoesNotWaitForClose(t *testing.T) {
+	conn := closeBlocks{discardConn{}, make(chan struct{})}
+	t.Cleanup(func() { close(conn.release) })
+	o := newOutbox(conn, 10, time.Minute)
+	handed := make(chan struct{})
+	go func() {
+		o.hand(make([]byte, 100))
+		close(handed)
+	}()
+	select {
+	case <-handed:
+	case <-time.After(waitTimeout):
+		t.Fatalf("hand of a line over the limit still waits after %v: it closes the connection itself", waitTimeout)
+	}
+	if reason := o.err(); reason != reasonSendQueue {
+		t.Errorf("outbox failure %q, want %q", reason, reasonSendQueue)
+	}
+}
+
+// A closeBlocks is a connection whose Close waits until release is closed.
+type closeBlocks struct {
+	discardConn
+	release chan struct{}
+}
+
+func (c closeBlocks) Close() error {
+	<-c.release
+	return nil
 }

@@ -23,18 +23,19 @@ import (
 // All methods are safe to call from any goroutine.
 type room struct {
 	mu      sync.Mutex
-	members []*conn          // in no particular order; a client knows its index
+	members []*conn          // in LIST's order (see nickOrder)
 	byNick  map[string]*conn // by FoldNick(nick)
-	closed  bool             // shutting down: no more joins or LEFT lines
+	closed  bool             // shutting down: no more joins or lines
 
 	// pending holds the lines said since they were last handed out, and
 	// pending[:m.handed] is what member m was handed of them or said
 	// before it joined. Handed-out bytes are never written again, so
 	// pending starts afresh after each hand-out rather than being reused.
-	pending []byte
-	due     time.Time   // when pending is to be handed out
-	timer   *time.Timer // calls handOutAll
-	spare   []*outbox   // for handOutAll to reuse
+	pending  []byte
+	due      time.Time      // when pending is to be handed out
+	timer    *time.Timer    // calls handOutAll
+	flushing sync.WaitGroup // handOutAll's writes under way
+	spare    []*outbox      // for handOutAll to reuse
 
 	deliveries int64 // lines for members so far
 }
@@ -58,9 +59,8 @@ func (r *room) join(c *conn, nick string) error {
 		return errNickInUse(nick)
 	}
 	c.nick, c.key = nick, key
-	c.index = len(r.members)
 	c.handed = len(r.pending)
-	r.members = append(r.members, c)
+	r.members = slices.Insert(r.members, r.place(nick), c)
 	r.byNick[key] = c
 	r.broadcast(c, presenceDelay(len(r.members)), Joined, nick)
 	return nil
@@ -75,14 +75,17 @@ func (r *room) rename(c *conn, nick string) error {
 	key := FoldNick(nick)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if nick == c.nick {
+	if nick == c.nick || r.silenced(c) {
 		return nil
 	}
 	if other, taken := r.byNick[key]; taken && other != c {
-		return errNickInUse(nick)
+		return r.refuse(c, errNickInUse(nick))
 	}
 	delete(r.byNick, c.key)
 	r.byNick[key] = c
+	i := r.place(c.nick)
+	r.members = slices.Delete(r.members, i, i+1)
+	r.members = slices.Insert(r.members, r.place(nick), c)
 	r.broadcast(c, presenceDelay(len(r.members)), Renamed, c.nick, nick)
 	c.nick, c.key = nick, key
 	return nil
@@ -94,10 +97,8 @@ func (r *room) leave(c *conn, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.handOut(c)
-	last := r.members[len(r.members)-1]
-	r.members[c.index] = last
-	last.index = c.index
-	r.members = r.members[:len(r.members)-1]
+	i := r.place(c.nick)
+	r.members = slices.Delete(r.members, i, i+1)
 	delete(r.byNick, c.key)
 	if !r.closed {
 		r.broadcast(nil, presenceDelay(len(r.members)), Left, c.nick, reason)
@@ -108,7 +109,41 @@ func (r *room) leave(c *conn, reason string) {
 func (r *room) say(c *conn, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.broadcast(c, msgDelay, Msg, c.nick, text)
+	if !r.silenced(c) {
+		r.broadcast(c, msgDelay, Msg, c.nick, text)
+	}
+}
+
+// silenced reports whether c may no longer be heard: it was dropped, or
+// the room is closed. Asking under the lock puts a drop in the room's
+// order: whatever c says after it, nobody hears. The caller holds r.mu.
+func (r *room) silenced(c *conn) bool {
+	return r.closed || c.out.err() != ""
+}
+
+// refuse sends c the ERR line of err in its place among the room's lines,
+// after what c has yet to be handed, and returns err as sent: an answer
+// taken from the room's state comes before any line that changes it. The
+// caller holds r.mu.
+func (r *room) refuse(c *conn, err *Error) error {
+	r.handOut(c)
+	c.out.pushReply(err.Line())
+	return sentError{err}
+}
+
+// place returns where nick is, or would be, in members. The caller holds
+// r.mu.
+func (r *room) place(nick string) int {
+	i, _ := slices.BinarySearchFunc(r.members, nick, func(m *conn, nick string) int {
+		return nickOrder(m.nick, nick)
+	})
+	return i
+}
+
+// nickOrder orders nicks case-insensitively, and nicks that differ only in
+// case next to each other.
+func nickOrder(a, b string) int {
+	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
 }
 
 // Lines to others wait a moment for company before they are handed out:
@@ -156,6 +191,12 @@ func (r *room) handOut(m *conn) {
 // afresh, and then writes the shares.
 func (r *room) handOutAll() {
 	r.mu.Lock()
+	if r.closed { // close handed everything out
+		r.mu.Unlock()
+		return
+	}
+	r.flushing.Add(1)
+	defer r.flushing.Done()
 	outs := r.spare
 	r.spare = nil
 	for _, m := range r.members {
@@ -196,49 +237,58 @@ func flushAll(outs []*outbox) {
 
 const flushChunk = 256
 
-// tell sends line to c alone, after what c has yet to be handed of
-// pending if it is a member.
+// tell sends line to c alone, as a reply, after what c has yet to be
+// handed of pending if it is a member.
 func (r *room) tell(c *conn, line []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.index < len(r.members) && r.members[c.index] == c {
+	if r.byNick[c.key] == c {
 		r.handOut(c)
 	}
-	c.out.push(line)
+	c.out.pushReply(line)
 }
 
 // whisper sends text from c to the member named to, and to c.
 func (r *room) whisper(c *conn, to, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.silenced(c) {
+		return nil
+	}
 	target, ok := r.byNick[FoldNick(to)]
 	if !ok {
-		return errorf(CodeNoSuchUser, "no user named "+to+" is here")
+		return r.refuse(c, errorf(CodeNoSuchUser, "no user named "+to+" is here"))
 	}
 	line := Line(Whisper, c.nick, target.nick, text)
 	r.handOut(target)
-	target.out.push(line)
 	r.deliveries++
-	if target != c {
-		r.handOut(c)
-		c.out.push(line)
-		r.deliveries++
+	if target == c {
+		c.out.pushReply(line)
+		return nil
 	}
+	target.out.push(line)
+	r.handOut(c)
+	c.out.pushReply(line)
+	r.deliveries++
 	return nil
 }
 
-// nicks returns every member's nick, sorted case-insensitively.
-func (r *room) nicks() []string {
+// list sends c, a member, the LIST line of everyone here, in its place
+// among the room's lines, and returns how many are here.
+func (r *room) list(c *conn) int {
 	r.mu.Lock()
-	nicks := make([]string, len(r.members))
-	for i, m := range r.members {
-		nicks[i] = m.nick
+	defer r.mu.Unlock()
+	n := len(List) + 2
+	for _, m := range r.members {
+		n += 1 + len(m.nick)
 	}
-	r.mu.Unlock()
-	slices.SortFunc(nicks, func(a, b string) int {
-		return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
-	})
-	return nicks
+	line := append(make([]byte, 0, n), List...)
+	for _, m := range r.members {
+		line = append(append(line, ' '), m.nick...)
+	}
+	r.handOut(c)
+	c.out.pushReply(append(line, '\r', '\n'))
+	return len(r.members)
 }
 
 // stats returns the number of members and of lines queued for them so far.
@@ -248,15 +298,19 @@ func (r *room) stats() (members int, deliveries int64) {
 	return len(r.members), r.deliveries
 }
 
-// close hands out what is pending and stops joins and LEFT lines, for
-// shutdown.
+// close hands out what is pending and stops joins and lines, for
+// shutdown. It returns once no hand-out is under way or due.
 func (r *room) close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, m := range r.members {
 		r.handOut(m)
 	}
 	r.closed = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.mu.Unlock()
+	r.flushing.Wait()
 }
 
 func errNickInUse(nick string) *Error {

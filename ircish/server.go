@@ -52,6 +52,7 @@ type Server struct {
 	room     *room
 	initOnce sync.Once
 	closing  atomic.Bool
+	done     chan struct{}  // closed by Shutdown
 	drops    atomic.Int64   // clients dropped for a full send queue or a stuck write
 	wg       sync.WaitGroup // one per connection being served
 
@@ -93,6 +94,7 @@ var ErrServerClosed = errors.New("ircish: server closed")
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.room = newRoom()
+		s.done = make(chan struct{})
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.perIP = make(map[string]*ipState)
@@ -288,7 +290,9 @@ func (s *Server) shuttingDown() bool { return s.closing.Load() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	s.closing.Store(true)
+	if !s.closing.Swap(true) {
+		close(s.done)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -327,16 +331,16 @@ func closeRead(conn net.Conn) {
 	}
 }
 
-// A clock tells the time and waits. Tests replace the real one.
+// A clock tells the time and times waits. Tests replace the real one.
 type clock interface {
 	Now() time.Time
-	Sleep(d time.Duration)
+	After(d time.Duration) <-chan time.Time
 }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time        { return time.Now() }
-func (realClock) Sleep(d time.Duration) { time.Sleep(d) }
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // isTemporary reports whether accepting may work again later.
 func isTemporary(err error) bool {

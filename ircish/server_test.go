@@ -64,19 +64,22 @@ func dial(t testing.TB, addr, name string) *testConn {
 		t.Fatal(err)
 	}
 	c := &testConn{t: t, name: name, conn: conn, lines: make(chan string, 4096)}
-	go func() {
-		defer close(c.lines)
-		r := bufio.NewReader(conn)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			c.lines <- strings.TrimSuffix(line, "\r\n")
-		}
-	}()
+	go c.read()
 	t.Cleanup(func() { conn.Close() })
 	return c
+}
+
+// read reads the connection's lines into c.lines, and closes it at EOF.
+func (c *testConn) read() {
+	defer close(c.lines)
+	r := bufio.NewReader(c.conn)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		c.lines <- strings.TrimSuffix(line, "\r\n")
+	}
 }
 
 // register dials and registers as nick.
@@ -146,8 +149,8 @@ func (c *testConn) last() []string {
 	return c.seen[max(0, len(c.seen)-10):]
 }
 
-// fakeClock is a clock whose Sleep advances its time at once, unless the
-// test holds it.
+// fakeClock is a clock whose waits advance its time at once, and end at
+// once unless the test holds it.
 type fakeClock struct {
 	mu    sync.Mutex
 	now   time.Time
@@ -172,7 +175,9 @@ func (c *fakeClock) sleptInAll() time.Duration {
 	return c.slept
 }
 
-func (c *fakeClock) Sleep(d time.Duration) {
+// After advances the clock by d at once, and fires once the test does not
+// hold it.
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.slept += d
@@ -181,6 +186,11 @@ func (c *fakeClock) Sleep(d time.Duration) {
 	case c.sleep <- struct{}{}:
 	default:
 	}
-	c.hold.RLock()
-	c.hold.RUnlock()
+	fire := make(chan time.Time, 1)
+	go func() {
+		c.hold.RLock()
+		c.hold.RUnlock()
+		fire <- c.Now()
+	}()
+	return fire
 }
