@@ -12,7 +12,6 @@ import (
 	"net"
 	"regexp"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -388,110 +387,4 @@ func (c *conn) linger() {
 	c.netConn.SetReadDeadline(time.Now().Add(lingerTime))
 	io.CopyN(io.Discard, c.netConn, lingerBytes)
 	c.netConn.Close()
-}
-
-// A command is the server side of a verb.
-type command struct {
-	params     int  // fields required
-	beforeNick bool // allowed before registration
-	syntax     string
-	about      string
-	run        func(c *conn, params []string) error
-}
-
-// commands is the command table; see protocol.txt.
-var commands map[string]command
-
-// helpOrder is the order in which HELP lists the commands.
-var helpOrder = []string{Nick, Msg, Whisper, List, Help, Ping, Quit}
-
-func init() {
-	commands = map[string]command{
-		Nick:    {1, true, "NICK <nick>", "choose your nick (first of all), or change it", (*conn).setNick},
-		Msg:     {1, false, "MSG <text>", "say text to everyone", (*conn).say},
-		Whisper: {2, false, "WHISPER <nick> <text>", "say text to one user only", (*conn).whisper},
-		List:    {0, false, "LIST", "list everyone here", (*conn).list},
-		Help:    {0, true, "HELP [<command>]", "describe the commands", (*conn).help},
-		Ping:    {0, true, "PING [<token>]", "the server answers PONG [<token>]", (*conn).ping},
-		Quit:    {0, true, "QUIT [<reason>]", "leave", (*conn).quit},
-	}
-}
-
-// setNick registers the client, or renames it: NICK <nick>.
-func (c *conn) setNick(p []string) error {
-	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
-	if c.nick == "" {
-		if err := c.s.room.join(c, nick); err != nil {
-			return err
-		}
-		c.in.setDeadline(time.Time{})
-		c.logInfo("client registered")
-		return nil
-	}
-	old := c.nick
-	if err := c.s.room.rename(c, nick); err != nil {
-		return err
-	}
-	if old != nick {
-		c.logInfo("nick changed", slog.String("old", old))
-	}
-	return nil
-}
-
-// say sends a message to everyone: MSG <text>.
-func (c *conn) say(p []string) error {
-	c.s.room.say(c, p[0])
-	c.logInfo("message", slog.String("text", p[0]))
-	return nil
-}
-
-// whisper sends a message to one user: WHISPER <nick> <text>.
-func (c *conn) whisper(p []string) error {
-	if err := c.s.room.whisper(c, p[0], p[1]); err != nil {
-		return err
-	}
-	if c.s.LogWhispers {
-		c.logInfo("whisper", slog.String("to", p[0]), slog.String("text", p[1]))
-	} else {
-		c.logInfo("whisper", slog.String("to", p[0]))
-	}
-	return nil
-}
-
-// list sends the nicks of everyone here: LIST.
-func (c *conn) list([]string) error {
-	c.logInfo("list", slog.Int("users", c.s.room.list(c)))
-	return nil
-}
-
-// help describes the commands, or one: HELP [<command>].
-func (c *conn) help(p []string) error {
-	verbs := helpOrder
-	if len(p) > 0 {
-		verb := upperASCII(p[0])
-		if _, ok := commands[verb]; !ok {
-			return errUnknownCommand(verb)
-		}
-		verbs = []string{verb}
-	}
-	for _, v := range verbs {
-		cmd := commands[v]
-		c.send(Line(Help, fmt.Sprintf("%-22s %s", cmd.syntax, cmd.about)))
-	}
-	return nil
-}
-
-// ping answers PONG with the same token: PING [<token>].
-func (c *conn) ping(p []string) error {
-	c.send(Line(Pong, p...))
-	return nil
-}
-
-// quit ends the connection: QUIT [<reason>].
-func (c *conn) quit(p []string) error {
-	if len(p) > 0 {
-		c.quitReason = p[0]
-	}
-	c.logInfo("client quit", slog.String("reason", c.quitReason))
-	return errQuit
 }
