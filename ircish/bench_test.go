@@ -20,7 +20,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	const members = 100
 	s := &Server{}
 	s.init()
-	clients := make([]*conn, members)
+	clients := make([]*member, members)
 	var done sync.WaitGroup
 	for i := range clients {
 		server, peer := loopbackPair(b)
@@ -29,10 +29,11 @@ func BenchmarkBroadcast(b *testing.B) {
 			defer done.Done()
 			readUntilTheEnd(peer)
 		}()
-		clients[i] = newConn(s, server)
-		if err := s.room.join(clients[i], fmt.Sprintf("m%d", i)); err != nil {
+		m, err := s.room.join(newOutbox(server, s.sendQueue(), s.writeTimeout()), fmt.Sprintf("m%d", i))
+		if err != nil {
 			b.Fatal(err)
 		}
+		clients[i] = m
 	}
 	text := strings.Repeat("x", 64)
 	b.ReportAllocs()

@@ -37,18 +37,21 @@ func init() {
 // setNick registers the client, or renames it: NICK <nick>.
 func (c *conn) setNick(p []string) error {
 	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
-	if c.nick == "" {
-		if err := c.s.room.join(c, nick); err != nil {
+	if c.member == nil {
+		m, err := c.s.room.join(c.out, nick)
+		if err != nil {
 			return err
 		}
+		c.member, c.nick = m, nick
 		c.in.setDeadline(time.Time{})
 		c.logInfo("client registered")
 		return nil
 	}
 	old := c.nick
-	if err := c.s.room.rename(c, nick); err != nil {
+	if err := c.s.room.rename(c.member, nick); err != nil {
 		return err
 	}
+	c.nick = nick
 	if old != nick {
 		c.logInfo("nick changed", slog.String("old", old))
 	}
@@ -57,14 +60,16 @@ func (c *conn) setNick(p []string) error {
 
 // say sends a message to everyone: MSG <text>.
 func (c *conn) say(p []string) error {
-	c.s.room.say(c, p[0])
+	if err := c.s.room.say(c.member, p[0]); err != nil {
+		return err
+	}
 	c.logInfo("message", slog.String("text", p[0]))
 	return nil
 }
 
 // whisper sends a message to one user: WHISPER <nick> <text>.
 func (c *conn) whisper(p []string) error {
-	if err := c.s.room.whisper(c, p[0], p[1]); err != nil {
+	if err := c.s.room.whisper(c.member, p[0], p[1]); err != nil {
 		return err
 	}
 	if c.s.LogWhispers {
@@ -77,7 +82,7 @@ func (c *conn) whisper(p []string) error {
 
 // list sends the nicks of everyone here: LIST.
 func (c *conn) list([]string) error {
-	c.logInfo("list", slog.Int("users", c.s.room.list(c)))
+	c.logInfo("list", slog.Int("users", c.s.room.list(c.member)))
 	return nil
 }
 

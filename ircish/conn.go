@@ -57,6 +57,13 @@ var httpRequest = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d`)
 // A conn is one connection as the server sees it. Its own goroutine
 // (serve, then readOn) reads the connection, runs commands and, at the end,
 // leaves the room. Lines to the client go through its outbox.
+//
+// Only the connection's own goroutine reads or writes a conn's fields
+// (one at a time: serve, then each readOn in turn), with no lock; the
+// room's state of the client is in its member, which only the room
+// touches. Other goroutines reach the connection through its outbox,
+// which has a lock of its own, and Shutdown through netConn's Close
+// and CloseRead, which are safe to call at any time.
 type conn struct {
 	s       *Server
 	netConn net.Conn
@@ -66,11 +73,8 @@ type conn struct {
 	out     *outbox
 	flood   *rate.Limiter // nil: no flood control
 
-	// nick, key (FoldNick(nick)) and handed are written by the room
-	// under its lock; the client's own goroutine reads nick and key without
-	// it.
-	nick, key string
-	handed    int // see room.pending
+	member *member // in the room; nil until registered and once gone
+	nick   string  // the nick the room last gave the client, for the log
 
 	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
 	lines      int    // lines read
@@ -230,6 +234,8 @@ func (c *conn) handle(line []byte, err error) string {
 		return reason
 	}
 	switch err := c.run(line); {
+	case errors.Is(err, errSilenced):
+		return c.stopped()
 	case errors.Is(err, errQuit):
 		return reasonQuit
 	case errors.Is(err, errTooManyLines):
@@ -294,7 +300,7 @@ func (c *conn) readFailure(err error) string {
 // run parses and runs one command line.
 func (c *conn) run(line []byte) error {
 	m, err := ParseClientLine(line)
-	if c.nick == "" && c.lines > maxLinesBeforeNick && (err != nil || m.Verb != Nick) {
+	if c.member == nil && c.lines > maxLinesBeforeNick && (err != nil || m.Verb != Nick) {
 		return errTooManyLines
 	}
 	if err != nil {
@@ -302,7 +308,7 @@ func (c *conn) run(line []byte) error {
 	}
 	cmd, ok := commands[m.Verb]
 	switch {
-	case c.nick == "" && !cmd.beforeNick:
+	case c.member == nil && !cmd.beforeNick:
 		return errorf(CodeNotRegistered, "say NICK <name> first")
 	case !ok:
 		return errUnknownCommand(m.Verb)
@@ -316,11 +322,11 @@ func (c *conn) run(line []byte) error {
 // room's lines it has yet to be handed, so that it sees everything in
 // order.
 func (c *conn) send(line []byte) {
-	if c.nick == "" {
+	if c.member == nil {
 		c.out.pushReply(line)
 		return
 	}
-	c.s.room.tell(c, line)
+	c.s.room.tell(c.member, line)
 }
 
 // reply sends a protocol error to the client, unless the room has (see
@@ -358,8 +364,9 @@ func (c *conn) finish(cause string) {
 	case reasonShutdown:
 		bye = "the server is shutting down"
 	}
-	if c.nick != "" {
-		c.s.room.leave(c, reason)
+	if c.member != nil {
+		c.s.room.leave(c.member, reason)
+		c.member = nil
 	}
 	if c.welcomed {
 		c.out.pushReply(Line(Bye, bye))

@@ -10,9 +10,10 @@
 // # Goroutines and who owns what
 //
 // Each connection has one reader goroutine (conn.serve, then
-// conn.readOn): it frames lines (lineReader), runs commands and, at the
-// end, leaves the room. Only it reads the connection and changes the
-// client's own fields. After each burst of lines it hands over to a fresh
+// conn.readOn, in conn.go): it frames lines (lineReader), runs commands
+// (the command table and its handlers are in commands.go) and, at the
+// end, leaves the room. Only it reads the connection and touches the
+// conn's fields. After each burst of lines it hands over to a fresh
 // goroutine, so that an idle client waits on the smallest stack.
 //
 // Each connection has an outbox, its queue of lines to write. A writer
@@ -23,13 +24,15 @@
 // only one of the two writes the connection at a time. A client whose queue grows
 // past its limit is dropped, so that no one waits for a slow reader.
 //
-// The room holds the registered clients. Its mutex orders every broadcast,
-// which gives all members one and the same order of JOINED, RENAMED, LEFT
-// and MSG lines; no I/O is done under it. A broadcast line is appended
-// once to the room's pending lines, which all members share; a moment
-// later each member is handed its part of them as one slice, queued in its
-// outbox, which never blocks. So a burst of lines costs each member one
-// queue entry and a few writes, not one a line.
+// The room holds the registered clients, each as a member: its nick and
+// its place in the room's lines, which only the room touches, under its
+// mutex. The mutex orders every broadcast, which gives all members one and
+// the same order of JOINED, RENAMED, LEFT and MSG lines; no I/O is done
+// under it. A broadcast line is appended once to the room's pending lines,
+// which all members share; a moment later each member is handed its part
+// of them as one slice, queued in its outbox, which never blocks. So a
+// burst of lines costs each member one queue entry and a few writes, not
+// one a line.
 //
 // The Server's own mutex guards its listeners, its set of connections and
 // its per-IP counters; Shutdown takes it to say BYE to everyone.

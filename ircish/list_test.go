@@ -118,7 +118,7 @@ func TestListOfTheWorstRoomFits(t *testing.T) {
 		for j, d := range fmt.Sprintf("%05d", i) {
 			nick[j] = '𝔞' + (d - '0')
 		}
-		m := &conn{nick: string(nick), key: FoldNick(string(nick)), out: newOutbox(discardConn{}, DefaultSendQueue, time.Minute)}
+		m := &member{nick: string(nick), key: FoldNick(string(nick)), out: newOutbox(discardConn{}, DefaultSendQueue, time.Minute)}
 		s.room.members = slices.Insert(s.room.members, s.room.place(m.nick), m)
 		s.room.byNick[m.key] = m
 	}

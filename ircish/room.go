@@ -2,6 +2,7 @@ package ircish
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -23,9 +24,9 @@ import (
 // All methods are safe to call from any goroutine.
 type room struct {
 	mu      sync.Mutex
-	members []*conn          // in LIST's order (see nickOrder)
-	byNick  map[string]*conn // by FoldNick(nick)
-	closed  bool             // shutting down: no more joins or lines
+	members []*member          // in LIST's order (see nickOrder)
+	byNick  map[string]*member // by FoldNick(nick)
+	closed  bool               // shutting down: no more joins or lines
 
 	// pending holds the lines said since they were last handed out, and
 	// pending[:m.handed] is what member m was handed of them or said
@@ -40,101 +41,123 @@ type room struct {
 	deliveries int64 // lines for members so far
 }
 
-func newRoom() *room {
-	return &room{byNick: make(map[string]*conn)}
+// A member is a registered client as the room knows it. Only the room
+// reads or writes its fields, under its lock; the client's connection
+// keeps a pointer to it to name itself in the room's methods.
+type member struct {
+	out    *outbox
+	nick   string
+	key    string // FoldNick(nick)
+	handed int    // see room.pending
 }
 
-// join registers c under nick and tells everyone, c included.
-func (r *room) join(c *conn, nick string) error {
+func newRoom() *room {
+	return &room{byNick: make(map[string]*member)}
+}
+
+// join registers a client whose lines go to out under nick, tells
+// everyone, the client included, and returns the new member.
+func (r *room) join(out *outbox, nick string) (*member, error) {
 	if err := CheckNick(nick); err != nil {
-		return err
+		return nil, err
 	}
 	key := FoldNick(nick)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return errShuttingDown
+		return nil, errShuttingDown
 	}
 	if _, taken := r.byNick[key]; taken {
-		return errNickInUse(nick)
+		return nil, errNickInUse(nick)
 	}
-	c.nick, c.key = nick, key
-	c.handed = len(r.pending)
-	r.members = slices.Insert(r.members, r.place(nick), c)
-	r.byNick[key] = c
-	r.broadcast(c, presenceDelay(len(r.members)), Joined, nick)
-	return nil
+	m := &member{out: out, nick: nick, key: key, handed: len(r.pending)}
+	r.members = slices.Insert(r.members, r.place(nick), m)
+	r.byNick[key] = m
+	r.broadcast(m, presenceDelay(len(r.members)), Joined, nick)
+	return m, nil
 }
 
-// rename changes c's nick and tells everyone. A case variant of c's own nick
-// is allowed; the very same nick is a no-op.
-func (r *room) rename(c *conn, nick string) error {
+// rename changes m's nick and tells everyone. A case variant of m's own
+// nick is allowed; the very same nick is a no-op.
+func (r *room) rename(m *member, nick string) error {
 	if err := CheckNick(nick); err != nil {
 		return err
 	}
 	key := FoldNick(nick)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if nick == c.nick || r.silenced(c) {
+	if err := r.silenced(m); err != nil {
+		return err
+	}
+	if nick == m.nick {
 		return nil
 	}
-	if other, taken := r.byNick[key]; taken && other != c {
-		return r.refuse(c, errNickInUse(nick))
+	if other, taken := r.byNick[key]; taken && other != m {
+		return r.refuse(m, errNickInUse(nick))
 	}
-	delete(r.byNick, c.key)
-	r.byNick[key] = c
-	i := r.place(c.nick)
+	delete(r.byNick, m.key)
+	r.byNick[key] = m
+	i := r.place(m.nick)
 	r.members = slices.Delete(r.members, i, i+1)
-	r.members = slices.Insert(r.members, r.place(nick), c)
-	r.broadcast(c, presenceDelay(len(r.members)), Renamed, c.nick, nick)
-	c.nick, c.key = nick, key
+	r.members = slices.Insert(r.members, r.place(nick), m)
+	r.broadcast(m, presenceDelay(len(r.members)), Renamed, m.nick, nick)
+	m.nick, m.key = nick, key
 	return nil
 }
 
-// leave hands c what it has yet to be handed, removes it and tells
+// leave hands m what it has yet to be handed, removes it and tells
 // everyone else, with reason.
-func (r *room) leave(c *conn, reason string) {
+func (r *room) leave(m *member, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.handOut(c)
-	i := r.place(c.nick)
+	r.handOut(m)
+	i := r.place(m.nick)
 	r.members = slices.Delete(r.members, i, i+1)
-	delete(r.byNick, c.key)
+	delete(r.byNick, m.key)
 	if !r.closed {
-		r.broadcast(nil, presenceDelay(len(r.members)), Left, c.nick, reason)
+		r.broadcast(nil, presenceDelay(len(r.members)), Left, m.nick, reason)
 	}
 }
 
-// say sends text from c to everyone, c included.
-func (r *room) say(c *conn, text string) {
+// say sends text from m to everyone, m included.
+func (r *room) say(m *member, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.silenced(c) {
-		r.broadcast(c, msgDelay, Msg, c.nick, text)
+	if err := r.silenced(m); err != nil {
+		return err
 	}
+	r.broadcast(m, msgDelay, Msg, m.nick, text)
+	return nil
 }
 
-// silenced reports whether c may no longer be heard: it was dropped, or
-// the room is closed. Asking under the lock puts a drop in the room's
-// order: whatever c says after it, nobody hears. The caller holds r.mu.
-func (r *room) silenced(c *conn) bool {
-	return r.closed || c.out.err() != ""
+// errSilenced is returned for a member that may no longer be heard.
+var errSilenced = errors.New("ircish: dropped, or shutting down")
+
+// silenced returns errSilenced if m may no longer be heard: it was
+// dropped, or the room is closed. Asking under the lock puts a drop in the
+// room's order: whatever m says after it, nobody hears. The caller holds
+// r.mu.
+func (r *room) silenced(m *member) error {
+	if r.closed || m.out.err() != "" {
+		return errSilenced
+	}
+	return nil
 }
 
-// refuse sends c the ERR line of err in its place among the room's lines,
-// after what c has yet to be handed, and returns err as sent: an answer
+// refuse sends m the ERR line of err in its place among the room's lines,
+// after what m has yet to be handed, and returns err as sent: an answer
 // taken from the room's state comes before any line that changes it. The
 // caller holds r.mu.
-func (r *room) refuse(c *conn, err *Error) error {
-	r.handOut(c)
-	c.out.pushReply(err.Line())
+func (r *room) refuse(m *member, err *Error) error {
+	r.handOut(m)
+	m.out.pushReply(err.Line())
 	return sentError{err}
 }
 
 // place returns where nick is, or would be, in members. The caller holds
 // r.mu.
 func (r *room) place(nick string) int {
-	i, _ := slices.BinarySearchFunc(r.members, nick, func(m *conn, nick string) int {
+	i, _ := slices.BinarySearchFunc(r.members, nick, func(m *member, nick string) int {
 		return nickOrder(m.nick, nick)
 	})
 	return i
@@ -162,7 +185,7 @@ func presenceDelay(n int) time.Duration {
 // broadcast adds a line to pending for every member: actor, if not nil,
 // is handed its share at once, the others theirs within delay (plus the
 // time it takes to write to them all). The caller holds r.mu.
-func (r *room) broadcast(actor *conn, delay time.Duration, verb string, params ...string) {
+func (r *room) broadcast(actor *member, delay time.Duration, verb string, params ...string) {
 	if due := time.Now().Add(delay); len(r.pending) == 0 || due.Before(r.due) {
 		r.due = due
 		if r.timer == nil {
@@ -180,7 +203,7 @@ func (r *room) broadcast(actor *conn, delay time.Duration, verb string, params .
 
 // handOut queues for member m the part of pending it has yet to be
 // handed. The caller holds r.mu.
-func (r *room) handOut(m *conn) {
+func (r *room) handOut(m *member) {
 	if n := len(r.pending); m.handed < n {
 		m.out.push(r.pending[m.handed:n:n])
 		m.handed = n
@@ -237,57 +260,55 @@ func flushAll(outs []*outbox) {
 
 const flushChunk = 256
 
-// tell sends line to c alone, as a reply, after what c has yet to be
-// handed of pending if it is a member.
-func (r *room) tell(c *conn, line []byte) {
+// tell sends line to m alone, as a reply, after what m has yet to be
+// handed of pending.
+func (r *room) tell(m *member, line []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.byNick[c.key] == c {
-		r.handOut(c)
-	}
-	c.out.pushReply(line)
+	r.handOut(m)
+	m.out.pushReply(line)
 }
 
-// whisper sends text from c to the member named to, and to c.
-func (r *room) whisper(c *conn, to, text string) error {
+// whisper sends text from m to the member named to, and to m.
+func (r *room) whisper(m *member, to, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.silenced(c) {
-		return nil
+	if err := r.silenced(m); err != nil {
+		return err
 	}
 	target, ok := r.byNick[FoldNick(to)]
 	if !ok {
-		return r.refuse(c, errorf(CodeNoSuchUser, "no user named "+to+" is here"))
+		return r.refuse(m, errorf(CodeNoSuchUser, "no user named "+to+" is here"))
 	}
-	line := Line(Whisper, c.nick, target.nick, text)
+	line := Line(Whisper, m.nick, target.nick, text)
 	r.handOut(target)
 	r.deliveries++
-	if target == c {
-		c.out.pushReply(line)
+	if target == m {
+		m.out.pushReply(line)
 		return nil
 	}
 	target.out.push(line)
-	r.handOut(c)
-	c.out.pushReply(line)
+	r.handOut(m)
+	m.out.pushReply(line)
 	r.deliveries++
 	return nil
 }
 
-// list sends c, a member, the LIST line of everyone here, in its place
-// among the room's lines, and returns how many are here.
-func (r *room) list(c *conn) int {
+// list sends m the LIST line of everyone here, in its place among the
+// room's lines, and returns how many are here.
+func (r *room) list(m *member) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := len(List) + 2
-	for _, m := range r.members {
-		n += 1 + len(m.nick)
+	for _, other := range r.members {
+		n += 1 + len(other.nick)
 	}
 	line := append(make([]byte, 0, n), List...)
-	for _, m := range r.members {
-		line = append(append(line, ' '), m.nick...)
+	for _, other := range r.members {
+		line = append(append(line, ' '), other.nick...)
 	}
-	r.handOut(c)
-	c.out.pushReply(append(line, '\r', '\n'))
+	r.handOut(m)
+	m.out.pushReply(append(line, '\r', '\n'))
 	return len(r.members)
 }
 

@@ -94,7 +94,7 @@ func TestTellComesAfterPending(t *testing.T) {
 // of the pipe's other end.
 type pipeMember struct {
 	t    *testing.T
-	c    *conn
+	c    *member
 	peer *bufio.Reader
 }
 
@@ -104,11 +104,11 @@ func joinPipe(t *testing.T, r *room, nick string) pipeMember {
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
 	peer.SetReadDeadline(time.Now().Add(waitTimeout))
-	c := &conn{out: newOutbox(mine, 1<<20, time.Minute)}
-	if err := r.join(c, nick); err != nil {
+	m, err := r.join(newOutbox(mine, 1<<20, time.Minute), nick)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return pipeMember{t, c, bufio.NewReader(peer)}
+	return pipeMember{t, m, bufio.NewReader(peer)}
 }
 
 // expect reads the member's next line and fails unless it is want.
@@ -138,7 +138,7 @@ func TestCloseStopsTheHandOuts(t *testing.T) {
 // Members stay in LIST's order through joins, renames and leaves.
 func TestMembersStayInOrder(t *testing.T) {
 	r := newRoom()
-	var cs []*conn
+	var cs []*member
 	for _, nick := range []string{"bob", "Ann", "cid", "ann2", "Dee"} {
 		cs = append(cs, joinPipe(t, r, nick).c)
 	}
