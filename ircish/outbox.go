@@ -20,8 +20,37 @@ import (
 // where the socket has room for them (see flush).
 //
 // push, pushReply, hand, flush and closeAfterFlush are safe to call from
-// any goroutine; only flush writes, and never waits. Nothing here holds the
-// lock across a write.
+// any goroutine and never wait for the connection: flush writes only what
+// the socket takes at once, and the writer goroutine does the waiting.
+//
+// # Invariants
+//
+// The write token is writing: whoever set it, under mu, is the one
+// goroutine that may write to conn, until it clears it, under mu. Holders
+// are flush (for its one non-blocking write, see writeNow) and the writer
+// goroutine (write), which push, pushReply, flush or closeAfterFlush start
+// with startWriter when no one holds the token, or flush hands it to.
+//
+//  1. One writer at a time: conn is written only by the token's holder, so
+//     lines go out whole and in queue order (TestFlushAllWritesEveryOutbox,
+//     TestPushAfterHandKeepsOrder).
+//  2. No line is stranded: a holder re-checks, under mu and before it
+//     releases the token, that the queue is empty and that no half-close is
+//     asked; if either is not so, it keeps writing (write's loop) or hands
+//     the token to a writer (flush). So a line queued, or closeAfterFlush
+//     called, while the token is held is taken care of by the holder
+//     (TestFlushLeavesTheRestToAWriter, TestCloseAfterFlushWhileWriting).
+//  3. No stale deadline: the writer clears the write deadline before it
+//     releases the token, because a deadline left to pass would fail every
+//     later non-blocking write of flush (TestFlushWritesAfterTheWriteTimeout).
+//  4. Only the token's holder advances sent, by what it wrote; queued-sent
+//     is what the outbox holds, and what waitBelow and the limit count.
+//  5. After a failure nothing more is queued (add refuses), the queue is
+//     let go, and the holder stops at its next check.
+//  6. Nothing holds mu across a write or a close: fail leaves the close to
+//     a goroutine, closeAfterFlush half-closes after unlocking, and the
+//     room, whose lock may be held while lines are queued, never waits for
+//     a socket (TestFailDoesNotWaitForClose).
 type outbox struct {
 	conn    net.Conn
 	raw     syscall.RawConn // conn's socket, for flush; nil if out of reach (TLS)
@@ -31,7 +60,7 @@ type outbox struct {
 	mu      sync.Mutex
 	drained sync.Cond     // signalled when sent grows or the outbox fails
 	queue   *batch        // lines queued, in order; nil if none
-	writing bool          // a writer goroutine, or flush, is writing
+	writing bool          // the write token; see Invariants
 	closing bool          // close the connection once lines are written
 	failure string        // why the outbox stopped; "" while it works
 	stopped chan struct{} // closed when the outbox fails; made on demand

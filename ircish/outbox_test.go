@@ -223,3 +223,25 @@ func (c closeBlocks) Close() error {
 	<-c.release
 	return nil
 }
+
+// closeAfterFlush while the write token is held is left to the holder:
+// the peer reads every line queued, then the end of the connection.
+func TestCloseAfterFlushWhileWriting(t *testing.T) {
+	mine, peer := loopbackPair(t)
+	o := newOutbox(mine, 1<<20, time.Minute)
+	o.hand([]byte("MSG a one\r\n"))
+	o.mu.Lock()
+	o.writing = true // as a flush under way
+	o.mu.Unlock()
+	o.push([]byte("MSG a two\r\n"))
+	o.closeAfterFlush()
+	o.mu.Lock()
+	o.writing = false // the flush found nothing to write
+	o.mu.Unlock()
+	o.flush() // its hand-over: lines remain and closing is asked
+	peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	got, err := io.ReadAll(peer)
+	if want := "MSG a one\r\nMSG a two\r\n"; string(got) != want || err != nil {
+		t.Fatalf("peer read %q, %v; want %q then EOF", got, err, want)
+	}
+}
