@@ -29,7 +29,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			defer done.Done()
 			readUntilTheEnd(peer)
 		}()
-		m, err := s.room.join(newOutbox(server, s.sendQueue(), s.writeTimeout()), fmt.Sprintf("m%d", i))
+		m, err := s.room.join(newOutbox(server, s.sendQueue(), s.writeTimeout()), fmt.Sprintf("m%d", i), false)
 		if err != nil {
 			b.Fatal(err)
 		}

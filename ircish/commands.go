@@ -1,7 +1,9 @@
 package ircish
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"log/slog"
 	"strings"
 	"time"
@@ -19,7 +21,9 @@ type command struct {
 // commands is the command table; see protocol.txt.
 var commands map[string]command
 
-// helpOrder is the order in which HELP lists the commands.
+// helpOrder is the order in which HELP lists the commands. HISTORY, which
+// came after version 1, is left out, so that clients that never use it see
+// the HELP of version 1; HELP HISTORY describes it.
 var helpOrder = []string{Nick, Msg, Whisper, List, Help, Ping, Quit}
 
 func init() {
@@ -28,6 +32,7 @@ func init() {
 		Msg:     {1, false, "MSG <text>", "say text to everyone", (*conn).say},
 		Whisper: {2, false, "WHISPER <nick> <text>", "say text to one user only", (*conn).whisper},
 		List:    {0, false, "LIST", "list everyone here", (*conn).list},
+		History: {0, true, "HISTORY [AFTER <seq>] [<n>]", "the last n messages (50), or n after seq", (*conn).history},
 		Help:    {0, true, "HELP [<command>]", "describe the commands", (*conn).help},
 		Ping:    {0, true, "PING [<token>]", "the server answers PONG [<token>]", (*conn).ping},
 		Quit:    {0, true, "QUIT [<reason>]", "leave", (*conn).quit},
@@ -38,7 +43,7 @@ func init() {
 func (c *conn) setNick(p []string) error {
 	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
 	if c.member == nil {
-		m, err := c.s.room.join(c.out, nick)
+		m, err := c.s.room.join(c.out, nick, c.seqs)
 		if err != nil {
 			return err
 		}
@@ -83,6 +88,45 @@ func (c *conn) whisper(p []string) error {
 // list sends the nicks of everyone here: LIST.
 func (c *conn) list([]string) error {
 	c.logInfo("list", slog.Int("users", c.s.room.list(c.member)))
+	return nil
+}
+
+// history sends earlier room messages: HISTORY [<count>], HISTORY AFTER
+// <seq> [<count>]; or, with HISTORY LIVE, asks for seqs on MSG lines.
+func (c *conn) history(p []string) error {
+	if len(p) > 0 && upperASCII(p[0]) == historyLive {
+		if c.member == nil {
+			c.seqs = true // for join
+			c.send(Line(History, historyLive))
+		} else {
+			c.s.room.seqsFor(c.member)
+		}
+		return nil
+	}
+	if c.member == nil {
+		return errNotRegistered
+	}
+	after := int64(-1)
+	if len(p) > 0 && upperASCII(p[0]) == historyAfter {
+		if len(p) < 2 {
+			return errorf(CodeNeedMoreParams, "usage: HISTORY AFTER <seq> [<n>]")
+		}
+		seq, err := strconv.ParseInt(p[1], 10, 64)
+		if err != nil || seq < 0 {
+			return errorf(CodeBadParam, "a seq is a number from 0 up: "+p[1])
+		}
+		after, p = seq, p[2:]
+	}
+	count := DefaultHistoryCount
+	if len(p) > 0 {
+		n, err := strconv.ParseUint(p[0], 10, 31)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return errorf(CodeBadParam, "a count is a number from 0 up: "+p[0])
+		}
+		count = int(n) // the most, if out of range
+	}
+	sent := c.s.room.sendHistory(c.member, after, count)
+	c.logInfo("history", slog.Int("asked", count), slog.Int("sent", sent))
 	return nil
 }
 

@@ -40,11 +40,12 @@ const (
 const maxLinesBeforeNick = 30
 
 var (
-	errShuttingDown = errorf(CodeServerFull, "the server is shutting down")
-	errQuit         = errors.New("ircish: quit")
-	errFlood        = errorf(CodeFlood, "you are sending too fast: your lines are delayed, not lost")
-	errTooManyLines = errorf(CodeFlood, "too many lines before NICK: closing")
-	errNotHTTP      = errorf(CodeUnknownCommand, "this is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client")
+	errShuttingDown  = errorf(CodeServerFull, "the server is shutting down")
+	errNotRegistered = errorf(CodeNotRegistered, "say NICK <name> first")
+	errQuit          = errors.New("ircish: quit")
+	errFlood         = errorf(CodeFlood, "you are sending too fast: your lines are delayed, not lost")
+	errTooManyLines  = errorf(CodeFlood, "too many lines before NICK: closing")
+	errNotHTTP       = errorf(CodeUnknownCommand, "this is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client")
 )
 
 func errUnknownCommand(verb string) *Error {
@@ -76,6 +77,7 @@ type conn struct {
 	member *member // in the room; nil until registered and once gone
 	nick   string  // the nick the room last gave the client, for the log
 
+	seqs       bool   // asked for seqs on MSG lines (HISTORY LIVE) before NICK
 	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
 	lines      int    // lines read
 	flooding   bool   // lines are being delayed
@@ -309,7 +311,7 @@ func (c *conn) run(line []byte) error {
 	cmd, ok := commands[m.Verb]
 	switch {
 	case c.member == nil && !cmd.beforeNick:
-		return errorf(CodeNotRegistered, "say NICK <name> first")
+		return errNotRegistered
 	case !ok:
 		return errUnknownCommand(m.Verb)
 	case len(m.Params) < cmd.params:

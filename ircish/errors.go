@@ -7,6 +7,7 @@ const (
 	CodeUnknownCommand = "UNKNOWN_COMMAND"
 	CodeNotRegistered  = "NOT_REGISTERED"
 	CodeNeedMoreParams = "NEED_MORE_PARAMS"
+	CodeBadParam       = "BAD_PARAM"
 	CodeNickInvalid    = "NICK_INVALID"
 	CodeNickInUse      = "NICK_IN_USE"
 	CodeNoSuchUser     = "NO_SUCH_USER"

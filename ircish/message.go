@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// Verbs of protocol v1. A client sends NICK, MSG, WHISPER, LIST, HELP, PING
-// and QUIT; the server sends the rest, and MSG, WHISPER, LIST and HELP with
-// fields of its own.
+// Verbs of protocol v1. A client sends NICK, MSG, WHISPER, LIST, HELP, PING,
+// QUIT and HISTORY; the server sends the rest, and MSG, WHISPER, LIST, HELP
+// and HISTORY with fields of its own.
 const (
 	Nick    = "NICK"
 	Msg     = "MSG"
@@ -17,6 +17,7 @@ const (
 	Help    = "HELP"
 	Ping    = "PING"
 	Quit    = "QUIT"
+	History = "HISTORY"
 
 	Welcome = "WELCOME"
 	Joined  = "JOINED"
@@ -45,10 +46,11 @@ const allWords = -1
 var (
 	clientVerbs = map[string]int{
 		Nick: 0, Msg: 0, Whisper: 1, List: allWords, Help: allWords, Ping: 0, Quit: 0,
+		History: allWords,
 	}
 	serverVerbs = map[string]int{
 		Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
-		List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1,
+		List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1, History: 3,
 	}
 )
 

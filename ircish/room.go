@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,13 +33,18 @@ type room struct {
 	// pending[:m.handed] is what member m was handed of them or said
 	// before it joined. Handed-out bytes are never written again, so
 	// pending starts afresh after each hand-out rather than being reused.
-	pending  []byte
-	due      time.Time      // when pending is to be handed out
-	timer    *time.Timer    // calls handOutAll
-	flushing sync.WaitGroup // handOutAll's writes under way
-	spare    []*outbox      // for handOutAll to reuse
+	pending []byte
+	// pendingSeq is pending as members that asked for seqs get it: MSG
+	// lines as HISTORY lines. It is kept only while there are any.
+	pendingSeq []byte
+	seqMembers int
+	due        time.Time      // when pending is to be handed out
+	timer      *time.Timer    // calls handOutAll
+	flushing   sync.WaitGroup // handOutAll's writes under way
+	spare      []*outbox      // for handOutAll to reuse
 
 	deliveries int64 // lines for members so far
+	history    ring  // the last messages said
 }
 
 // A member is a registered client as the room knows it. Only the room
@@ -48,16 +54,21 @@ type member struct {
 	out    *outbox
 	nick   string
 	key    string // FoldNick(nick)
+	seqs   bool   // gets MSG lines with their seq, as HISTORY lines
 	handed int    // see room.pending
 }
 
-func newRoom() *room {
-	return &room{byNick: make(map[string]*member)}
+// newRoom returns a room that keeps the last keep messages for HISTORY.
+// Their seqs start at the time in microseconds, so that they go on growing
+// across restarts unless a server said a million messages a second.
+func newRoom(keep int) *room {
+	return &room{byNick: make(map[string]*member), history: newRing(keep, time.Now().UnixMicro())}
 }
 
 // join registers a client whose lines go to out under nick, tells
-// everyone, the client included, and returns the new member.
-func (r *room) join(out *outbox, nick string) (*member, error) {
+// everyone, the client included, and returns the new member. With seqs,
+// the member gets MSG lines with their seqs (see seqsFor).
+func (r *room) join(out *outbox, nick string, seqs bool) (*member, error) {
 	if err := CheckNick(nick); err != nil {
 		return nil, err
 	}
@@ -71,6 +82,10 @@ func (r *room) join(out *outbox, nick string) (*member, error) {
 		return nil, errNickInUse(nick)
 	}
 	m := &member{out: out, nick: nick, key: key, handed: len(r.pending)}
+	if seqs {
+		m.seqs, m.handed = true, len(r.pendingSeq)
+		r.seqMembers++
+	}
 	r.members = slices.Insert(r.members, r.place(nick), m)
 	r.byNick[key] = m
 	r.broadcast(m, presenceDelay(len(r.members)), Joined, nick)
@@ -114,6 +129,9 @@ func (r *room) leave(m *member, reason string) {
 	i := r.place(m.nick)
 	r.members = slices.Delete(r.members, i, i+1)
 	delete(r.byNick, m.key)
+	if m.seqs {
+		r.seqMembers--
+	}
 	if !r.closed {
 		r.broadcast(nil, presenceDelay(len(r.members)), Left, m.nick, reason)
 	}
@@ -126,7 +144,13 @@ func (r *room) say(m *member, text string) error {
 	if err := r.silenced(m); err != nil {
 		return err
 	}
-	r.broadcast(m, msgDelay, Msg, m.nick, text)
+	e := r.history.add(m.nick, text, time.Now())
+	r.schedule(msgDelay)
+	r.pending = AppendLine(r.pending, Msg, m.nick, text)
+	if r.seqMembers > 0 {
+		r.pendingSeq = appendHistoryLine(r.pendingSeq, e)
+	}
+	r.sent(m)
 	return nil
 }
 
@@ -186,6 +210,17 @@ func presenceDelay(n int) time.Duration {
 // is handed its share at once, the others theirs within delay (plus the
 // time it takes to write to them all). The caller holds r.mu.
 func (r *room) broadcast(actor *member, delay time.Duration, verb string, params ...string) {
+	r.schedule(delay)
+	r.pending = AppendLine(r.pending, verb, params...)
+	if r.seqMembers > 0 {
+		r.pendingSeq = AppendLine(r.pendingSeq, verb, params...)
+	}
+	r.sent(actor)
+}
+
+// schedule makes sure pending is handed out within delay, before a line is
+// added to it. The caller holds r.mu.
+func (r *room) schedule(delay time.Duration) {
 	if due := time.Now().Add(delay); len(r.pending) == 0 || due.Before(r.due) {
 		r.due = due
 		if r.timer == nil {
@@ -194,20 +229,70 @@ func (r *room) broadcast(actor *member, delay time.Duration, verb string, params
 			r.timer.Reset(delay)
 		}
 	}
-	r.pending = AppendLine(r.pending, verb, params...)
+}
+
+// sent counts a line added to pending for every member, and hands actor,
+// if not nil, its share at once. The caller holds r.mu.
+func (r *room) sent(actor *member) {
 	r.deliveries += int64(len(r.members))
 	if actor != nil {
 		r.handOut(actor)
 	}
 }
 
+// pendingOf returns the pending lines as m gets them. The caller holds
+// r.mu.
+func (r *room) pendingOf(m *member) []byte {
+	if m.seqs {
+		return r.pendingSeq
+	}
+	return r.pending
+}
+
 // handOut queues for member m the part of pending it has yet to be
 // handed. The caller holds r.mu.
 func (r *room) handOut(m *member) {
-	if n := len(r.pending); m.handed < n {
-		m.out.push(r.pending[m.handed:n:n])
+	p := r.pendingOf(m)
+	if n := len(p); m.handed < n {
+		m.out.push(p[m.handed:n:n])
 		m.handed = n
 	}
+}
+
+// seqsFor makes m get MSG lines with their seqs from now on, after what
+// it has yet to be handed, and answers it HISTORY LIVE.
+func (r *room) seqsFor(m *member) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handOut(m)
+	if !m.seqs {
+		m.seqs, m.handed = true, len(r.pendingSeq)
+		r.seqMembers++
+	}
+	m.out.pushReply(Line(History, historyLive))
+}
+
+// sendHistory sends m, in its place among the room's lines, the kept
+// messages asked for: the last count, or, if after is not negative, the
+// first count after seq after, said before a HISTORY GAP line if some of
+// those are no longer kept. It returns how many messages it sent.
+func (r *room) sendHistory(m *member, after int64, count int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b []byte
+	from, to := r.history.last(count)
+	if after >= 0 {
+		from, to = r.history.after(after, count)
+		if oldest := r.history.oldest(); after+1 < oldest {
+			b = AppendLine(b, History, historyGap, strconv.FormatInt(oldest, 10))
+		}
+	}
+	for i := from; i < to; i++ {
+		b = appendHistoryLine(b, r.history.at(i))
+	}
+	r.handOut(m)
+	m.out.pushReply(AppendLine(b, History, historyEnd, strconv.Itoa(to-from)))
+	return to - from
 }
 
 // handOutAll hands every member its share of pending, starts pending
@@ -223,13 +308,14 @@ func (r *room) handOutAll() {
 	outs := r.spare
 	r.spare = nil
 	for _, m := range r.members {
-		if n := len(r.pending); m.handed < n {
-			m.out.hand(r.pending[m.handed:n:n])
+		p := r.pendingOf(m)
+		if n := len(p); m.handed < n {
+			m.out.hand(p[m.handed:n:n])
 			outs = append(outs, m.out)
 		}
 		m.handed = 0
 	}
-	r.pending = nil
+	r.pending, r.pendingSeq = nil, nil
 	r.mu.Unlock()
 	flushAll(outs)
 	clear(outs)

@@ -28,7 +28,7 @@ func TestPresenceDelayGrowsWithTheRoom(t *testing.T) {
 // A line to others that must go sooner than the pending ones is handed
 // out within its own delay, and takes the earlier ones along.
 func TestPendingGoesByTheShortestDelay(t *testing.T) {
-	r := newRoom()
+	r := newRoom(0)
 	a, b := joinPipe(t, r, "a"), joinPipe(t, r, "b")
 	a.expect("JOINED a")
 	a.expect("JOINED b")
@@ -47,7 +47,7 @@ func TestPendingGoesByTheShortestDelay(t *testing.T) {
 // A member does not get what was said before it joined, and a leaving one
 // gets what was said before it left.
 func TestPendingSharesInOrder(t *testing.T) {
-	r := newRoom()
+	r := newRoom(0)
 	a := joinPipe(t, r, "a")
 	a.expect("JOINED a")
 	b := joinPipe(t, r, "b")
@@ -74,7 +74,7 @@ func TestPendingSharesInOrder(t *testing.T) {
 // A line to one member comes after the room's lines it had yet to be
 // handed.
 func TestTellComesAfterPending(t *testing.T) {
-	r := newRoom()
+	r := newRoom(0)
 	a, b := joinPipe(t, r, "a"), joinPipe(t, r, "b")
 	r.say(a.c, "hi")
 	r.tell(b.c, Line(Pong))
@@ -104,7 +104,7 @@ func joinPipe(t *testing.T, r *room, nick string) pipeMember {
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
 	peer.SetReadDeadline(time.Now().Add(waitTimeout))
-	m, err := r.join(newOutbox(mine, 1<<20, time.Minute), nick)
+	m, err := r.join(newOutbox(mine, 1<<20, time.Minute), nick, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func (p pipeMember) expect(want string) {
 // Once closed, the room has no hand-out due: Shutdown leaves nothing of
 // the room's running.
 func TestCloseStopsTheHandOuts(t *testing.T) {
-	r := newRoom()
+	r := newRoom(0)
 	joinPipe(t, r, "a")
 	joinPipe(t, r, "b") // a's copy of JOINED b is due later
 	r.close()
@@ -137,7 +137,7 @@ func TestCloseStopsTheHandOuts(t *testing.T) {
 
 // Members stay in LIST's order through joins, renames and leaves.
 func TestMembersStayInOrder(t *testing.T) {
-	r := newRoom()
+	r := newRoom(0)
 	var cs []*member
 	for _, nick := range []string{"bob", "Ann", "cid", "ann2", "Dee"} {
 		cs = append(cs, joinPipe(t, r, nick).c)

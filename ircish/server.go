@@ -46,6 +46,7 @@ type Server struct {
 	IPConnectRate   float64       // new connections per second from one IP, after a burst of MaxPerIP
 	LimitLoopback   bool          // apply MaxPerIP and IPConnectRate to loopback addresses too
 	LogWhispers     bool          // log whisper texts, not only who whispered to whom
+	History         int           // room messages kept for HISTORY; negative: none
 
 	clock clock // nil: the real one
 
@@ -93,7 +94,7 @@ var ErrServerClosed = errors.New("ircish: server closed")
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.room = newRoom()
+		s.room = newRoom(max(0, orDefault(s.History, DefaultHistory)))
 		s.done = make(chan struct{})
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})

@@ -48,6 +48,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	logPath := fs.String("log", "server.log", "log `file`, appended to")
 	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	logWhispers := fs.Bool("log-whispers", false, "log what whispers say, not only who whispered to whom")
+	history := fs.Int("history", ircish.DefaultHistory, "room messages kept in memory for HISTORY; 0: none")
 	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	sendQueue := fs.Int("send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
 	writeTimeout := fs.Duration("write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
@@ -79,6 +80,9 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	port, err := parsePort(fs.Args())
 	if err != nil {
 		return fail("%v", err)
+	}
+	if *history < 0 {
+		return fail("-history must not be negative")
 	}
 	if *maxLine < 1 || *sendQueue < 1 || *maxClients < 1 || *maxPerIP < 1 || *floodBurst < 1 {
 		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
@@ -141,9 +145,13 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 		IPConnectRate:   *ipRate,
 		LimitLoopback:   *limitLoopback,
 		LogWhispers:     *logWhispers,
+		History:         *history,
 	}
 	if *flood == 0 {
 		srv.FloodRate = -1 // Server's zero value means the default
+	}
+	if *history == 0 {
+		srv.History = -1
 	}
 	if configure != nil {
 		configure(srv)
