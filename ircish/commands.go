@@ -3,8 +3,8 @@ package ircish
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 )
