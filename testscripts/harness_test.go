@@ -180,8 +180,9 @@ func (h *harness) process(ts *testscript.TestScript, name string) *peer {
 }
 
 // serve starts the server command in the background, in the current
-// directory, listening on 127.0.0.1 and a port it picks, with the given
-// flags and -log-flush 0, so that a record is in server.log as soon as it
+// directory, listening on 127.0.0.1 and a port it picks (or the one after
+// -port, which must come first, to start a server again where one was),
+// with the given flags and -log-flush 0, so that a record is in server.log as soon as it
 // is logged (a later -log-flush flag overrides that). It waits for the
 // server to say where it listens and sets ADDR (host:port) and PORT. The
 // server's stderr lines can be read as the peer named "server", and become
@@ -195,7 +196,11 @@ func (h *harness) serve(ts *testscript.TestScript, args []string) {
 			ts.Fatalf("a server is running already")
 		}
 	}
-	args = append(append([]string{"-host", "127.0.0.1", "-log-flush", "0"}, args...), "0")
+	port := "0"
+	if len(args) >= 2 && args[0] == "-port" {
+		port, args = args[1], args[2:]
+	}
+	args = append(append([]string{"-host", "127.0.0.1", "-log-flush", "0"}, args...), port)
 	p := h.start(ts, "server", "server", args, false)
 	line := h.await(ts, p, "a line matching "+strconv.Quote(`^listening on \S+$`), func(line string) bool {
 		return strings.HasPrefix(line, "listening on ")
@@ -207,9 +212,10 @@ func (h *harness) serve(ts *testscript.TestScript, args []string) {
 	ts.Setenv("PORT", port)
 }
 
-const shutdownUsage = "shutdown [-signal INT|TERM] [status]"
+const shutdownUsage = "shutdown [-signal INT|TERM|KILL] [status]"
 
-// shutdown signals the server, with SIGINT unless told -signal TERM, waits
+// shutdown signals the server, with SIGINT unless told -signal TERM or
+// KILL (after which its status is -1), waits
 // for it to exit and checks its exit status (default 0). The server's
 // stderr becomes the command's, for the stderr command to check. (It is not
 // called stop: that is testscript's command to end a script early.)
@@ -220,6 +226,8 @@ func (h *harness) shutdown(ts *testscript.TestScript, args []string) {
 		case "INT":
 		case "TERM":
 			sig = syscall.SIGTERM
+		case "KILL":
+			sig = os.Kill
 		default:
 			ts.Fatalf("usage: %s", shutdownUsage)
 		}

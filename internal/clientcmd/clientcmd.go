@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -26,18 +27,27 @@ import (
 	"ircish/ircish/client"
 )
 
-const usage = `usage: client [-h] [-tls] [-ca FILE] NICK [HOST] [PORT]
+const usageLine = "usage: client [-h] [-tls] [-ca FILE] [-history N] [-reconnect N] NICK [HOST] [PORT]"
+
+const usage = usageLine + `
 
 Joins the ircish chat server at HOST (default 127.0.0.1), PORT (default
-12000, or 12443 with -tls) as NICK. Type a line to say it to everyone;
-/help lists the commands: /nick NAME, /list, /whisper NAME TEXT, /ping,
-/help, /quit.
+12000, or 12443 with -tls) as NICK, and shows the last messages said
+there. Type a line to say it to everyone; /help lists the commands:
+/nick NAME, /list, /whisper NAME TEXT, /history [N], /ping, /help, /quit.
 
-  -tls      connect with TLS (1.2 or later), checking the server's
-            certificate against the system's trusted authorities
-  -ca FILE  trust the CA certificates in FILE (PEM) instead of the
-            system's, as for a server with a self-signed certificate;
-            implies -tls
+  -tls          connect with TLS (1.2 or later), checking the server's
+                certificate against the system's trusted authorities
+  -ca FILE      trust the CA certificates in FILE (PEM) instead of the
+                system's, as for a server with a self-signed certificate;
+                implies -tls
+  -history N    show the last N messages said on joining (default 50;
+                0: none)
+  -reconnect N  when the connection is lost, try N times to reconnect
+                (1 s apart, then twice as long each time up to 30 s),
+                join again under the same nick and show what was said
+                meanwhile; "forever" never gives up. Default: forever on
+                a terminal, 0 otherwise
 
 On a terminal it keeps a prompt that arriving lines never break, with
 history (up, down), Tab completion of commands and nicks, coloured nicks
@@ -47,7 +57,8 @@ start with a *, as in "*<duck> hello".
 Otherwise (input or output redirected) it reads commands from its input
 and writes plain lines; at the end of its input it says QUIT, waits for
 the server's goodbye and exits 0. It exits 1 if it cannot connect, if
-the server refuses NICK (with the reason), or if the connection is lost.
+the server refuses NICK (with the reason), or if the connection is lost
+(and -reconnect did not get it back).
 `
 
 const (
@@ -74,14 +85,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	useTLS := fs.Bool("tls", false, "")
 	caFile := fs.String("ca", "", "")
+	scrollback := fs.Int("history", client.DefaultScrollback, "")
+	var reconnect retries
+	fs.Var(&reconnect, "reconnect", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	if *scrollback < 0 {
+		fmt.Fprintln(stderr, "invalid -history: want a number of messages from 0 up")
+		return 2
+	}
 	if fs.NArg() < 1 || fs.NArg() > 3 {
-		fmt.Fprintln(stderr, "usage: client [-h] [-tls] [-ca FILE] NICK [HOST] [PORT]")
+		fmt.Fprintln(stderr, usageLine)
 		return 2
 	}
 	var tlsConfig *tls.Config
@@ -102,22 +120,45 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, dialError(addr, err))
 		return 1
 	}
-	defer conn.Close()
 
 	d := newDisplay(stdin, stdout)
+	if !reconnect.set && d.interactive() {
+		reconnect.n = -1
+	}
 	status, msg := func() (int, string) {
 		// The terminal is put back on every way out, a panic included.
 		defer d.close()
 		signals := make(chan os.Signal, 1)
 		signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(signals)
-		c := &chat{conn: conn, addr: addr, d: d}
-		return c.run(nick, signals)
+		c := &chat{addr: addr, tlsConfig: tlsConfig, d: d, retries: reconnect.n}
+		return c.run(conn, nick, *scrollback, signals)
 	}()
 	if msg != "" {
 		fmt.Fprintln(stderr, msg)
 	}
 	return status
+}
+
+// retries is the value of -reconnect: how many attempts to reconnect, or
+// -1 for forever; unset, it is forever on a terminal and none otherwise.
+type retries struct {
+	n   int
+	set bool
+}
+
+func (r *retries) String() string { return strconv.Itoa(r.n) }
+
+func (r *retries) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case s == "forever":
+		n = -1
+	case err != nil || n < 0:
+		return errors.New(`want a number of attempts from 0 up, or "forever"`)
+	}
+	r.n, r.set = n, true
+	return nil
 }
 
 // parseArgs returns the nick and the address to dial, from one to three
@@ -218,46 +259,79 @@ func certError(err error) string {
 
 // A chat is one run of the chat loop.
 type chat struct {
-	conn    net.Conn
-	addr    string
-	d       display
-	s       *client.Session
-	readErr error         // why the server's lines ended; set before they do
-	done    chan struct{} // closed when run returns
+	addr      string
+	tlsConfig *tls.Config
+	d         display
+	s         *client.Session
+	conn      net.Conn      // nil while reconnecting
+	lines     chan []byte   // the connection's lines; nil while reconnecting
+	readErr   error         // why the connection's lines ended; set before they do
+	done      chan struct{} // closed when run returns
+
+	retries  int           // reconnect attempts after a loss; forever if negative
+	attempts int           // made since the loss
+	backoff  time.Duration // before the next attempt
+	queued   [][]byte      // lines typed while reconnecting
 }
 
-// run registers as nick and chats until the end. It returns the exit
-// status and, if there is one, a last message for stderr.
-func (c *chat) run(nick string, signals <-chan os.Signal) (int, string) {
-	lines := make(chan []byte)
+// Reconnecting waits 1 s before the first attempt, and twice as long
+// before each next one, up to 30 s; each wait is a fifth longer or shorter
+// at random, so that clients that lost one server do not all come back at
+// the same instant.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 30 * time.Second
+	// maxQueued bounds the lines typed while reconnecting.
+	maxQueued = 100
+)
+
+// run registers as nick on conn and chats until the end, reconnecting
+// when the connection is lost if it may. It returns the exit status and,
+// if there is one, a last message for stderr.
+func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os.Signal) (int, string) {
 	c.done = make(chan struct{})
 	defer close(c.done)
-	go c.readServer(lines)
+	defer func() {
+		if c.conn != nil {
+			c.conn.Close()
+		}
+	}()
 	input := c.d.input()
-
-	if tc, ok := c.conn.(*tls.Conn); ok {
-		c.d.show(client.Hint{Text: "* connected with " + tls.VersionName(tc.ConnectionState().Version)})
-	}
-	s, hello := client.NewSession(nick)
+	s, hello := client.NewSession(nick, scrollback)
 	c.s = s
-	c.send(hello)
+	c.connect(conn, hello)
 
+	var retry <-chan time.Time
+	var dialed chan dialResult
 	var byeWait <-chan time.Time
-	quit := func(line []byte) {
+	quit := func(line []byte) bool {
+		if c.conn == nil {
+			return true // nobody to say goodbye to
+		}
 		c.send(line)
 		input = nil
 		if byeWait == nil {
 			byeWait = time.After(byeTimeout)
 		}
+		return false
 	}
 	for {
 		select {
-		case line, ok := <-lines:
+		case line, ok := <-c.lines:
 			if !ok {
 				if c.s.Quitting() {
 					return 0, ""
 				}
-				return 1, "lost the connection to " + c.addr + ": " + c.readErr.Error()
+				why := "lost the connection to " + c.addr + ": " + c.readErr.Error()
+				if c.retries == 0 {
+					return 1, why
+				}
+				c.conn.Close()
+				c.conn, c.lines = nil, nil
+				c.attempts, c.backoff = 0, firstBackoff
+				c.d.show(client.Hint{Text: "* " + why + "; reconnecting…"})
+				retry = time.After(jitter(c.backoff))
+				continue
 			}
 			ev, reply := c.s.Handle(line)
 			switch ev := ev.(type) {
@@ -270,47 +344,111 @@ func (c *chat) run(nick string, signals <-chan os.Signal) (int, string) {
 				if c.s.Quitting() {
 					return 0, ""
 				}
-				return 1, ""
+				if c.retries == 0 {
+					return 1, ""
+				}
+				continue // the connection ends next, and is reconnected
+			case client.Registered:
+				c.d.show(ev)
+				c.send(reply)
+				for _, line := range c.queued {
+					c.send(line)
+				}
+				c.queued = nil
+				continue
 			}
 			c.d.show(ev)
 			c.send(reply)
 			c.d.setNicks(c.s.Others())
+		case <-retry:
+			retry = nil
+			dialed = make(chan dialResult, 1)
+			go func() {
+				conn, err := dial(c.addr, c.tlsConfig)
+				dialed <- dialResult{conn, err}
+			}()
+		case r := <-dialed:
+			dialed = nil
+			if r.err == nil {
+				c.connect(r.conn, c.s.Reconnect())
+				continue
+			}
+			c.attempts++
+			if c.retries > 0 && c.attempts >= c.retries {
+				return 1, dialError(c.addr, r.err) + "; gave up after " + strconv.Itoa(c.attempts) + " attempts"
+			}
+			c.backoff = min(2*c.backoff, maxBackoff)
+			c.d.show(client.Hint{Text: "* " + dialError(c.addr, r.err) + "; trying again in " + c.backoff.String()})
+			retry = time.After(jitter(c.backoff))
 		case text, ok := <-input:
 			if !ok {
-				quit(c.s.Quit())
+				if quit(c.s.Quit()) {
+					return 0, ""
+				}
 				continue
 			}
 			line, hint := c.s.Input(text)
 			if hint != nil {
 				c.d.show(hint)
 			}
-			if c.s.Quitting() {
-				quit(line)
-			} else {
+			switch {
+			case c.s.Quitting():
+				if quit(line) {
+					return 0, ""
+				}
+			case c.conn == nil && line != nil && len(c.queued) < maxQueued:
+				c.queued = append(c.queued, line)
+				c.d.show(client.Hint{Text: "* not connected: sent once reconnected"})
+			case c.conn == nil && line != nil:
+				c.d.show(client.Hint{Text: "* not connected: not sent"})
+			default:
 				c.send(line)
 			}
 		case <-signals:
-			quit(c.s.Quit())
+			if quit(c.s.Quit()) {
+				return 0, ""
+			}
 		case <-byeWait:
 			return 0, "no goodbye from the server in " + byeTimeout.String() + "; leaving anyway"
 		}
 	}
 }
 
+type dialResult struct {
+	conn net.Conn
+	err  error
+}
+
+// connect starts chatting on conn: it reads the server's lines and sends
+// hello, the lines that register.
+func (c *chat) connect(conn net.Conn, hello []byte) {
+	c.conn, c.lines = conn, make(chan []byte)
+	go c.readServer(conn, c.lines)
+	if tc, ok := conn.(*tls.Conn); ok {
+		c.d.show(client.Hint{Text: "* connected with " + tls.VersionName(tc.ConnectionState().Version)})
+	}
+	c.send(hello)
+}
+
+// jitter returns d made up to a fifth longer or shorter at random.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
+}
+
 // send writes a line to the server. A write that fails is not reported
 // here: the reader sees the connection end and says so.
 func (c *chat) send(line []byte) {
-	if line == nil {
+	if line == nil || c.conn == nil {
 		return
 	}
 	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	c.conn.Write(line)
 }
 
-// readServer sends the server's lines to lines, and closes it when they
-// end, after setting c.readErr.
-func (c *chat) readServer(lines chan<- []byte) {
-	sc := bufio.NewScanner(c.conn)
+// readServer sends conn's lines to lines, and closes it when they end,
+// after setting c.readErr.
+func (c *chat) readServer(conn net.Conn, lines chan<- []byte) {
+	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 0, 4096), maxServerLine)
 	for sc.Scan() {
 		select {

@@ -79,54 +79,14 @@ func TestTerminalKeepsHalfTypedLine(t *testing.T) {
 	t.Setenv("TERM", "xterm")
 	t.Setenv("NO_COLOR", "1")
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &ircish.Server{}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), ptyTimeout)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
-		t.Fatal(err)
-	}
+	l := listen(t, "127.0.0.1:0")
+	serve(t, l)
+	ptmx, tty, scr := openPty(t)
 	before, err := term.GetState(int(tty.Fd()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	scr := &screen{ptmx: ptmx, changed: make(chan struct{})}
-	go scr.read()
-
-	alice, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer alice.Close()
-	aliceLines := bufio.NewScanner(alice)
-	alice.Write([]byte("NICK alice\r\n"))
-	awaitLine := func(want string) {
-		t.Helper()
-		alice.SetReadDeadline(time.Now().Add(ptyTimeout))
-		var seen []string
-		for aliceLines.Scan() {
-			if aliceLines.Text() == want {
-				return
-			}
-			seen = append(seen, aliceLines.Text())
-		}
-		t.Fatalf("alice waited for %q: %v; got %q", want, aliceLines.Err(), seen)
-	}
-	awaitLine("JOINED alice")
+	alice, awaitLine := join(t, l.Addr().String(), "alice")
 
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	status := make(chan int, 1)
@@ -163,4 +123,107 @@ func TestTerminalKeepsHalfTypedLine(t *testing.T) {
 	if !reflect.DeepEqual(before, after) {
 		t.Errorf("the terminal's state after /quit differs from before: %+v, want %+v", after, before)
 	}
+}
+
+// The half-typed line stays through a lost connection and the reconnect
+// that follows: the server stops, another starts on its port, and the
+// line, finished, goes to the new one.
+func TestTerminalKeepsHalfTypedLineAcrossReconnect(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "1")
+	l := listen(t, "127.0.0.1:0")
+	first := serve(t, l)
+	ptmx, tty, scr := openPty(t)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	status := make(chan int, 1)
+	go func() { status <- Main([]string{"duck", "127.0.0.1", port}, tty, tty, tty) }()
+	at := scr.await(t, 0, "1 user: duck")
+	at = scr.await(t, at, prompt)
+	ptmx.Write([]byte("hel"))
+	at = scr.await(t, at, "hel")
+
+	ctx, cancel := context.WithTimeout(context.Background(), ptyTimeout)
+	defer cancel()
+	first.Shutdown(ctx)
+	at = scr.await(t, at, "reconnecting…")
+	second := listen(t, l.Addr().String())
+	serve(t, second)
+	_, awaitLine := join(t, second.Addr().String(), "alice")
+	at = scr.await(t, at, "* reconnected as duck")
+	scr.await(t, at, "hel") // redrawn with the prompt
+
+	ptmx.Write([]byte("lo\r"))
+	awaitLine("MSG duck hello")
+	ptmx.Write([]byte("/quit\r"))
+	select {
+	case code := <-status:
+		if code != 0 {
+			t.Errorf("Main returned %d after /quit, want 0", code)
+		}
+	case <-time.After(ptyTimeout):
+		t.Fatalf("Main still runs %v after /quit", ptyTimeout)
+	}
+}
+
+func listen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// serve serves a room on l until the test ends.
+func serve(t *testing.T, l net.Listener) *ircish.Server {
+	srv := &ircish.Server{}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ptyTimeout)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+// openPty opens a pseudo-terminal of 24 by 80, and a screen reading it.
+func openPty(t *testing.T) (ptmx, tty *os.File, scr *screen) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
+		t.Fatal(err)
+	}
+	scr = &screen{ptmx: ptmx, changed: make(chan struct{})}
+	go scr.read()
+	return ptmx, tty, scr
+}
+
+// join registers nick on the server at addr with a raw connection, and
+// returns it and a function that waits for a line from the server.
+func join(t *testing.T, addr, nick string) (conn net.Conn, awaitLine func(want string)) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	lines := bufio.NewScanner(conn)
+	conn.Write([]byte("NICK " + nick + "\r\n"))
+	awaitLine = func(want string) {
+		t.Helper()
+		conn.SetReadDeadline(time.Now().Add(ptyTimeout))
+		var seen []string
+		for lines.Scan() {
+			if lines.Text() == want {
+				return
+			}
+			seen = append(seen, lines.Text())
+		}
+		t.Fatalf("%s waited for %q: %v; got %q", nick, want, lines.Err(), seen)
+	}
+	awaitLine("JOINED " + nick)
+	return conn, awaitLine
 }

@@ -11,7 +11,7 @@ import (
 // registered returns a session registered as duck.
 func registered(t *testing.T) *Session {
 	t.Helper()
-	s, _ := NewSession("duck")
+	s, _ := NewSession("duck", 0)
 	if ev, reply := s.Handle([]byte("JOINED duck\r\n")); ev != (Registered{Nick: "duck"}) || string(reply) != "LIST\r\n" {
 		t.Fatalf("Handle(JOINED duck) = %#v, %q; want Registered, LIST", ev, reply)
 	}
@@ -19,9 +19,9 @@ func registered(t *testing.T) *Session {
 }
 
 func TestNewSession(t *testing.T) {
-	_, line := NewSession("duck")
-	if string(line) != "NICK duck\r\n" {
-		t.Errorf("NewSession line = %q, want NICK duck", line)
+	_, line := NewSession("duck", 50)
+	if string(line) != "NICK duck\r\nHISTORY LIVE\r\n" {
+		t.Errorf("NewSession lines = %q, want NICK duck and HISTORY LIVE", line)
 	}
 }
 
@@ -80,7 +80,7 @@ func TestInput(t *testing.T) {
 }
 
 func TestInputWithoutNick(t *testing.T) {
-	s, _ := NewSession("duck")
+	s, _ := NewSession("duck", 0)
 	s.Handle([]byte("ERR NICK_IN_USE the nick duck is taken"))
 	for _, in := range []string{"hello", "/list", "/w bob hi"} {
 		if send, ev := s.Input(in); send != nil || ev == nil {
@@ -137,7 +137,7 @@ func TestHandle(t *testing.T) {
 }
 
 func TestHandleNickRefused(t *testing.T) {
-	s, _ := NewSession("duck")
+	s, _ := NewSession("duck", 0)
 	got, _ := s.Handle([]byte("ERR NICK_INVALID a nick is one word"))
 	want := NickRefused{ServerError{Code: "NICK_INVALID", Text: "a nick is one word"}}
 	if got != want {

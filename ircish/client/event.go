@@ -10,8 +10,12 @@ type Event interface{ event() }
 // Welcome is the server's greeting (WELCOME).
 type Welcome struct{ Text string }
 
-// Registered says the server accepted our first nick (our own JOINED).
-type Registered struct{ Nick string }
+// Registered says the server accepted our first nick (our own JOINED);
+// Again, that it did so after a reconnect.
+type Registered struct {
+	Nick  string
+	Again bool
+}
 
 // Joined says someone else arrived (JOINED).
 type Joined struct{ Nick string }
@@ -61,6 +65,21 @@ type ServerError struct{ Code, Text string }
 // until another /nick succeeds we are not in the room.
 type NickRefused struct{ ServerError }
 
+// History is a HISTORY reply: earlier messages, and whether some are gone
+// (Gap), then the messages that came live while it was on its way.
+type History struct {
+	Earlier []Earlier
+	Gap     bool
+	Live    []Message
+}
+
+// Earlier is a message said earlier, as HISTORY tells it.
+type Earlier struct {
+	Seq        int64
+	At         time.Time
+	From, Text string
+}
+
 // Unknown is a server line with a verb this client does not know.
 type Unknown struct{ Line string }
 
@@ -80,5 +99,6 @@ func (Pong) event()        {}
 func (Bye) event()         {}
 func (ServerError) event() {}
 func (NickRefused) event() {}
+func (History) event()     {}
 func (Unknown) event()     {}
 func (Hint) event()        {}

@@ -41,10 +41,17 @@ var nickColors = []string{"31", "32", "33", "34", "35", "36", "91", "92", "93", 
 func (r Renderer) Render(ev Event) string {
 	var s string
 	switch ev := ev.(type) {
+	case nil:
+		return ""
+	case History:
+		return r.history(ev)
 	case Welcome:
 		s = "* " + clean(ev.Text)
 	case Registered:
 		s = "* you have joined as " + r.nick(ev.Nick) + "\n" + CommandSummary()
+		if ev.Again {
+			s = "* reconnected as " + r.nick(ev.Nick)
+		}
 	case Joined:
 		s = r.dim("* ") + r.nick(ev.Nick) + r.dim(" has joined")
 	case Left:
@@ -123,6 +130,39 @@ func (r Renderer) Render(ev Event) string {
 	}
 	stamp := r.dim(r.Clock().Format("15:04")) + " "
 	return stamp + strings.ReplaceAll(s, "\n", "\n"+stamp)
+}
+
+// history renders a HISTORY reply: the earlier messages, dimmed, each with
+// the time it was said (and the day, if not today) rather than the clock's,
+// then a divider, then the live messages as usual.
+func (r Renderer) history(ev History) string {
+	var lines []string
+	if ev.Gap {
+		lines = append(lines, r.dim("* some earlier messages are gone: the server no longer has them"))
+	}
+	now := time.Now()
+	if r.Clock != nil {
+		now = r.Clock()
+	}
+	for _, m := range ev.Earlier {
+		at := m.At.In(now.Location())
+		line := "<" + clean(m.From) + "> " + clean(m.Text)
+		switch {
+		case r.Clock == nil:
+			lines = append(lines, "[earlier "+at.Format("2006-01-02 15:04:05")+"] "+line)
+		case at.Format(time.DateOnly) == now.Format(time.DateOnly):
+			lines = append(lines, r.dim(at.Format("15:04")+" "+line))
+		default:
+			lines = append(lines, r.dim(at.Format("Jan 2 15:04")+" "+line))
+		}
+	}
+	if len(ev.Earlier) > 0 {
+		lines = append(lines, r.dim("-- end of earlier messages --"))
+	}
+	for _, m := range ev.Live {
+		lines = append(lines, r.Render(m))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // paint wraps s in an SGR sequence when colours are on.

@@ -22,12 +22,23 @@ import (
 	"ircish/ircish"
 )
 
-// A Session is the client's view of one connection.
+// A Session is the client's view of the chat, over one connection and the
+// ones that replace it when it is lost (see Reconnect).
 type Session struct {
 	nick     string            // our nick once registered, else ""
 	asked    string            // the nick our last NICK asked for, until answered
 	users    map[string]string // everyone here we know of, by ircish.FoldNick
 	quitting bool              // we sent QUIT
+
+	// History: see history.go.
+	scrollback int      // messages to ask for after joining
+	lastSeq    int64    // of the last message seen; 0: none yet
+	seqs       bool     // the server sends us messages as HISTORY lines
+	plain      []string // messages seen as MSG lines since joining, before seqs
+	replies    int      // HISTORY replies asked for and not yet ended
+	reply      []Earlier
+	gap        bool
+	rejoin     string // the nick we are getting back after a reconnect
 
 	pingToken string // of the /ping awaiting its PONG, if any
 	pingSent  time.Time
@@ -36,11 +47,18 @@ type Session struct {
 	now func() time.Time
 }
 
-// NewSession returns a session that will register as nick, and the NICK
-// line to send first.
-func NewSession(nick string) (*Session, []byte) {
-	s := &Session{users: make(map[string]string), now: time.Now, asked: nick}
-	return s, ircish.Line(ircish.Nick, nick)
+// NewSession returns a session that will register as nick and then ask
+// for the last scrollback messages said, and the lines to send first:
+// NICK, and HISTORY LIVE so that messages come with their seqs.
+func NewSession(nick string, scrollback int) (*Session, []byte) {
+	s := &Session{users: make(map[string]string), now: time.Now, scrollback: scrollback}
+	return s, s.register(nick)
+}
+
+// register returns the lines that register as nick.
+func (s *Session) register(nick string) []byte {
+	s.asked, s.seqs, s.plain = nick, false, nil
+	return ircish.AppendLine(ircish.Line(ircish.Nick, nick), ircish.History, "LIVE")
 }
 
 // Nick returns our nick, or "" before the server accepted one.
@@ -87,7 +105,7 @@ func (s *Session) Handle(line []byte) (Event, []byte) {
 			// Before registering we are in no room, so the only JOINED
 			// we can get is our own.
 			s.nick, s.asked = nick, ""
-			return Registered{Nick: nick}, ircish.Line(ircish.List)
+			return s.joined()
 		}
 		return Joined{Nick: nick}, nil
 	case ircish.Left:
@@ -103,8 +121,14 @@ func (s *Session) Handle(line []byte) (Event, []byte) {
 		}
 		return Renamed{Old: old, New: nick, Self: self}, nil
 	case ircish.Msg:
-		self := p(0) == s.nick
-		return Message{From: p(0), Text: p(1), Self: self, Mention: !self && mentions(p(1), s.nick)}, nil
+		if !s.seqs {
+			if s.replies > 0 && len(s.plain) < maxPlain {
+				s.plain = append(s.plain, p(0)+" "+p(1))
+			}
+		}
+		return s.message(p(0), p(1)), nil
+	case ircish.History:
+		return s.history(m.Params), nil
 	case ircish.Whisper:
 		return Whisper{From: p(0), To: p(1), Text: p(2), FromSelf: p(0) == s.nick, ToSelf: p(1) == s.nick}, nil
 	case ircish.List:
@@ -127,12 +151,22 @@ func (s *Session) Handle(line []byte) (Event, []byte) {
 	case ircish.Err:
 		e := ServerError{Code: p(0), Text: p(1)}
 		if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
+			if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
+				// Back after a reconnect, and someone has our nick.
+				return Hint{Text: "* the nick " + s.rejoin + " is taken; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
+			}
 			s.asked = ""
 			return NickRefused{e}, nil
 		}
 		return e, nil
 	}
 	return Unknown{Line: string(clean)}, nil
+}
+
+// message returns the event of a message said to everyone.
+func (s *Session) message(from, text string) Message {
+	self := from == s.nick
+	return Message{From: from, Text: text, Self: self, Mention: !self && mentions(text, s.nick)}
 }
 
 // mentions reports whether text names nick as a whole word, ignoring case.
@@ -194,6 +228,7 @@ func init() {
 		{[]string{"nick"}, "/nick NAME", "change your nick", true, (*Session).setNick},
 		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, (*Session).list},
 		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, (*Session).whisper},
+		{[]string{"history"}, "/history [N]", "show the last N messages said (50)", false, (*Session).showHistory},
 		{[]string{"ping"}, "/ping", "time a round trip to the server", true, (*Session).ping},
 		{[]string{"help"}, "/help", "show this help", true, (*Session).help},
 		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, (*Session).quit},
@@ -323,5 +358,5 @@ func HelpText() string {
 
 // CommandSummary is the short list of commands shown after joining.
 func CommandSummary() string {
-	return "Commands: /nick NAME, /list, /whisper NAME TEXT, /ping, /help, /quit."
+	return "Commands: /nick NAME, /list, /whisper NAME TEXT, /history, /ping, /help, /quit."
 }

@@ -1,0 +1,97 @@
+package client
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// handleAll feeds lines to s and returns the events and replies, nil
+// events left out.
+func handleAll(s *Session, lines ...string) (events []Event, replies string) {
+	for _, line := range lines {
+		ev, reply := s.Handle([]byte(line))
+		if ev != nil {
+			events = append(events, ev)
+		}
+		replies += string(reply)
+	}
+	return events, replies
+}
+
+func at(ms int) time.Time { return time.Date(2026, 11, 28, 9, 15, 2, ms*1e6, time.UTC) }
+
+func TestScrollback(t *testing.T) {
+	s, _ := NewSession("duck", 2)
+	events, replies := handleAll(s,
+		"JOINED duck",
+		"MSG bob early", // before the server sends seqs
+		"HISTORY LIVE",
+		"HISTORY 11 2026-11-28T09:15:02.011Z bob live", // before the reply
+		"HISTORY 9 2026-11-28T09:15:02.009Z ann old",
+		"HISTORY 10 2026-11-28T09:15:02.010Z bob early",
+		"HISTORY 11 2026-11-28T09:15:02.011Z bob live",
+		"HISTORY END 3",
+		"HISTORY 12 2026-11-28T09:15:02.012Z ann now",
+	)
+	if want := "LIST\r\nHISTORY 2\r\n"; replies != want {
+		t.Errorf("replies %q, want %q", replies, want)
+	}
+	want := []Event{
+		Registered{Nick: "duck"},
+		Message{From: "bob", Text: "early"},
+		History{Earlier: []Earlier{{9, at(9), "ann", "old"}}, Live: []Message{{From: "bob", Text: "live"}}},
+		Message{From: "ann", Text: "now"},
+	}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events\n%#v\nwant\n%#v", events, want)
+	}
+}
+
+// Back after a lost connection, the session joins again, under nick_ if
+// its nick is taken, and asks for what it missed.
+func TestReconnect(t *testing.T) {
+	s, _ := NewSession("duck", 50)
+	handleAll(s, "JOINED duck", "HISTORY LIVE", "HISTORY END 0",
+		"HISTORY 10 2026-11-28T09:15:02.010Z ann seen")
+	if got, want := string(s.Reconnect()), "NICK duck\r\nHISTORY LIVE\r\n"; got != want {
+		t.Fatalf("Reconnect() = %q, want %q", got, want)
+	}
+	events, replies := handleAll(s,
+		"ERR NICK_IN_USE the nick duck is taken",
+		"JOINED duck_",
+		"HISTORY LIVE",
+		"HISTORY GAP 12",
+		"HISTORY 12 2026-11-28T09:15:02.012Z ann missed",
+		"HISTORY END 1",
+	)
+	if want := "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10\r\n"; replies != want {
+		t.Errorf("replies %q, want %q", replies, want)
+	}
+	want := []Event{
+		Hint{Text: "* the nick duck is taken; trying duck_"},
+		Registered{Nick: "duck_", Again: true},
+		History{Earlier: []Earlier{{12, at(12), "ann", "missed"}}, Gap: true},
+	}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events\n%#v\nwant\n%#v", events, want)
+	}
+}
+
+func TestHistoryCommand(t *testing.T) {
+	s := registered(t)
+	for _, c := range []struct{ in, send, hint string }{
+		{"/history", "HISTORY 50\r\n", ""},
+		{"/history 5", "HISTORY 5\r\n", ""},
+		{"/history 0", "", "Usage: /history [N]"},
+		{"/history x", "", "Usage: /history [N]"},
+		{"/history 1 2", "", "Usage: /history [N]"},
+	} {
+		line, hint := s.Input(c.in)
+		got, _ := hint.(Hint)
+		if string(line) != c.send || !strings.Contains(got.Text, c.hint) {
+			t.Errorf("Input(%q) = %q, %q; want %q and a hint with %q", c.in, line, got.Text, c.send, c.hint)
+		}
+	}
+}
