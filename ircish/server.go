@@ -15,6 +15,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// The ports the server listens on unless told otherwise, and the client
+// connects to.
+const (
+	DefaultPort    = 12000
+	DefaultTLSPort = 12443
+)
+
 // Defaults for the Server's limits.
 const (
 	DefaultMaxLine         = 4096

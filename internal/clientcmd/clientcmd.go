@@ -24,17 +24,18 @@ import (
 	"syscall"
 	"time"
 
+	"ircish/ircish"
 	"ircish/ircish/client"
 )
 
 const usageLine = "usage: client [-h] [-tls] [-ca FILE] [-history N] [-reconnect N] NICK [HOST] [PORT]"
 
-const usage = usageLine + `
+var usage = usageLine + `
 
-Joins the ircish chat server at HOST (default 127.0.0.1), PORT (default
-12000, or 12443 with -tls) as NICK, and shows the last messages said
+Joins the ircish chat server at HOST (default ` + defaultHost + `), PORT (default
+` + defaultPort + `, or ` + defaultTLSPort + ` with -tls) as NICK, and shows the last messages said
 there. Type a line to say it to everyone; /help lists the commands:
-/nick NAME, /list, /whisper NAME TEXT, /history [N], /ping, /help, /quit.
+` + client.CommandList() + `.
 
   -tls          connect with TLS (1.2 or later), checking the server's
                 certificate against the system's trusted authorities
@@ -61,11 +62,13 @@ the server refuses NICK (with the reason), or if the connection is lost
 (and -reconnect did not get it back).
 `
 
+var (
+	defaultPort    = strconv.Itoa(ircish.DefaultPort)
+	defaultTLSPort = strconv.Itoa(ircish.DefaultTLSPort)
+)
+
 const (
 	defaultHost = "127.0.0.1"
-	defaultPort = "12000"
-	// defaultTLSPort is the server's default -tls-port.
-	defaultTLSPort = "12443"
 
 	dialTimeout  = 10 * time.Second
 	writeTimeout = 10 * time.Second

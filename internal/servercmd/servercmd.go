@@ -20,9 +20,9 @@ import (
 	"ircish/ircish"
 )
 
-const usage = `usage: server [flags] [port]
+var usage = `usage: server [flags] [port]
 
-Runs the ircish chat server on port (default 12000; 0 picks a free one).
+Runs the ircish chat server on port (default ` + strconv.Itoa(ircish.DefaultPort) + `; 0 picks a free one).
 It prints the address it listens on to stderr, logs to server.log, reopens
 the log on SIGHUP, and stops on SIGINT or SIGTERM, saying BYE to every
 client. With -tls-cert and -tls-key it serves TLS on -tls-port as well.
@@ -62,7 +62,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	limitLoopback := fs.Bool("limit-loopback", false, "apply the per-IP limits to loopback addresses too")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
-	tlsPort := fs.Int("tls-port", 12443, "`port` for TLS; 0 picks a free one")
+	tlsPort := fs.Int("tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
 	debugAddr := fs.String("debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
@@ -216,7 +216,7 @@ func isNegativeNumber(s string) bool {
 func parsePort(args []string) (string, error) {
 	switch len(args) {
 	case 0:
-		return "12000", nil
+		return strconv.Itoa(ircish.DefaultPort), nil
 	case 1:
 		n, err := strconv.Atoi(args[0])
 		if err != nil || n < 0 || n > 65535 {

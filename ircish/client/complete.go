@@ -21,7 +21,7 @@ func Complete(before string, nicks []string) (suffixes []string, n int) {
 			}
 		}
 		after = " "
-	} else if head, arg, ok := strings.Cut(before, " "); ok && !strings.Contains(arg, " ") && slices.Contains([]string{"/whisper", "/w", "/msg"}, strings.ToLower(head)) {
+	} else if head, arg, ok := strings.Cut(before, " "); ok && !strings.Contains(arg, " ") && takesNick(head) {
 		before, words, after = arg, nicks, " "
 	} else if before != "" && !strings.ContainsAny(before, " /") {
 		words, after = nicks, ": "
@@ -33,6 +33,14 @@ func Complete(before string, nicks []string) (suffixes []string, n int) {
 	}
 	slices.Sort(suffixes)
 	return suffixes, utf8.RuneCountInString(before)
+}
+
+// takesNick reports whether the command typed as head, "/w" say, takes a
+// nick as its first argument.
+func takesNick(head string) bool {
+	name, ok := strings.CutPrefix(head, "/")
+	c, known := lookup(name)
+	return ok && known && c.nickFirst
 }
 
 // hasPrefixFold reports whether w starts with prefix, ignoring case.

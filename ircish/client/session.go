@@ -217,6 +217,7 @@ type command struct {
 	syntax     string
 	about      string
 	beforeNick bool // allowed while we have no nick
+	nickFirst  bool // its first argument is a nick, for Tab
 	run        func(s *Session, args string) ([]byte, Event)
 }
 
@@ -225,13 +226,13 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{[]string{"nick"}, "/nick NAME", "change your nick", true, (*Session).setNick},
-		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, (*Session).list},
-		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, (*Session).whisper},
-		{[]string{"history"}, "/history [N]", "show the last N messages said (50)", false, (*Session).showHistory},
-		{[]string{"ping"}, "/ping", "time a round trip to the server", true, (*Session).ping},
-		{[]string{"help"}, "/help", "show this help", true, (*Session).help},
-		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, (*Session).quit},
+		{[]string{"nick"}, "/nick NAME", "change your nick", true, false, (*Session).setNick},
+		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, false, (*Session).list},
+		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, true, (*Session).whisper},
+		{[]string{"history"}, "/history [N]", "show the last N messages said (50)", false, false, (*Session).showHistory},
+		{[]string{"ping"}, "/ping", "time a round trip to the server", true, false, (*Session).ping},
+		{[]string{"help"}, "/help", "show this help", true, false, (*Session).help},
+		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, false, (*Session).quit},
 	}
 }
 
@@ -262,7 +263,7 @@ func (s *Session) say(text string) ([]byte, Event) {
 		return nil, Hint{Text: "Choose a nick first with /nick NAME."}
 	}
 	if err := ircish.CheckText([]byte(text)); err != nil {
-		return nil, Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+		return nil, notText
 	}
 	return ircish.Line(ircish.Msg, text), nil
 }
@@ -304,7 +305,7 @@ func (s *Session) whisper(args string) ([]byte, Event) {
 		return nil, usage(c)
 	}
 	if err := ircish.CheckText([]byte(text)); err != nil {
-		return nil, Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+		return nil, notText
 	}
 	return ircish.Line(ircish.Whisper, w[0], text), nil
 }
@@ -328,7 +329,7 @@ func (s *Session) help(string) ([]byte, Event) {
 // quit leaves: /quit [REASON], /exit [REASON]. The reason is free text.
 func (s *Session) quit(args string) ([]byte, Event) {
 	if err := ircish.CheckText([]byte(args)); err != nil {
-		return nil, Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+		return nil, notText
 	}
 	s.quitting = true
 	return ircish.Line(ircish.Quit, args), nil
@@ -356,7 +357,24 @@ func HelpText() string {
 	return b.String()
 }
 
+// notText is the hint for a line the protocol would refuse as text.
+var notText = Hint{Text: "Not sent: text must be UTF-8 without control characters."}
+
 // CommandSummary is the short list of commands shown after joining.
 func CommandSummary() string {
-	return "Commands: /nick NAME, /list, /whisper NAME TEXT, /history, /ping, /help, /quit."
+	return "Commands: " + CommandList() + "."
+}
+
+// CommandList lists the commands by their first names, with their
+// required arguments: "/nick NAME, /list, ...".
+func CommandList() string {
+	var b strings.Builder
+	for i, c := range commands {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		syntax, _, _ := strings.Cut(c.syntax, " [") // optional arguments left out
+		b.WriteString(syntax)
+	}
+	return b.String()
 }
