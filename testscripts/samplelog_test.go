@@ -32,6 +32,8 @@ var moreEvents = map[string][]string{
 	"signal received":      {"signal"},
 	"log reopened":         {},
 	"cannot reopen log":    {"err"},
+	"log records dropped":  {"count"},
+	"history":              {"remote", "nick", "asked", "sent"},
 	"whisper":              {"text"}, // with -log-whispers
 }
 

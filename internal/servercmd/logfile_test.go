@@ -1,6 +1,7 @@
 package servercmd
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,11 +43,64 @@ func TestLogFileWritesAtOnceWhenMuchIsPending(t *testing.T) {
 	for range flushAtBytes / len(record) {
 		l.Write([]byte(record))
 	}
-	b, err := os.ReadFile(path)
-	if len(b) != flushAtBytes {
-		t.Fatalf("the log holds %d bytes (%v) right after %d bytes of records; want all of them", len(b), err, flushAtBytes)
+	deadline := time.Now().Add(10 * time.Second) // far less than the hour's delay
+	for {
+		b, err := os.ReadFile(path)
+		if len(b) == flushAtBytes {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log holds %d bytes (%v) 10 s after %d bytes of records; want all of them", len(b), err, flushAtBytes)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A disk that does not take the log's writes stalls no one who logs: the
+// records beyond what may wait are dropped, and the log says how many once
+// the disk is back.
+func TestLogFileDoesNotWaitForASlowDisk(t *testing.T) {
+	disk := &stuckDisk{release: make(chan struct{})}
+	l := newLogFile("server.log", disk, 0)
+	record := []byte(strings.Repeat("x", 1023) + "\n")
+	wrote := make(chan struct{})
+	go func() {
+		for range 2 * maxPending / len(record) { // twice what may wait
+			l.Write(record)
+		}
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write still waits for a disk that takes no writes after 10 s")
+	}
+	close(disk.release)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := disk.buf.String()
+	if !strings.Contains(got, `level=WARN msg="log records dropped" count=`) {
+		t.Errorf("the log does not say that records were dropped; it ends %q", got[max(0, len(got)-200):])
+	}
+	// What may wait, and what the writer took before the disk stuck.
+	if n := len(got); n < maxPending || n >= 2*maxPending {
+		t.Errorf("the log holds %d of the %d bytes written, want at least the %d that may wait, and less than all", n, 2*maxPending, maxPending)
+	}
+}
+
+// A stuckDisk takes no write until release is closed.
+type stuckDisk struct {
+	release chan struct{}
+	buf     bytes.Buffer
+}
+
+func (d *stuckDisk) Write(p []byte) (int, error) {
+	<-d.release
+	return d.buf.Write(p)
+}
+
+func (d *stuckDisk) Close() error { return nil }
 
 func TestLogFileCloseAndReopenWritePending(t *testing.T) {
 	dir := t.TempDir()
