@@ -23,9 +23,11 @@ import (
 const usage = `usage: server [flags] [port]
 
 Runs the ircish chat server on port (default 12000; 0 picks a free one).
-It prints the address it listens on to stderr, logs to server.log, reopens
-the log on SIGHUP, and stops on SIGINT or SIGTERM, saying BYE to every
-client. With -tls-cert and -tls-key it serves TLS on -tls-port as well.
+It prints the address it listens on to stderr and, unless -quiet, a line
+for each connection: where it comes from, its nick, why it left. It logs
+to server.log, reopens the log on SIGHUP, and stops on SIGINT or SIGTERM,
+saying BYE to every client. With -tls-cert and -tls-key it serves TLS on
+-tls-port as well.
 
 Flags:
 `
@@ -48,6 +50,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	logPath := fs.String("log", "server.log", "log `file`, appended to")
 	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	logWhispers := fs.Bool("log-whispers", false, "log what whispers say, not only who whispered to whom")
+	quiet := fs.Bool("quiet", false, "print no line per connection to stderr (the log has them all the same)")
 	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	sendQueue := fs.Int("send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
 	writeTimeout := fs.Duration("write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
@@ -126,7 +129,13 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	defer logFile.Close()
 
-	log := slog.New(slog.NewTextHandler(logFile, nil))
+	var handler slog.Handler = slog.NewTextHandler(logFile, nil)
+	if !*quiet {
+		console := newConsole(stderr)
+		defer console.close()
+		handler = consoleHandler{handler, console}
+	}
+	log := slog.New(handler)
 	srv := &ircish.Server{
 		Log:             log,
 		MaxLine:         *maxLine,
