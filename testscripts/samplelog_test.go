@@ -33,6 +33,10 @@ var moreEvents = map[string][]string{
 	"log reopened":         {},
 	"cannot reopen log":    {"err"},
 	"whisper":              {"text"}, // with -log-whispers
+
+	// After a second SIGINT or SIGTERM, which a server run from the
+	// repository's root may get.
+	"second signal, exiting now": {"signal"},
 }
 
 // TestSampleLog runs sample_log.txtar and checks that every line of the

@@ -26,8 +26,9 @@ Runs the ircish chat server on port (default 12000; 0 picks a free one).
 It prints the address it listens on to stderr and, unless -quiet, a line
 for each connection: where it comes from, its nick, why it left. It logs
 to server.log, reopens the log on SIGHUP, and stops on SIGINT or SIGTERM,
-saying BYE to every client. With -tls-cert and -tls-key it serves TLS on
--tls-port as well.
+saying BYE to every client; a second signal while it waits for them makes
+it exit at once, with status 1. With -tls-cert and -tls-key it serves TLS
+on -tls-port as well.
 
 Flags:
 `
@@ -38,7 +39,8 @@ const shutdownGrace = 2 * time.Second
 
 // Main runs the server command with args (without the program name) and
 // returns its exit status. configure, if not nil, may adjust the server
-// before it starts; tests use it.
+// before it starts; tests use it. After a second SIGINT or SIGTERM, Main
+// returns while the server still stops, and the caller must exit.
 func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -203,7 +205,20 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	srv.Shutdown(grace)
+	stopped := make(chan struct{})
+	go func() {
+		srv.Shutdown(grace)
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case sig := <-stop:
+		// Whoever sends a second signal does not want to wait for the
+		// clients. Returning ends the process with the clients still
+		// connected; the deferred Close writes the log first.
+		log.Info("second signal, exiting now", "signal", sig.String())
+		return 1
+	}
 	log.Info("server stopped")
 	return status
 }
