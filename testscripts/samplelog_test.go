@@ -35,6 +35,10 @@ var moreEvents = map[string][]string{
 	"log records dropped":  {"count"},
 	"history":              {"remote", "nick", "asked", "sent"},
 	"whisper":              {"text"}, // with -log-whispers
+
+	// After a second SIGINT or SIGTERM, which a server run from the
+	// repository's root may get.
+	"second signal, exiting now": {"signal"},
 }
 
 // TestSampleLog runs sample_log.txtar and checks that every line of the

@@ -23,9 +23,12 @@ import (
 var usage = `usage: server [flags] [port]
 
 Runs the ircish chat server on port (default ` + strconv.Itoa(ircish.DefaultPort) + `; 0 picks a free one).
-It prints the address it listens on to stderr, logs to server.log, reopens
-the log on SIGHUP, and stops on SIGINT or SIGTERM, saying BYE to every
-client. With -tls-cert and -tls-key it serves TLS on -tls-port as well.
+It prints the address it listens on to stderr and, unless -quiet, a line
+for each connection: where it comes from, its nick, why it left. It logs
+to server.log, reopens the log on SIGHUP, and stops on SIGINT or SIGTERM,
+saying BYE to every client; a second signal while it waits for them makes
+it exit at once, with status 1. With -tls-cert and -tls-key it serves TLS
+on -tls-port as well.
 
 Flags:
 `
@@ -36,7 +39,8 @@ const shutdownGrace = 2 * time.Second
 
 // Main runs the server command with args (without the program name) and
 // returns its exit status. configure, if not nil, may adjust the server
-// before it starts; tests use it.
+// before it starts; tests use it. After a second SIGINT or SIGTERM, Main
+// returns while the server still stops, and the caller must exit.
 func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,6 +53,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	logWhispers := fs.Bool("log-whispers", false, "log what whispers say, not only who whispered to whom")
 	history := fs.Int("history", ircish.DefaultHistory, "room messages kept in memory for HISTORY; 0: none")
+	quiet := fs.Bool("quiet", false, "print no line per connection to stderr (the log has them all the same)")
 	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	sendQueue := fs.Int("send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
 	writeTimeout := fs.Duration("write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
@@ -130,7 +135,13 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	defer logFile.Close()
 
-	log := slog.New(slog.NewTextHandler(logFile, nil))
+	var handler slog.Handler = slog.NewTextHandler(logFile, nil)
+	if !*quiet {
+		console := newConsole(stderr)
+		defer console.close()
+		handler = consoleHandler{handler, console}
+	}
+	log := slog.New(handler)
 	srv := &ircish.Server{
 		Log:             log,
 		MaxLine:         *maxLine,
@@ -202,7 +213,20 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	srv.Shutdown(grace)
+	stopped := make(chan struct{})
+	go func() {
+		srv.Shutdown(grace)
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case sig := <-stop:
+		// Whoever sends a second signal does not want to wait for the
+		// clients. Returning ends the process with the clients still
+		// connected; the deferred Close writes the log first.
+		log.Info("second signal, exiting now", "signal", sig.String())
+		return 1
+	}
 	log.Info("server stopped")
 	return status
 }
