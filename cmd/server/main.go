@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	os.Exit(servercmd.Main(os.Args[1:], os.Stderr, nil))
+	os.Exit(servercmd.Main(os.Args[1:], os.Stderr))
 }

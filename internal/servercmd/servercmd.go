@@ -38,139 +38,175 @@ Flags:
 const shutdownGrace = 2 * time.Second
 
 // Main runs the server command with args (without the program name) and
-// returns its exit status. configure, if not nil, may adjust the server
-// before it starts; tests use it. After a second SIGINT or SIGTERM, Main
-// returns while the server still stops, and the caller must exit.
-func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
+// returns its exit status. After a second SIGINT or SIGTERM, Main returns
+// while the server still stops, and the caller must exit.
+func Main(args []string, stderr io.Writer) int {
+	cfg, status := parseFlags(args, stderr)
+	if cfg == nil {
+		return status
+	}
+	ls, err := listen(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		return 1
+	}
+	defer ls.close()
+	return run(cfg, ls, stderr)
+}
+
+// A config is what the command line asks for.
+type config struct {
+	srv           *ircish.Server // its limits; Log is set by run
+	addr, tlsAddr string         // tlsAddr is "" without TLS
+	tlsConfig     *tls.Config
+	debugAddr     string
+	logPath       string
+	logFlush      time.Duration
+	quiet         bool
+}
+
+// parseFlags returns the configuration args ask for, or nil and the exit
+// status if the command is not to run: 0 after -h, 2 for a flag it does
+// not know, 1 for a bad value, which it explains on stderr.
+func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
+	cfg := &config{srv: &ircish.Server{}}
+	srv := cfg.srv
 	host := fs.String("host", "", "interface `address` to listen on (default all)")
-	logPath := fs.String("log", "server.log", "log `file`, appended to")
-	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
-	logWhispers := fs.Bool("log-whispers", false, "log what whispers say, not only who whispered to whom")
-	history := fs.Int("history", ircish.DefaultHistory, "room messages kept in memory for HISTORY; 0: none")
-	quiet := fs.Bool("quiet", false, "print no line per connection to stderr (the log has them all the same)")
-	maxLine := fs.Int("max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
-	sendQueue := fs.Int("send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
-	writeTimeout := fs.Duration("write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
-	flood := fs.Float64("flood", ircish.DefaultFloodRate, "lines per second a client may send after its burst; 0: no limit")
-	floodBurst := fs.Int("flood-burst", ircish.DefaultFloodBurst, "lines a client may send at once")
-	registerTimeout := fs.Duration("register-timeout", ircish.DefaultRegisterTimeout, "close a connection that has not sent NICK by then")
-	lineTimeout := fs.Duration("line-timeout", ircish.DefaultLineTimeout, "close a connection that begins a line and does not end it by then")
-	maxClients := fs.Int("max-clients", ircish.DefaultMaxClients, "connections at once")
-	maxPerIP := fs.Int("max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
-	ipRate := fs.Float64("ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
-	limitLoopback := fs.Bool("limit-loopback", false, "apply the per-IP limits to loopback addresses too")
+	fs.StringVar(&cfg.logPath, "log", "server.log", "log `file`, appended to")
+	fs.DurationVar(&cfg.logFlush, "log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
+	fs.BoolVar(&srv.LogWhispers, "log-whispers", false, "log what whispers say, not only who whispered to whom")
+	fs.IntVar(&srv.History, "history", ircish.DefaultHistory, "room messages kept in memory for HISTORY; 0: none")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
+	fs.IntVar(&srv.MaxLine, "max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
+	fs.IntVar(&srv.SendQueue, "send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
+	fs.DurationVar(&srv.WriteTimeout, "write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
+	fs.Float64Var(&srv.FloodRate, "flood", ircish.DefaultFloodRate, "lines per second a client may send after its burst; 0: no limit")
+	fs.IntVar(&srv.FloodBurst, "flood-burst", ircish.DefaultFloodBurst, "lines a client may send at once")
+	fs.DurationVar(&srv.RegisterTimeout, "register-timeout", ircish.DefaultRegisterTimeout, "close a connection that has not sent NICK by then")
+	fs.DurationVar(&srv.LineTimeout, "line-timeout", ircish.DefaultLineTimeout, "close a connection that begins a line and does not end it by then")
+	fs.IntVar(&srv.MaxClients, "max-clients", ircish.DefaultMaxClients, "connections at once")
+	fs.IntVar(&srv.MaxPerIP, "max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
+	fs.Float64Var(&srv.IPConnectRate, "ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
+	fs.BoolVar(&srv.LimitLoopback, "limit-loopback", false, "apply the per-IP limits to loopback addresses too")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	tlsPort := fs.Int("tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
-	debugAddr := fs.String("debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
-	fail := func(format string, args ...any) int {
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
+	fail := func(format string, args ...any) (*config, int) {
 		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
-		return 1
+		return nil, 1
 	}
 	if n := len(args); n > 0 && isNegativeNumber(args[n-1]) {
 		return fail("invalid port %q: want a number from 0 to 65535", args[n-1]) // not a flag
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil, 0
 		}
-		return 2
+		return nil, 2
 	}
 	port, err := parsePort(fs.Args())
 	if err != nil {
 		return fail("%v", err)
 	}
-	if *history < 0 {
+	switch {
+	case srv.History < 0:
 		return fail("-history must not be negative")
-	}
-	if *maxLine < 1 || *sendQueue < 1 || *maxClients < 1 || *maxPerIP < 1 || *floodBurst < 1 {
+	case srv.MaxLine < 1 || srv.SendQueue < 1 || srv.MaxClients < 1 || srv.MaxPerIP < 1 || srv.FloodBurst < 1:
 		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
-	}
-	if *flood < 0 || *logFlush < 0 || *ipRate <= 0 || *writeTimeout <= 0 || *registerTimeout <= 0 || *lineTimeout <= 0 {
+	case srv.FloodRate < 0 || cfg.logFlush < 0 || srv.IPConnectRate <= 0 || srv.WriteTimeout <= 0 || srv.RegisterTimeout <= 0 || srv.LineTimeout <= 0:
 		return fail("-flood and -log-flush must not be negative; rates and timeouts must be positive")
-	}
-	if (*tlsCert == "") != (*tlsKey == "") {
+	case (*tlsCert == "") != (*tlsKey == ""):
 		return fail("-tls-cert and -tls-key go together")
 	}
-	var tlsConfig *tls.Config
+	// The Server's zero values mean its defaults; none is what 0 means here.
+	if srv.FloodRate == 0 {
+		srv.FloodRate = -1
+	}
+	if srv.History == 0 {
+		srv.History = -1
+	}
+	cfg.addr = net.JoinHostPort(*host, port)
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
 			return fail("cannot load TLS certificate: %v", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		cfg.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		cfg.tlsAddr = net.JoinHostPort(*host, strconv.Itoa(*tlsPort))
 	}
+	return cfg, 0
+}
 
+// listeners are the command's open listeners: the chat's, plain then TLS,
+// and the debug server's, if asked for.
+type listeners struct {
+	chat  []net.Listener
+	debug net.Listener
+}
+
+// listen opens the listeners cfg asks for.
+func listen(cfg *config) (*listeners, error) {
+	ls := &listeners{}
 	lc := net.ListenConfig{KeepAlive: -1} // keepAliveListener turns it on
-	l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(*host, port))
+	l, err := lc.Listen(context.Background(), "tcp", cfg.addr)
 	if err != nil {
-		return fail("cannot listen: %v", errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot listen: %w", errors.Unwrap(err))
 	}
-	defer l.Close()
-	listeners := []net.Listener{keepAliveListener{l}}
-	if tlsConfig != nil {
-		tl, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(*host, strconv.Itoa(*tlsPort)))
+	ls.chat = append(ls.chat, keepAliveListener{l})
+	if cfg.tlsConfig != nil {
+		tl, err := lc.Listen(context.Background(), "tcp", cfg.tlsAddr)
 		if err != nil {
-			return fail("cannot listen for TLS: %v", errors.Unwrap(err))
+			ls.close()
+			return nil, fmt.Errorf("cannot listen for TLS: %w", errors.Unwrap(err))
 		}
-		defer tl.Close()
-		listeners = append(listeners, tls.NewListener(keepAliveListener{tl}, tlsConfig))
+		ls.chat = append(ls.chat, tls.NewListener(keepAliveListener{tl}, cfg.tlsConfig))
 	}
-	var debug net.Listener
-	if *debugAddr != "" {
-		if debug, err = listenLoopback(*debugAddr); err != nil {
-			return fail("cannot listen for -debug-addr: %v", err)
+	if cfg.debugAddr != "" {
+		if ls.debug, err = listenLoopback(cfg.debugAddr); err != nil {
+			ls.close()
+			return nil, fmt.Errorf("cannot listen for -debug-addr: %w", err)
 		}
-		defer debug.Close()
 	}
-	logFile, err := openLog(*logPath, *logFlush)
+	return ls, nil
+}
+
+func (ls *listeners) close() {
+	for _, l := range ls.chat {
+		l.Close()
+	}
+	if ls.debug != nil {
+		ls.debug.Close()
+	}
+}
+
+// run opens the log and serves on ls until a signal stops it, or
+// accepting fails for good. It returns the exit status.
+func run(cfg *config, ls *listeners, stderr io.Writer) int {
+	logFile, err := openLog(cfg.logPath, cfg.logFlush)
 	if err != nil {
-		return fail("cannot open log: %v", err)
+		fmt.Fprintln(stderr, "server: cannot open log:", err)
+		return 1
 	}
 	defer logFile.Close()
-
 	var handler slog.Handler = slog.NewTextHandler(logFile, nil)
-	if !*quiet {
+	if !cfg.quiet {
 		console := newConsole(stderr)
 		defer console.close()
 		handler = consoleHandler{handler, console}
 	}
 	log := slog.New(handler)
-	srv := &ircish.Server{
-		Log:             log,
-		MaxLine:         *maxLine,
-		SendQueue:       *sendQueue,
-		WriteTimeout:    *writeTimeout,
-		FloodRate:       *flood,
-		FloodBurst:      *floodBurst,
-		RegisterTimeout: *registerTimeout,
-		LineTimeout:     *lineTimeout,
-		MaxClients:      *maxClients,
-		MaxPerIP:        *maxPerIP,
-		IPConnectRate:   *ipRate,
-		LimitLoopback:   *limitLoopback,
-		LogWhispers:     *logWhispers,
-		History:         *history,
-	}
-	if *flood == 0 {
-		srv.FloodRate = -1 // Server's zero value means the default
-	}
-	if *history == 0 {
-		srv.History = -1
-	}
-	if configure != nil {
-		configure(srv)
-	}
-
-	if debug != nil {
-		serveDebug(debug, srv)
-		fmt.Fprintln(stderr, "debug server on", debug.Addr())
+	srv := cfg.srv
+	srv.Log = log
+	if ls.debug != nil {
+		serveDebug(ls.debug, srv)
+		fmt.Fprintln(stderr, "debug server on", ls.debug.Addr())
 	}
 
 	stop := make(chan os.Signal, 1)
@@ -180,8 +216,8 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	defer signal.Stop(stop)
 	defer signal.Stop(hup)
 
-	served := make(chan error, len(listeners))
-	for i, l := range listeners {
+	served := make(chan error, len(ls.chat))
+	for i, l := range ls.chat {
 		go func() { served <- srv.Serve(l) }()
 		secure := i > 0
 		log.Info("server started", "addr", l.Addr().String(), "tls", secure)

@@ -1,0 +1,64 @@
+package servercmd
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	for _, c := range []struct {
+		args   string
+		status int
+		stderr string // a substring of what is said on stderr
+		check  func(*config) bool
+	}{
+		{"", 0, "", func(c *config) bool { return c.addr == ":12000" && c.tlsConfig == nil }},
+		{"-host 127.0.0.1 0", 0, "", func(c *config) bool { return c.addr == "127.0.0.1:0" }},
+		{"-flood 0 -history 0", 0, "", func(c *config) bool { return c.srv.FloodRate == -1 && c.srv.History == -1 }},
+		{"-flood 2 -history 7 -quiet", 0, "", func(c *config) bool { return c.srv.FloodRate == 2 && c.srv.History == 7 && c.quiet }},
+		{"-h", 0, "usage: server [flags] [port]", nil},
+		{"-bogus", 2, "flag provided but not defined: -bogus", nil},
+		{"-1", 1, `invalid port "-1"`, nil},
+		{"70000", 1, `invalid port "70000"`, nil},
+		{"1 2", 1, "too many arguments", nil},
+		{"-max-line 0", 1, "must be at least 1", nil},
+		{"-write-timeout 0s", 1, "timeouts must be positive", nil},
+		{"-tls-cert cert.pem", 1, "-tls-cert and -tls-key go together", nil},
+		{"-tls-cert missing.pem -tls-key missing.pem", 1, "cannot load TLS certificate", nil},
+	} {
+		var stderr bytes.Buffer
+		cfg, status := parseFlags(strings.Fields(c.args), &stderr)
+		switch {
+		case status != c.status || (cfg == nil) != (c.check == nil):
+			t.Errorf("parseFlags(%q) = %v, %d; want a config: %v, status %d (stderr %q)", c.args, cfg, status, c.check != nil, c.status, stderr.String())
+		case !strings.Contains(stderr.String(), c.stderr):
+			t.Errorf("parseFlags(%q) said %q, want it to say %q", c.args, stderr.String(), c.stderr)
+		case c.check != nil && !c.check(cfg):
+			t.Errorf("parseFlags(%q) = %+v, not what was asked for", c.args, cfg)
+		}
+	}
+}
+
+// listen says why it cannot listen, and leaves nothing open then.
+func TestListenOnAPortInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg, _ := parseFlags([]string{"-host", "127.0.0.1", "-debug-addr", "127.0.0.1:0", "0"}, &bytes.Buffer{})
+	ls, err := listen(cfg)
+	if err != nil {
+		t.Fatalf("listen on free ports: %v", err)
+	}
+	if ls.debug == nil || len(ls.chat) != 1 {
+		t.Errorf("listen opened %d chat listeners and debug %v, want 1 and one", len(ls.chat), ls.debug)
+	}
+	ls.close()
+	cfg.addr = taken.Addr().String()
+	if _, err := listen(cfg); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("listen on a port in use: %v, want it to say the address is in use", err)
+	}
+}
