@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -102,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
 		return nil, 1
 	}
-	if n := len(args); n > 0 && isNegativeNumber(args[n-1]) {
+	if n := len(args); n > 0 && isNegativeNumber(args[n-1]) && !takesValue(fs, args[:n-1]) {
 		return fail("invalid port %q: want a number from 0 to 65535", args[n-1]) // not a flag
 	}
 	if err := fs.Parse(args); err != nil {
@@ -265,6 +266,25 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	}
 	log.Info("server stopped")
 	return status
+}
+
+// takesValue reports whether the last of args is a flag that takes the
+// argument after it as its value, as -flood in "-flood -1".
+func takesValue(fs *flag.FlagSet, args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	last := args[len(args)-1]
+	name := strings.TrimPrefix(strings.TrimPrefix(last, "-"), "-")
+	if !strings.HasPrefix(last, "-") || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, isBool := f.Value.(interface{ IsBoolFlag() bool })
+	return !isBool || !b.IsBoolFlag()
 }
 
 func isNegativeNumber(s string) bool {
