@@ -5,26 +5,11 @@ package testscripts
 // sequences) and to drop a connection without BYE.
 
 import (
-	"errors"
-	"io"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
-)
-
-func init() {
-	harnessCommands["listen"] = harnessCommand{"listen NAME", 1, 1, (*harness).listen}
-	harnessCommands["accept"] = harnessCommand{"accept NAME", 1, 1, (*harness).accept}
-}
-
-// listeners are the scripts' fake servers, by harness and name. Scripts
-// run in parallel, so it has a lock.
-var (
-	listenersMu sync.Mutex
-	listeners   = map[*harness]map[string]net.Listener{}
 )
 
 // listen starts a fake server named NAME on 127.0.0.1 and a port it picks,
@@ -33,27 +18,14 @@ var (
 func (h *harness) listen(ts *testscript.TestScript, args []string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
-	ts.Defer(func() { l.Close() })
-	listenersMu.Lock()
-	if listeners[h] == nil {
-		listeners[h] = make(map[string]net.Listener)
-		ts.Defer(func() {
-			listenersMu.Lock()
-			delete(listeners, h)
-			listenersMu.Unlock()
-		})
-	}
-	listeners[h][args[0]] = l
-	listenersMu.Unlock()
+	h.listeners[args[0]] = l
 	ts.Setenv(args[0]+"_PORT", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 }
 
 // accept waits for a connection to fake server NAME and makes it the peer
 // NAME, for send, sendraw, expect, next and close.
 func (h *harness) accept(ts *testscript.TestScript, args []string) {
-	listenersMu.Lock()
-	l, ok := listeners[h][args[0]]
-	listenersMu.Unlock()
+	l, ok := h.listeners[args[0]]
 	if !ok {
 		ts.Fatalf("no fake server named %s: listen first", args[0])
 	}
@@ -63,15 +35,6 @@ func (h *harness) accept(ts *testscript.TestScript, args []string) {
 		ts.Fatalf("%s: waited %v for a connection: %v", args[0], h.timeout(ts), err)
 	}
 	lines := new(lineBuf) // the client ends its lines in CRLF, but need not
-	go func() {
-		_, err := io.Copy(lines, conn)
-		switch {
-		case err == nil:
-			err = errors.New("the client closed the connection")
-		case errors.Is(err, net.ErrClosed):
-			err = errClosedHere
-		}
-		lines.close(err)
-	}()
+	go readInto(lines, conn, false)
 	h.add(ts, &peer{name: args[0], lines: lines, w: conn, conn: conn})
 }

@@ -3,8 +3,7 @@ package testscripts
 // The hardening scenarios' commands (limits_*, junk_*, tls_*, logrotate_*,
 // privacy_*): connections that don't read or that speak TLS, signals, a
 // throwaway certificate, numbered runs of lines, counting lines, and
-// waiting for a line in a file; and connect, with its flags. init merges
-// them into harnessCommands.
+// waiting for a line in a file. harnessCommands lists them.
 
 import (
 	"bufio"
@@ -12,176 +11,22 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
-
-func init() {
-	maps.Copy(harnessCommands, hardeningCommands)
-}
-
-var hardeningCommands = map[string]harnessCommand{
-	"connect":  {connectUsage, 1, -1, (*harness).connectFlags},
-	"read":     {"read NAME", 1, 1, (*harness).read},
-	"ends":     {"ends NAME REGEXP", 2, 2, (*harness).ends},
-	"signal":   {"signal NAME HUP|INT|TERM", 2, 2, (*harness).signal},
-	"gencert":  {"gencert DIR", 1, 1, (*harness).gencert},
-	"capture":  {"capture NAME VAR REGEXP", 3, 3, (*harness).capture},
-	"sendseq":  {"sendseq NAME COUNT FORMAT", 3, 3, (*harness).sendseq},
-	"nextseq":  {"nextseq NAME COUNT FORMAT", 3, 3, (*harness).nextseq},
-	"count":    {"count NAME N REGEXP", 3, 3, (*harness).count},
-	"seen":     {"seen NAME REGEXP", 2, 2, (*harness).seen},
-	"waitfile": {"waitfile FILE REGEXP", 2, 2, (*harness).waitfile},
-}
-
-const connectUsage = "connect [-noread] [-send STRING] [-tls [-ca FILE] [-tls-max 1.0|1.1|1.2|1.3]] NAME [addr]"
-
-// noreadBuf is the receive buffer a -noread connection asks for, so that
-// it fills after a few kilobytes rather than megabytes.
-const noreadBuf = 4096
-
-// readBuf is the receive buffer a -noread connection gets once it is read.
-const readBuf = 1 << 20
-
-// unread holds the -noread connections not yet read, by peer.
-var unread sync.Map // *peer → net.Conn
-
-// connectFlags opens a protocol connection named NAME to addr, by default
-// the server's $ADDR. With -noread, the connection has a small receive
-// buffer and nothing reads it until the read command. With -tls it speaks
-// TLS (1.2 or later unless -tls-max says less), trusting the certificates
-// in -ca's PEM file, or the system's; the handshake happens as it is first
-// read or written. With -send, it sends STRING (escapes as for sendraw) as
-// soon as it is connected, as a web client does. It is the command
-// "connect".
-func (h *harness) connectFlags(ts *testscript.TestScript, args []string) {
-	var noread, useTLS bool
-	var caFile, tlsMax, first string
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		switch {
-		case args[0] == "-noread":
-			noread = true
-		case args[0] == "-tls":
-			useTLS = true
-		case args[0] == "-ca" && len(args) > 1:
-			caFile, args = args[1], args[1:]
-		case args[0] == "-tls-max" && len(args) > 1:
-			tlsMax, args = args[1], args[1:]
-		case args[0] == "-send" && len(args) > 1:
-			first, args = unescape(ts, args[1]), args[1:]
-		default:
-			ts.Fatalf("usage: %s", connectUsage)
-		}
-		args = args[1:]
-	}
-	if len(args) < 1 || len(args) > 2 || !useTLS && (caFile != "" || tlsMax != "") {
-		ts.Fatalf("usage: %s", connectUsage)
-	}
-	name, addr := args[0], ts.Getenv("ADDR")
-	if len(args) == 2 {
-		addr = args[1]
-	}
-	d := net.Dialer{Timeout: h.timeout(ts)}
-	if noread {
-		d.Control = func(network, address string, c syscall.RawConn) error {
-			var err error
-			c.Control(func(fd uintptr) {
-				err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, noreadBuf)
-			})
-			return err
-		}
-	}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		ts.Fatalf("%s: %v", name, err)
-	}
-	if useTLS {
-		conn = tls.Client(conn, h.tlsConfig(ts, addr, caFile, tlsMax))
-	}
-	if first != "" {
-		if _, err := io.WriteString(conn, first); err != nil {
-			ts.Fatalf("%s: %v", name, err)
-		}
-	}
-	p := &peer{name: name, lines: &lineBuf{crlf: true}, w: conn, conn: conn}
-	h.add(ts, p)
-	if noread {
-		unread.Store(p, conn)
-		return
-	}
-	go readInto(p.lines, conn, false)
-}
-
-// netConn returns the TCP connection under conn.
-func netConn(conn net.Conn) net.Conn {
-	if tc, ok := conn.(*tls.Conn); ok {
-		return tc.NetConn()
-	}
-	return conn
-}
-
-func (h *harness) tlsConfig(ts *testscript.TestScript, addr, caFile, tlsMax string) *tls.Config {
-	host, _, err := net.SplitHostPort(addr)
-	ts.Check(err)
-	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(ts.MkAbs(caFile))
-		ts.Check(err)
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			ts.Fatalf("%s holds no PEM certificate", caFile)
-		}
-	}
-	if tlsMax != "" {
-		versions := map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
-		v, ok := versions[tlsMax]
-		if !ok {
-			ts.Fatalf("usage: %s", connectUsage)
-		}
-		cfg.MaxVersion = v
-		cfg.MinVersion = min(cfg.MinVersion, v)
-	}
-	return cfg
-}
-
-// readInto copies conn's lines into lines until the connection ends. With
-// cutOK, a last line cut short is no failure but part of why the lines
-// ended: a server that drops a client does that.
-func readInto(lines *lineBuf, conn net.Conn, cutOK bool) {
-	_, err := io.Copy(lines, conn)
-	switch {
-	case err == nil:
-		err = errEOF
-	case errors.Is(err, net.ErrClosed):
-		err = errClosedHere
-	}
-	if cutOK {
-		lines.mu.Lock()
-		if n := len(lines.partial); n > 0 {
-			lines.partial = nil
-			err = fmt.Errorf("%w, cutting the last line short after %d bytes", err, n)
-		}
-		lines.mu.Unlock()
-	}
-	lines.close(err)
-}
 
 // read starts reading connection NAME, opened with connect -noread: what
 // the server sent it meanwhile can now be read by expect and next. If the
@@ -189,7 +34,8 @@ func readInto(lines *lineBuf, conn net.Conn, cutOK bool) {
 // ends tells of it.
 func (h *harness) read(ts *testscript.TestScript, args []string) {
 	p := h.connection(ts, args[0])
-	conn, ok := unread.LoadAndDelete(p)
+	conn, ok := h.unread[p]
+	delete(h.unread, p)
 	if !ok {
 		ts.Fatalf("%s is read already: read is for connect -noread", p.name)
 	}
@@ -197,10 +43,10 @@ func (h *harness) read(ts *testscript.TestScript, args []string) {
 	// with a window below the sender's segment size, Linux may send one
 	// window's worth per persist timeout (TCP's silly window avoidance),
 	// a trickle that looks like a server that stopped writing.
-	if tc, ok := netConn(conn.(net.Conn)).(*net.TCPConn); ok {
+	if tc, ok := netConn(conn).(*net.TCPConn); ok {
 		ts.Check(tc.SetReadBuffer(readBuf))
 	}
-	go readInto(p.lines, conn.(net.Conn), true)
+	go readInto(p.lines, conn, true)
 }
 
 // ends reads connection NAME's lines, skipping them, until no more come,

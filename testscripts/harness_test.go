@@ -9,7 +9,10 @@ package testscripts
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -42,9 +45,14 @@ type harnessCommand struct {
 	run      func(h *harness, ts *testscript.TestScript, args []string)
 }
 
+// harnessCommands are all the harness's commands: here those of every
+// scenario, in hardening_harness_test.go those of the hardening scenarios,
+// in client_harness_test.go the fake server's.
 var harnessCommands = map[string]harnessCommand{
-	"serve":    {"serve [flags...]", 0, -1, (*harness).serve},
+	"serve":    {"serve [-port PORT] [flags...]", 0, -1, (*harness).serve},
 	"shutdown": {shutdownUsage, 0, 3, (*harness).shutdown},
+	"connect":  {connectUsage, 1, -1, (*harness).connect},
+	"join":     {"join NAME", 1, 1, (*harness).join},
 	"send":     {"send NAME TEXT...", 2, -1, (*harness).send},
 	"sendraw":  {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
 	"sendbig":  {"sendbig NAME BYTES [EOL]", 2, 3, (*harness).sendbig},
@@ -58,6 +66,20 @@ var harnessCommands = map[string]harnessCommand{
 	"type":     {"type NAME TEXT...", 2, -1, (*harness).typeLine},
 	"eof":      {"eof NAME", 1, 1, (*harness).eof},
 	"exited":   {"exited NAME [status]", 1, 2, (*harness).exited},
+
+	"read":     {"read NAME", 1, 1, (*harness).read},
+	"ends":     {"ends NAME REGEXP", 2, 2, (*harness).ends},
+	"signal":   {"signal NAME HUP|INT|TERM", 2, 2, (*harness).signal},
+	"gencert":  {"gencert DIR", 1, 1, (*harness).gencert},
+	"capture":  {"capture NAME VAR REGEXP", 3, 3, (*harness).capture},
+	"sendseq":  {"sendseq NAME COUNT FORMAT", 3, 3, (*harness).sendseq},
+	"nextseq":  {"nextseq NAME COUNT FORMAT", 3, 3, (*harness).nextseq},
+	"count":    {"count NAME N REGEXP", 3, 3, (*harness).count},
+	"seen":     {"seen NAME REGEXP", 2, 2, (*harness).seen},
+	"waitfile": {"waitfile FILE REGEXP", 2, 2, (*harness).waitfile},
+
+	"listen": {"listen NAME", 1, 1, (*harness).listen},
+	"accept": {"accept NAME", 1, 1, (*harness).accept},
 }
 
 // scriptCommands returns the harness's commands for testscript.Params.Cmds.
@@ -82,9 +104,11 @@ type harnessKey struct{}
 // A harness is one script's peers. It is used by the script's goroutine
 // only; the peers' goroutines touch only their lineBufs and exit channels.
 type harness struct {
-	peers    map[string]*peer
-	envNames []string // of the script's environment at its start
-	pings    int      // PINGs sent by quiet, for unique tokens
+	peers     map[string]*peer
+	envNames  []string                // of the script's environment at its start
+	pings     int                     // PINGs sent by quiet, for unique tokens
+	unread    map[*peer]net.Conn      // connect -noread connections not yet read
+	listeners map[string]net.Listener // the fake servers, by name
 }
 
 // setupHarness is the testscript Setup: it gives the script a harness and
@@ -97,7 +121,7 @@ func setupHarness(e *testscript.Env) error {
 		// A program built with -race sleeps 1s as it exits, unless told.
 		e.Setenv("GORACE", "atexit_sleep_ms=10")
 	}
-	h := &harness{peers: make(map[string]*peer)}
+	h := &harness{peers: make(map[string]*peer), unread: make(map[*peer]net.Conn), listeners: make(map[string]net.Listener)}
 	for _, kv := range e.Vars {
 		name, _, _ := strings.Cut(kv, "=")
 		h.envNames = append(h.envNames, name)
@@ -108,6 +132,9 @@ func setupHarness(e *testscript.Env) error {
 }
 
 func (h *harness) cleanup() {
+	for _, l := range h.listeners {
+		l.Close()
+	}
 	for _, p := range h.peers {
 		if p.conn != nil {
 			p.conn.Close()
@@ -242,6 +269,131 @@ func (h *harness) shutdown(ts *testscript.TestScript, args []string) {
 	for _, line := range p.lines.all() {
 		fmt.Fprintln(ts.Stderr(), line)
 	}
+}
+
+const connectUsage = "connect [-noread] [-send STRING] [-tls [-ca FILE] [-tls-max 1.0|1.1|1.2|1.3]] NAME [addr]"
+
+// noreadBuf is the receive buffer a -noread connection asks for, so that
+// it fills after a few kilobytes rather than megabytes.
+const noreadBuf = 4096
+
+// readBuf is the receive buffer a -noread connection gets once it is read.
+const readBuf = 1 << 20
+
+// connect opens a protocol connection named NAME to addr, by default the
+// server's $ADDR. With -noread, the connection has a small receive buffer
+// and nothing reads it until the read command. With -tls it speaks TLS
+// (1.2 or later unless -tls-max says less), trusting the certificates in
+// -ca's PEM file, or the system's; the handshake happens as it is first
+// read or written. With -send, it sends STRING (escapes as for sendraw) as
+// soon as it is connected, as a web client does.
+func (h *harness) connect(ts *testscript.TestScript, args []string) {
+	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	noread := fs.Bool("noread", false, "")
+	useTLS := fs.Bool("tls", false, "")
+	caFile := fs.String("ca", "", "")
+	tlsMax := fs.String("tls-max", "", "")
+	first := fs.String("send", "", "")
+	if fs.Parse(args) != nil || fs.NArg() < 1 || fs.NArg() > 2 || !*useTLS && (*caFile != "" || *tlsMax != "") {
+		ts.Fatalf("usage: %s", connectUsage)
+	}
+	args = fs.Args()
+	name, addr := args[0], ts.Getenv("ADDR")
+	if len(args) == 2 {
+		addr = args[1]
+	}
+	d := net.Dialer{Timeout: h.timeout(ts)}
+	if *noread {
+		d.Control = func(network, address string, c syscall.RawConn) error {
+			var err error
+			c.Control(func(fd uintptr) {
+				err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, noreadBuf)
+			})
+			return err
+		}
+	}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		ts.Fatalf("%s: %v", name, err)
+	}
+	if *useTLS {
+		conn = tls.Client(conn, h.tlsConfig(ts, addr, *caFile, *tlsMax))
+	}
+	if *first != "" {
+		if _, err := io.WriteString(conn, unescape(ts, *first)); err != nil {
+			ts.Fatalf("%s: %v", name, err)
+		}
+	}
+	p := &peer{name: name, lines: &lineBuf{crlf: true}, w: conn, conn: conn}
+	h.add(ts, p)
+	if *noread {
+		h.unread[p] = conn
+		return
+	}
+	go readInto(p.lines, conn, false)
+}
+
+// join connects NAME to the server and registers it as NAME: connect,
+// send NICK, and expect its own JOINED.
+func (h *harness) join(ts *testscript.TestScript, args []string) {
+	h.connect(ts, args)
+	h.send(ts, []string{args[0], "NICK", args[0]})
+	h.expect(ts, []string{args[0], "^JOINED " + regexp.QuoteMeta(args[0]) + "$"})
+}
+
+// netConn returns the TCP connection under conn.
+func netConn(conn net.Conn) net.Conn {
+	if tc, ok := conn.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return conn
+}
+
+func (h *harness) tlsConfig(ts *testscript.TestScript, addr, caFile, tlsMax string) *tls.Config {
+	host, _, err := net.SplitHostPort(addr)
+	ts.Check(err)
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(ts.MkAbs(caFile))
+		ts.Check(err)
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			ts.Fatalf("%s holds no PEM certificate", caFile)
+		}
+	}
+	if tlsMax != "" {
+		versions := map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+		v, ok := versions[tlsMax]
+		if !ok {
+			ts.Fatalf("usage: %s", connectUsage)
+		}
+		cfg.MaxVersion = v
+		cfg.MinVersion = min(cfg.MinVersion, v)
+	}
+	return cfg
+}
+
+// readInto copies conn's lines into lines until the connection ends. With
+// cutOK, a last line cut short is no failure but part of why the lines
+// ended: a server that drops a client does that.
+func readInto(lines *lineBuf, conn net.Conn, cutOK bool) {
+	_, err := io.Copy(lines, conn)
+	switch {
+	case err == nil:
+		err = errEOF
+	case errors.Is(err, net.ErrClosed):
+		err = errClosedHere
+	}
+	if cutOK {
+		lines.mu.Lock()
+		if n := len(lines.partial); n > 0 {
+			lines.partial = nil
+			err = fmt.Errorf("%w, cutting the last line short after %d bytes", err, n)
+		}
+		lines.mu.Unlock()
+	}
+	lines.close(err)
 }
 
 // send sends a line to connection NAME: its arguments joined by single
@@ -472,7 +624,7 @@ func compile(ts *testscript.TestScript, expr string) *regexp.Regexp {
 
 // Why a peer's lines ended, or didn't come.
 var (
-	errEOF        = errors.New("the server closed the connection")
+	errEOF        = errors.New("the other end closed the connection")
 	errClosedHere = errors.New("the script closed the connection")
 	errExited     = errors.New("the process exited")
 	errTimeout    = errors.New("timed out")

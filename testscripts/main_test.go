@@ -37,6 +37,9 @@ func scriptParams(t *testing.T) testscript.Params {
 		Setup:         setupHarness,
 		Cmds:          scriptCommands(),
 		UpdateScripts: *update,
+
+		RequireExplicitExec: true, // "exec server", so a program is never mistaken for a command
+		RequireUniqueNames:  true, // a script cannot hold two files of one name
 	}
 	if d, ok := t.Deadline(); ok {
 		p.Deadline = d
