@@ -178,11 +178,11 @@ func TestHistorySeamUnderFlood(t *testing.T) {
 // with the seqs that HISTORY gives them.
 func TestHistoryLive(t *testing.T) {
 	addr := startServer(t, &Server{FloodRate: -1})
-	ann := register(t, addr, "ann")
 	bob := dial(t, addr, "bob")
-	bob.send("HISTORY LIVE")
+	ann := register(t, addr, "ann")
+	// bob asks for seqs before it registers.
+	bob.send("HISTORY LIVE\nNICK bob")
 	bob.expect("^HISTORY LIVE$")
-	bob.send("NICK bob")
 	bob.expect("^JOINED bob$")
 	ann.send("MSG hi")
 	live := bob.expect("^(HISTORY|MSG) ")

@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -27,6 +28,30 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
+
+func (h *harness) tlsConfig(ts *testscript.TestScript, addr, caFile, tlsMax string) *tls.Config {
+	host, _, err := net.SplitHostPort(addr)
+	ts.Check(err)
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(ts.MkAbs(caFile))
+		ts.Check(err)
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			ts.Fatalf("%s holds no PEM certificate", caFile)
+		}
+	}
+	if tlsMax != "" {
+		versions := map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+		v, ok := versions[tlsMax]
+		if !ok {
+			ts.Fatalf("usage: %s", connectUsage)
+		}
+		cfg.MaxVersion = v
+		cfg.MinVersion = min(cfg.MinVersion, v)
+	}
+	return cfg
+}
 
 // read starts reading connection NAME, opened with connect -noread: what
 // the server sent it meanwhile can now be read by expect and next. If the

@@ -107,15 +107,7 @@ func TestTerminalKeepsHalfTypedLine(t *testing.T) {
 	awaitLine("MSG duck hello")
 	scr.await(t, at, "*<duck> hello\r") // ours, marked without colour
 
-	ptmx.Write([]byte("/quit\r"))
-	select {
-	case code := <-status:
-		if code != 0 {
-			t.Errorf("Main returned %d after /quit, want 0", code)
-		}
-	case <-time.After(ptyTimeout):
-		t.Fatalf("Main still runs %v after /quit", ptyTimeout)
-	}
+	quit(t, ptmx, status)
 	after, err := term.GetState(int(tty.Fd()))
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +146,12 @@ func TestTerminalKeepsHalfTypedLineAcrossReconnect(t *testing.T) {
 
 	ptmx.Write([]byte("lo\r"))
 	awaitLine("MSG duck hello")
+	quit(t, ptmx, status)
+}
+
+// quit types /quit and waits for Main to return 0.
+func quit(t *testing.T, ptmx *os.File, status <-chan int) {
+	t.Helper()
 	ptmx.Write([]byte("/quit\r"))
 	select {
 	case code := <-status:

@@ -2,13 +2,14 @@ package servercmd
 
 import (
 	"bytes"
-	"net"
 	"strings"
 	"testing"
 )
 
+// parseFlags takes what is valid, and says what is not, with the status
+// the command exits with.
 func TestParseFlags(t *testing.T) {
-	for _, c := range []struct {
+	tests := []struct {
 		args   string
 		status int
 		stderr string // a substring of what is said on stderr
@@ -30,7 +31,8 @@ func TestParseFlags(t *testing.T) {
 		{"-write-timeout 0s", 1, "timeouts must be positive", nil},
 		{"-tls-cert cert.pem", 1, "-tls-cert and -tls-key go together", nil},
 		{"-tls-cert missing.pem -tls-key missing.pem", 1, "cannot load TLS certificate", nil},
-	} {
+	}
+	for _, c := range tests {
 		var stderr bytes.Buffer
 		cfg, status := parseFlags(strings.Fields(c.args), &stderr)
 		switch {
@@ -44,23 +46,18 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// listen says why it cannot listen, and leaves nothing open then.
+// listen opens what it is asked to, and says why it cannot.
 func TestListenOnAPortInUse(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
 	cfg, _ := parseFlags([]string{"-host", "127.0.0.1", "-debug-addr", "127.0.0.1:0", "0"}, &bytes.Buffer{})
 	ls, err := listen(cfg)
 	if err != nil {
 		t.Fatalf("listen on free ports: %v", err)
 	}
+	defer ls.close()
 	if ls.debug == nil || len(ls.chat) != 1 {
-		t.Errorf("listen opened %d chat listeners and debug %v, want 1 and one", len(ls.chat), ls.debug)
+		t.Fatalf("listen opened %d chat listeners and debug %v, want 1 and one", len(ls.chat), ls.debug)
 	}
-	ls.close()
-	cfg.addr = taken.Addr().String()
+	cfg.addr = ls.chat[0].Addr().String()
 	if _, err := listen(cfg); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("listen on a port in use: %v, want it to say the address is in use", err)
 	}

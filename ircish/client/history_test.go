@@ -7,9 +7,12 @@ import (
 	"time"
 )
 
-// handleAll feeds lines to s and returns the events and replies, nil
-// events left out.
-func handleAll(s *Session, lines ...string) (events []Event, replies string) {
+// checkHandled feeds lines to s, and checks the events that come out (nil
+// ones left out) and the replies.
+func checkHandled(t *testing.T, s *Session, lines []string, want []Event, wantReplies string) {
+	t.Helper()
+	var events []Event
+	var replies string
 	for _, line := range lines {
 		ev, reply := s.Handle([]byte(line))
 		if ev != nil {
@@ -17,14 +20,19 @@ func handleAll(s *Session, lines ...string) (events []Event, replies string) {
 		}
 		replies += string(reply)
 	}
-	return events, replies
+	if replies != wantReplies {
+		t.Errorf("replies %q, want %q", replies, wantReplies)
+	}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events\n%#v\nwant\n%#v", events, want)
+	}
 }
 
 func at(ms int) time.Time { return time.Date(2026, 11, 28, 9, 15, 2, ms*1e6, time.UTC) }
 
 func TestScrollback(t *testing.T) {
 	s, _ := NewSession("duck", 2)
-	events, replies := handleAll(s,
+	checkHandled(t, s, []string{
 		"JOINED duck",
 		"MSG bob early", // before the server sends seqs
 		"HISTORY LIVE",
@@ -34,49 +42,35 @@ func TestScrollback(t *testing.T) {
 		"HISTORY 11 2026-11-28T09:15:02.011Z bob live",
 		"HISTORY END 3",
 		"HISTORY 12 2026-11-28T09:15:02.012Z ann now",
-	)
-	if want := "LIST\r\nHISTORY 2\r\n"; replies != want {
-		t.Errorf("replies %q, want %q", replies, want)
-	}
-	want := []Event{
+	}, []Event{
 		Registered{Nick: "duck"},
 		Message{From: "bob", Text: "early"},
 		History{Earlier: []Earlier{{9, at(9), "ann", "old"}}, Live: []Message{{From: "bob", Text: "live"}}},
 		Message{From: "ann", Text: "now"},
-	}
-	if !reflect.DeepEqual(events, want) {
-		t.Errorf("events\n%#v\nwant\n%#v", events, want)
-	}
+	}, "LIST\r\nHISTORY 2\r\n")
 }
 
 // Back after a lost connection, the session joins again, under nick_ if
 // its nick is taken, and asks for what it missed.
 func TestReconnect(t *testing.T) {
 	s, _ := NewSession("duck", 50)
-	handleAll(s, "JOINED duck", "HISTORY LIVE", "HISTORY END 0",
-		"HISTORY 10 2026-11-28T09:15:02.010Z ann seen")
+	checkHandled(t, s, []string{"JOINED duck", "HISTORY LIVE", "HISTORY END 0", "HISTORY 10 2026-11-28T09:15:02.010Z ann seen"},
+		[]Event{Registered{Nick: "duck"}, Message{From: "ann", Text: "seen"}}, "LIST\r\nHISTORY 50\r\n")
 	if got, want := string(s.Reconnect()), "NICK duck\r\nHISTORY LIVE\r\n"; got != want {
 		t.Fatalf("Reconnect() = %q, want %q", got, want)
 	}
-	events, replies := handleAll(s,
+	checkHandled(t, s, []string{
 		"ERR NICK_IN_USE the nick duck is taken",
 		"JOINED duck_",
 		"HISTORY LIVE",
 		"HISTORY GAP 12",
 		"HISTORY 12 2026-11-28T09:15:02.012Z ann missed",
 		"HISTORY END 1",
-	)
-	if want := "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10\r\n"; replies != want {
-		t.Errorf("replies %q, want %q", replies, want)
-	}
-	want := []Event{
+	}, []Event{
 		Hint{Text: "* the nick duck is taken; trying duck_"},
 		Registered{Nick: "duck_", Again: true},
 		History{Earlier: []Earlier{{12, at(12), "ann", "missed"}}, Gap: true},
-	}
-	if !reflect.DeepEqual(events, want) {
-		t.Errorf("events\n%#v\nwant\n%#v", events, want)
-	}
+	}, "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10\r\n")
 }
 
 func TestHistoryCommand(t *testing.T) {

@@ -1,0 +1,190 @@
+package servercmd
+
+// The command line: flags, their checks, and the listeners they ask for.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"ircish/ircish"
+)
+
+// A config is what the command line asks for.
+type config struct {
+	srv           *ircish.Server // its limits; Log is set by run
+	addr, tlsAddr string         // tlsAddr is "" without TLS
+	tlsConfig     *tls.Config
+	debugAddr     string
+	logPath       string
+	logFlush      time.Duration
+	quiet         bool
+}
+
+// parseFlags returns the configuration args ask for, or nil and the exit
+// status if the command is not to run: 0 after -h, 2 for a flag it does
+// not know, 1 for a bad value, which it explains on stderr.
+func parseFlags(args []string, stderr io.Writer) (*config, int) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	cfg := &config{srv: &ircish.Server{}}
+	srv := cfg.srv
+	host := fs.String("host", "", "interface `address` to listen on (default all)")
+	fs.StringVar(&cfg.logPath, "log", "server.log", "log `file`, appended to")
+	fs.DurationVar(&cfg.logFlush, "log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
+	fs.BoolVar(&srv.LogWhispers, "log-whispers", false, "log what whispers say, not only who whispered to whom")
+	fs.IntVar(&srv.History, "history", ircish.DefaultHistory, "room messages kept in memory for HISTORY; 0: none")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
+	fs.IntVar(&srv.MaxLine, "max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
+	fs.IntVar(&srv.SendQueue, "send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
+	fs.DurationVar(&srv.WriteTimeout, "write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
+	fs.Float64Var(&srv.FloodRate, "flood", ircish.DefaultFloodRate, "lines per second a client may send after its burst; 0: no limit")
+	fs.IntVar(&srv.FloodBurst, "flood-burst", ircish.DefaultFloodBurst, "lines a client may send at once")
+	fs.DurationVar(&srv.RegisterTimeout, "register-timeout", ircish.DefaultRegisterTimeout, "close a connection that has not sent NICK by then")
+	fs.DurationVar(&srv.LineTimeout, "line-timeout", ircish.DefaultLineTimeout, "close a connection that begins a line and does not end it by then")
+	fs.IntVar(&srv.MaxClients, "max-clients", ircish.DefaultMaxClients, "connections at once")
+	fs.IntVar(&srv.MaxPerIP, "max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
+	fs.Float64Var(&srv.IPConnectRate, "ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
+	fs.BoolVar(&srv.LimitLoopback, "limit-loopback", false, "apply the per-IP limits to loopback addresses too")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
+	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
+	tlsPort := fs.Int("tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
+	fail := func(format string, args ...any) (*config, int) {
+		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
+		return nil, 1
+	}
+	if n := len(args); n > 0 && isNegativeNumber(args[n-1]) && !takesValue(fs, args[:n-1]) {
+		return fail("invalid port %q: want a number from 0 to 65535", args[n-1]) // not a flag
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	port, err := parsePort(fs.Args())
+	if err != nil {
+		return fail("%v", err)
+	}
+	switch {
+	case srv.History < 0:
+		return fail("-history must not be negative")
+	case srv.MaxLine < 1 || srv.SendQueue < 1 || srv.MaxClients < 1 || srv.MaxPerIP < 1 || srv.FloodBurst < 1:
+		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
+	case srv.FloodRate < 0 || cfg.logFlush < 0 || srv.IPConnectRate <= 0 || srv.WriteTimeout <= 0 || srv.RegisterTimeout <= 0 || srv.LineTimeout <= 0:
+		return fail("-flood and -log-flush must not be negative; rates and timeouts must be positive")
+	case (*tlsCert == "") != (*tlsKey == ""):
+		return fail("-tls-cert and -tls-key go together")
+	}
+	// The Server's zero values mean its defaults; none is what 0 means here.
+	if srv.FloodRate == 0 {
+		srv.FloodRate = -1
+	}
+	if srv.History == 0 {
+		srv.History = -1
+	}
+	cfg.addr = net.JoinHostPort(*host, port)
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fail("cannot load TLS certificate: %v", err)
+		}
+		cfg.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		cfg.tlsAddr = net.JoinHostPort(*host, strconv.Itoa(*tlsPort))
+	}
+	return cfg, 0
+}
+
+// listeners are the command's open listeners: the chat's, plain then TLS,
+// and the debug server's, if asked for.
+type listeners struct {
+	chat  []net.Listener
+	debug net.Listener
+}
+
+// listen opens the listeners cfg asks for.
+func listen(cfg *config) (*listeners, error) {
+	ls := &listeners{}
+	lc := net.ListenConfig{KeepAlive: -1} // keepAliveListener turns it on
+	l, err := lc.Listen(context.Background(), "tcp", cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen: %w", errors.Unwrap(err))
+	}
+	ls.chat = append(ls.chat, keepAliveListener{l})
+	if cfg.tlsConfig != nil {
+		tl, err := lc.Listen(context.Background(), "tcp", cfg.tlsAddr)
+		if err != nil {
+			ls.close()
+			return nil, fmt.Errorf("cannot listen for TLS: %w", errors.Unwrap(err))
+		}
+		ls.chat = append(ls.chat, tls.NewListener(keepAliveListener{tl}, cfg.tlsConfig))
+	}
+	if cfg.debugAddr != "" {
+		if ls.debug, err = listenLoopback(cfg.debugAddr); err != nil {
+			ls.close()
+			return nil, fmt.Errorf("cannot listen for -debug-addr: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+func (ls *listeners) close() {
+	for _, l := range ls.chat {
+		l.Close()
+	}
+	if ls.debug != nil {
+		ls.debug.Close()
+	}
+}
+
+// takesValue reports whether the last of args is a flag that takes the
+// argument after it as its value, as -flood in "-flood -1".
+func takesValue(fs *flag.FlagSet, args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	last := args[len(args)-1]
+	name := strings.TrimPrefix(strings.TrimPrefix(last, "-"), "-")
+	if !strings.HasPrefix(last, "-") || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, isBool := f.Value.(interface{ IsBoolFlag() bool })
+	return !isBool || !b.IsBoolFlag()
+}
+
+func isNegativeNumber(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n < 0
+}
+
+// parsePort returns the port among args, or the default.
+func parsePort(args []string) (string, error) {
+	switch len(args) {
+	case 0:
+		return strconv.Itoa(ircish.DefaultPort), nil
+	case 1:
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 0 || n > 65535 {
+			return "", fmt.Errorf("invalid port %q: want a number from 0 to 65535", args[0])
+		}
+		return strconv.Itoa(n), nil
+	default:
+		return "", fmt.Errorf("too many arguments %q: want at most a port", args)
+	}
+}
