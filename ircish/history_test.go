@@ -160,12 +160,8 @@ func TestHistorySeamUnderFlood(t *testing.T) {
 	joiner.expect("^JOINED joiner$")
 	reply := joiner.askHistory("1000")
 	got := texts(reply)
-	for {
-		line := joiner.expect("^MSG flooder ")
-		got = append(got, strings.TrimPrefix(line, "MSG "))
-		if line == fmt.Sprintf("MSG flooder %d", n-1) {
-			break
-		}
+	for last := fmt.Sprintf("flooder %d", n-1); len(got) == 0 || got[len(got)-1] != last; {
+		got = append(got, strings.TrimPrefix(joiner.expect("^MSG flooder "), "MSG "))
 	}
 	for i, line := range got {
 		if want := fmt.Sprintf("flooder %d", i); line != want || len(got) != n {
