@@ -136,13 +136,14 @@ func (r Renderer) Render(ev Event) string {
 // the time it was said (and the day, if not today) rather than the clock's,
 // then a divider, then the live messages as usual.
 func (r Renderer) history(ev History) string {
-	var lines []string
-	if ev.Gap {
-		lines = append(lines, r.dim("* some earlier messages are gone: the server no longer has them"))
-	}
-	now := time.Now()
+	now, stamp := time.Now(), ""
 	if r.Clock != nil {
 		now = r.Clock()
+		stamp = r.dim(now.Format("15:04")) + " "
+	}
+	var lines []string
+	if ev.Gap {
+		lines = append(lines, stamp+r.dim("* some earlier messages are gone: the server no longer has them"))
 	}
 	for _, m := range ev.Earlier {
 		at := m.At.In(now.Location())
@@ -157,7 +158,7 @@ func (r Renderer) history(ev History) string {
 		}
 	}
 	if len(ev.Earlier) > 0 {
-		lines = append(lines, r.dim("-- end of earlier messages --"))
+		lines = append(lines, stamp+r.dim("-- end of earlier messages --"))
 	}
 	for _, m := range ev.Live {
 		lines = append(lines, r.Render(m))
