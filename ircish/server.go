@@ -52,8 +52,10 @@ type Server struct {
 	room     *room
 	initOnce sync.Once
 	closing  atomic.Bool
+	stop     chan struct{}  // closed by Shutdown
 	drops    atomic.Int64   // clients dropped for a full send queue or a stuck write
-	wg       sync.WaitGroup // one per connection being served
+	serving  sync.WaitGroup // one per Serve loop
+	wg       sync.WaitGroup // one per connection being served or refused
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -93,6 +95,7 @@ var ErrServerClosed = errors.New("ircish: server closed")
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.room = newRoom()
+		s.stop = make(chan struct{})
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.perIP = make(map[string]*ipState)
@@ -153,7 +156,10 @@ func (s *Server) Serve(l net.Listener) error {
 			// Out of file descriptors, say: wait for clients to leave.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			s.log().Warn("accept failed", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			select { // Shutdown waits for Serve: do not keep it waiting
+			case <-time.After(backoff):
+			case <-s.stop:
+			}
 			continue
 		}
 		backoff = 0
@@ -166,7 +172,7 @@ func (s *Server) admit(nc net.Conn) {
 	c := newConn(s, nc)
 	if err := s.add(c); err != nil {
 		s.log().Info("connection refused", "remote", c.remote, "err", err.Text)
-		s.wg.Add(1)
+		s.wg.Add(1) // Shutdown waits for Serve, and so for this, before it waits for s.wg
 		go func() {
 			defer s.wg.Done()
 			refuse(nc, err)
@@ -271,6 +277,7 @@ func (s *Server) track(l net.Listener) bool {
 		return false
 	}
 	s.listeners[l] = struct{}{}
+	s.serving.Add(1)
 	return true
 }
 
@@ -278,17 +285,21 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.listeners, l)
+	s.serving.Done()
 }
 
 func (s *Server) shuttingDown() bool { return s.closing.Load() }
 
 // Shutdown stops the listeners, has every client told BYE and waits until
 // the clients are gone or ctx ends; then it closes what is left and returns
-// ctx's error.
+// ctx's error. When it returns, every Serve is done with its connections
+// (it returns ErrServerClosed) and the server logs nothing more.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	s.closing.Store(true)
+	if !s.closing.Swap(true) {
+		close(s.stop)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -300,6 +311,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() {
+		// A connection accepted as its listener closed may still be being
+		// admitted: it joins s.wg, which must not happen while s.wg.Wait
+		// waits (a WaitGroup misuse), and it logs, which must happen before
+		// Shutdown returns and the log is closed.
+		s.serving.Wait()
 		s.wg.Wait()
 		close(done)
 	}()
