@@ -3,8 +3,10 @@ package ircish
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -124,6 +126,120 @@ func TestShutdownWaitsForAConnectionAcceptedAsItCloses(t *testing.T) {
 			}
 		case <-time.After(waitTimeout):
 			t.Fatalf("round %d: Serve did not return within %v of Shutdown", i, waitTimeout)
+		}
+	}
+}
+
+// addrConn is a connection that has only a remote address: enough to be
+// admitted, not to be served.
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// addFrom asks s to admit a connection from remote (ip:port), and returns
+// the connection and the refusal.
+func addFrom(s *Server, remote string) (*conn, *Error) {
+	a := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(remote))
+	c := newConn(s, addrConn{remote: a})
+	return c, s.add(c)
+}
+
+func TestIPKey(t *testing.T) {
+	tests := []struct {
+		addr   string
+		v6Bits int
+		want   string
+	}{
+		{"192.0.2.1", 64, "192.0.2.1/32"},
+		{"::ffff:192.0.2.1", 64, "192.0.2.1/32"}, // IPv4 on a dual-stack socket
+		{"::ffff:192.0.2.1", 48, "192.0.2.1/32"},
+		{"2001:db8:1:2:3:4:5:6", 64, "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:3:4:5:6", 48, "2001:db8:1::/48"},
+		{"2001:db8:1:2:3:4:5:6", 128, "2001:db8:1:2:3:4:5:6/128"},
+		{"fe80::1%eth0", 64, "fe80::/64"},
+	}
+	for _, tt := range tests {
+		got := ipKey(netip.MustParseAddr(tt.addr), tt.v6Bits)
+		if got.String() != tt.want {
+			t.Errorf("ipKey(%q, %d) = %v, want %v", tt.addr, tt.v6Bits, got, tt.want)
+		}
+	}
+}
+
+// The per-IP limits count an IPv6 client by its /64 (or -ipv6-prefix), and
+// an IPv4 client the same whether its address comes IPv4-mapped or not.
+func TestPerIPLimitsCountIPv6ByNetwork(t *testing.T) {
+	full := "too many connections from your address"
+	tests := []struct {
+		v6Bits int
+		remote string
+		want   string // the refusal, or "" for admitted
+	}{
+		{0, "[2001:db8:0:1::1]:1000", ""},
+		{0, "[2001:db8:0:1::2]:1000", ""},
+		{0, "[2001:db8:0:1:ffff:ffff:ffff:ffff]:1000", full},
+		{0, "[2001:db8:0:2::1]:1000", ""},
+		{0, "192.0.2.1:1000", ""},
+		{0, "[::ffff:192.0.2.1]:1001", ""},
+		{0, "192.0.2.1:1002", full},
+		{0, "192.0.2.2:1000", ""},
+		{48, "[2001:db8:0:1::1]:1000", ""},
+		{48, "[2001:db8:0:2::1]:1000", ""},
+		{48, "[2001:db8:0:3::1]:1000", full},
+		{48, "[2001:db8:1:3::1]:1000", ""},
+		{128, "[2001:db8:0:1::1]:1000", ""},
+		{128, "[2001:db8:0:1::1]:1001", ""},
+		{128, "[2001:db8:0:1::2]:1000", ""},
+	}
+	servers := make(map[int]*Server)
+	for _, tt := range tests {
+		s := servers[tt.v6Bits]
+		if s == nil {
+			s = &Server{MaxPerIP: 2, IPv6Prefix: tt.v6Bits, clock: newFakeClock()}
+			s.init()
+			servers[tt.v6Bits] = s
+		}
+		_, err := addFrom(s, tt.remote)
+		got := ""
+		if err != nil {
+			got = err.Text
+		}
+		if got != tt.want {
+			t.Errorf("with IPv6Prefix %d, add(%q) = %q, want %q", tt.v6Bits, tt.remote, got, tt.want)
+		}
+	}
+}
+
+// A spray of addresses, each connecting once, leaves the server knowing at
+// most max-clients plus maxIdleAddrs of them, and it never forgets one that
+// has connections.
+func TestPerIPStateIsBounded(t *testing.T) {
+	s := &Server{MaxClients: 10, clock: newFakeClock()}
+	s.init()
+	for i := range 5 {
+		if _, err := addFrom(s, fmt.Sprintf("198.51.100.%d:1000", i)); err != nil {
+			t.Fatalf("add from 198.51.100.%d: %v", i, err)
+		}
+	}
+	limit := s.MaxClients + maxIdleAddrs
+	for i := range 2 * limit {
+		c, err := addFrom(s, fmt.Sprintf("[2001:db8:%x:%x::1]:1000", i>>16, i&0xffff))
+		if err != nil {
+			t.Fatalf("connection %d of the spray: %v", i, err)
+		}
+		s.release(c)
+		s.forget(c)
+	}
+	if n := len(s.perIP); n > limit {
+		t.Errorf("after a spray of %d addresses, %d are known, want at most %d", 2*limit, n, limit)
+	}
+	for i := range 5 {
+		key := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 32).String()
+		if st := s.perIP[key]; st == nil || st.conns != 1 {
+			t.Errorf("after the spray, %s, which has a connection, is known as %+v, want 1 connection", key, st)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +28,7 @@ const (
 	DefaultMaxClients      = 10000
 	DefaultMaxPerIP        = 16
 	DefaultIPConnectRate   = 1
+	DefaultIPv6Prefix      = 64
 )
 
 // A Server serves one chat room to the clients of its listeners. Set its
@@ -45,6 +47,7 @@ type Server struct {
 	MaxPerIP        int           // connections at once from one IP address
 	IPConnectRate   float64       // new connections per second from one IP, after a burst of MaxPerIP
 	LimitLoopback   bool          // apply MaxPerIP and IPConnectRate to loopback addresses too
+	IPv6Prefix      int           // bits (1 to 128) of an IPv6 address that the per-IP limits count by
 	LogWhispers     bool          // log whisper texts, not only who whispered to whom
 
 	clock clock // nil: the real one
@@ -126,6 +129,7 @@ func (s *Server) lineTimeout() time.Duration { return orDefault(s.LineTimeout, D
 func (s *Server) maxClients() int            { return orDefault(s.MaxClients, DefaultMaxClients) }
 func (s *Server) maxPerIP() int              { return orDefault(s.MaxPerIP, DefaultMaxPerIP) }
 func (s *Server) ipConnectRate() float64     { return orDefault(s.IPConnectRate, DefaultIPConnectRate) }
+func (s *Server) ipv6Prefix() int            { return orDefault(s.IPv6Prefix, DefaultIPv6Prefix) }
 
 func orDefault[T int | float64 | time.Duration](v, dflt T) T {
 	if v == 0 {
@@ -196,8 +200,8 @@ func refuse(conn net.Conn, err *Error) {
 
 // add registers c as served, unless a limit forbids it.
 func (s *Server) add(c *conn) *Error {
-	ip := remoteIP(c.netConn)
-	limited := s.LimitLoopback || !ip.IsLoopback()
+	addr := remoteAddr(c.netConn)
+	limited := addr.IsValid() && (s.LimitLoopback || !addr.IsLoopback())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -207,11 +211,15 @@ func (s *Server) add(c *conn) *Error {
 		return errorf(CodeServerFull, "the server is full; try again later")
 	}
 	if limited {
+		key := ipKey(addr, s.ipv6Prefix()).String()
 		s.prune(s.clock.Now())
-		st := s.perIP[ip.String()]
+		st := s.perIP[key]
 		if st == nil {
+			if len(s.perIP) >= s.maxClients()+maxIdleAddrs {
+				s.forgetIdleAddr()
+			}
 			st = &ipState{connects: rate.NewLimiter(rate.Limit(s.ipConnectRate()), s.maxPerIP())}
-			s.perIP[ip.String()] = st
+			s.perIP[key] = st
 		}
 		switch {
 		case st.conns >= s.maxPerIP():
@@ -220,7 +228,7 @@ func (s *Server) add(c *conn) *Error {
 			return errorf(CodeServerFull, "too many new connections from your address; slow down")
 		}
 		st.conns++
-		c.ip = ip.String()
+		c.ip = key
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
@@ -263,11 +271,45 @@ func (s *Server) prune(now time.Time) {
 	}
 }
 
-func remoteIP(conn net.Conn) net.IP {
-	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP
+// maxIdleAddrs bounds the addresses the server remembers only for their
+// connect rate, without a connection. An entry costs about 200 bytes.
+const maxIdleAddrs = 1 << 14
+
+// forgetIdleAddr forgets one address that has no connection, to make room
+// under a spray of addresses. Which one does not matter much: it only loses
+// its connect rate's history, and map order picks at random. There is one:
+// the caller found the map full, and at most MaxClients addresses have
+// connections. The caller holds s.mu.
+func (s *Server) forgetIdleAddr() {
+	for key, st := range s.perIP {
+		if st.conns == 0 {
+			delete(s.perIP, key)
+			return
+		}
 	}
-	return nil
+}
+
+// ipKey returns the network that the per-IP limits count addr in: an IPv4
+// address (IPv4-mapped IPv6 included) alone, an IPv6 address with the
+// others of its first v6Bits bits, since a single host or subscriber
+// usually has a whole /64 (or more) to pick addresses from.
+func ipKey(addr netip.Addr, v6Bits int) netip.Prefix {
+	addr = addr.Unmap()
+	bits := addr.BitLen()
+	if addr.Is6() {
+		bits = v6Bits
+	}
+	p, _ := addr.Prefix(bits) // bits is in range; a zero addr gives a zero Prefix
+	return p
+}
+
+// remoteAddr returns conn's remote IP address, IPv4-mapped ones unmapped,
+// or the zero Addr if it has none (not TCP).
+func remoteAddr(conn net.Conn) netip.Addr {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (s *Server) track(l net.Listener) bool {

@@ -59,6 +59,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	maxPerIP := fs.Int("max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
 	ipRate := fs.Float64("ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
 	limitLoopback := fs.Bool("limit-loopback", false, "apply the per-IP limits to loopback addresses too")
+	ipv6Prefix := fs.Int("ipv6-prefix", ircish.DefaultIPv6Prefix, "the per-IP limits count IPv6 clients by network: its prefix length in `bits` (1 to 128)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	tlsPort := fs.Int("tls-port", 12443, "`port` for TLS; 0 picks a free one")
@@ -85,6 +86,9 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 	}
 	if *flood < 0 || *logFlush < 0 || *ipRate <= 0 || *writeTimeout <= 0 || *registerTimeout <= 0 || *lineTimeout <= 0 {
 		return fail("-flood and -log-flush must not be negative; rates and timeouts must be positive")
+	}
+	if *ipv6Prefix < 1 || *ipv6Prefix > 128 {
+		return fail("-ipv6-prefix must be from 1 to 128")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fail("-tls-cert and -tls-key go together")
@@ -140,6 +144,7 @@ func Main(args []string, stderr io.Writer, configure func(*ircish.Server)) int {
 		MaxPerIP:        *maxPerIP,
 		IPConnectRate:   *ipRate,
 		LimitLoopback:   *limitLoopback,
+		IPv6Prefix:      *ipv6Prefix,
 		LogWhispers:     *logWhispers,
 	}
 	if *flood == 0 {
