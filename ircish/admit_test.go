@@ -3,10 +3,17 @@ package ircish
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,4 +249,136 @@ func TestPerIPStateIsBounded(t *testing.T) {
 			t.Errorf("after the spray, %s, which has a connection, is known as %+v, want 1 connection", key, st)
 		}
 	}
+}
+
+// occupy fills a server of one client: it connects and waits for WELCOME.
+func occupy(t *testing.T, addr string) {
+	t.Helper()
+	c := dial(t, addr, "occupant")
+	c.expect("^WELCOME ")
+}
+
+// At most maxRefusing refused connections are told why at once; past that
+// a refused connection is closed without a word.
+func TestRefusalsToldAtOnceAreBounded(t *testing.T) {
+	addr := startServer(t, &Server{MaxClients: 1})
+	occupy(t, addr)
+	start := time.Now()
+	for i := range maxRefusing {
+		// Each is told, then waits up to refuseTimeout for its client,
+		// who does not close, to go.
+		dial(t, addr, fmt.Sprintf("refused%d", i))
+	}
+	extra := dial(t, addr, "extra")
+	extra.closed()
+	if len(extra.seen) > 0 && time.Since(start) >= refuseTimeout {
+		t.Skipf("%v went by before the last connection was refused: the first refusals may have ended", time.Since(start))
+	}
+	if len(extra.seen) > 0 {
+		t.Errorf("with %d refusals being told, one more was told %q, want it closed without a word", maxRefusing, extra.seen)
+	}
+}
+
+// A full server refuses a TLS client before the handshake, without a word:
+// telling it would cost the server a handshake.
+func TestTLSRefusedBeforeHandshake(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	addr := startServerOn(t, &Server{MaxClients: 1}, tls.NewListener(raw, config))
+	// The occupant, its handshake not done, is admitted all the same: it
+	// is accepted first.
+	occupant, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer occupant.Close()
+
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		c.Close()
+		t.Fatal("a TLS client of a full server finished its handshake, want it refused before")
+	}
+}
+
+// selfSigned returns a throwaway certificate for 127.0.0.1.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// Refusals are logged at most refusalLogRate a second, after a burst of as
+// many; the others are counted in a record a second later, or at Shutdown.
+func TestRefusalLogIsRateLimited(t *testing.T) {
+	var log logBuffer
+	s := &Server{MaxClients: 1, Log: log.logger(), clock: newFakeClock()} // the clock stands still: no refill
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	addr := l.Addr().String()
+	occupy(t, addr)
+	refuseSome := func(n int) {
+		for i := range n {
+			c := dial(t, addr, fmt.Sprintf("refused%d", i))
+			c.expect("^ERR SERVER_FULL ") // admit has logged, or counted, it
+			c.conn.Close()
+		}
+	}
+
+	refuseSome(30)
+	waitFor(t, "a count of unlogged refusals in the log", func() bool {
+		return strings.Contains(log.String(), `msg="refusals not logged"`)
+	})
+	if got, want := refusalRecords(log.String()), []int{refusalLogRate, 20}; !slices.Equal(got, want) {
+		t.Errorf("after 30 refusals, the log has %d refusals and counts %v unlogged, want %d and [%d]\n%s", got[0], got[1:], want[0], want[1], log.String())
+	}
+
+	refuseSome(5)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v, want nil", err)
+	}
+	if got, want := refusalRecords(log.String()), []int{refusalLogRate, 20, 5}; !slices.Equal(got, want) {
+		t.Errorf("after 5 more refusals and Shutdown, the log has %d refusals and counts %v unlogged, want %d and %v\n%s", got[0], got[1:], want[0], want[1:], log.String())
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Errorf("Serve = %v, want ErrServerClosed", err)
+	}
+}
+
+// refusalRecords returns how many "connection refused" records log has,
+// then the counts of its "refusals not logged" records.
+func refusalRecords(log string) []int {
+	counts := []int{0}
+	for _, line := range strings.Split(log, "\n") {
+		var n int
+		switch {
+		case strings.Contains(line, `msg="connection refused" `):
+			counts[0]++
+		case strings.Contains(line, `msg="refusals not logged"`):
+			fmt.Sscanf(line[strings.Index(line, "count="):], "count=%d", &n)
+			counts = append(counts, n)
+		}
+	}
+	return counts
 }

@@ -60,11 +60,15 @@ type Server struct {
 	serving  sync.WaitGroup // one per Serve loop
 	wg       sync.WaitGroup // one per connection being served or refused
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	perIP     map[string]*ipState
-	pruned    time.Time // when perIP was last pruned
+	mu            sync.Mutex
+	listeners     map[net.Listener]struct{}
+	conns         map[*conn]struct{}
+	perIP         map[string]*ipState
+	pruned        time.Time     // when perIP was last pruned
+	refusing      int           // refused connections being told why
+	refusalLog    *rate.Limiter // of "connection refused" records
+	unlogged      int           // refusals not logged since the last count
+	unloggedTimer *time.Timer   // logs the count of unlogged refusals
 }
 
 // ipState is what the server keeps about one remote IP address.
@@ -102,6 +106,7 @@ func (s *Server) init() {
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.perIP = make(map[string]*ipState)
+		s.refusalLog = rate.NewLimiter(refusalLogRate, refusalLogRate)
 		if s.clock == nil {
 			s.clock = realClock{}
 		}
@@ -140,7 +145,10 @@ func orDefault[T int | float64 | time.Duration](v, dflt T) T {
 
 // Serve accepts connections on l and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown, or the error that made accepting
-// fail; Serve does not close the clients then, Shutdown does.
+// fail; Serve does not close the clients then, Shutdown does. On a TLS
+// listener (tls.NewListener), a connection that a limit refuses is closed
+// before the handshake, without a word: telling it why would cost a
+// handshake.
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
 	if !s.track(l) {
@@ -171,26 +179,90 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// admit starts serving conn, or refuses it when a limit is reached.
+// admit starts serving nc, or refuses it when a limit is reached.
 func (s *Server) admit(nc net.Conn) {
 	c := newConn(s, nc)
 	if err := s.add(c); err != nil {
-		s.log().Info("connection refused", "remote", c.remote, "err", err.Text)
-		s.wg.Add(1) // Shutdown waits for Serve, and so for this, before it waits for s.wg
-		go func() {
-			defer s.wg.Done()
-			refuse(nc, err)
-		}()
+		s.refuse(nc, c.remote, err)
 		return
 	}
 	s.log().Info("client connected", "remote", c.remote)
 	go c.serve()
 }
 
+// A refusal costs the server more than whoever connects: each one told
+// takes a goroutine and a descriptor for up to refuseTimeout, and each one
+// logged a record. So at most maxRefusing are told at once,
+// the others closed without a word, and at most refusalLogRate a second
+// are logged (after a burst of as many), the others counted in a record a
+// second later.
+const (
+	maxRefusing    = 64
+	refusalLogRate = 10
+)
+
+// refuse tells nc why it is refused (err), in a goroutine of its own, or
+// closes it at once.
+func (s *Server) refuse(nc net.Conn, remote string, err *Error) {
+	_, isTLS := nc.(*tls.Conn)
+	s.mu.Lock()
+	tell := !isTLS && s.refusing < maxRefusing
+	if tell {
+		s.refusing++
+		s.wg.Add(1) // Shutdown waits for Serve, and so for this, before it waits for s.wg
+	}
+	logged := s.logRefusal()
+	s.mu.Unlock()
+	if logged {
+		s.log().Info("connection refused", "remote", remote, "err", err.Text)
+	}
+	if !tell {
+		closeNow(nc)
+		return
+	}
+	go func() {
+		defer s.refused()
+		tellRefusal(nc, err)
+	}()
+}
+
+func (s *Server) refused() {
+	s.mu.Lock()
+	s.refusing--
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// logRefusal reports whether a refusal may be logged; if not, it counts
+// it, and makes sure that the count is logged a second later. The caller
+// holds s.mu.
+func (s *Server) logRefusal() bool {
+	if s.refusalLog.AllowN(s.clock.Now(), 1) {
+		return true
+	}
+	s.unlogged++
+	if s.unlogged == 1 {
+		s.wg.Add(1) // done by the timer, or by Shutdown if it stops the timer
+		s.unloggedTimer = time.AfterFunc(time.Second, func() {
+			s.logUnlogged()
+			s.wg.Done()
+		})
+	}
+	return false
+}
+
+func (s *Server) logUnlogged() {
+	s.mu.Lock()
+	n := s.unlogged
+	s.unlogged = 0
+	s.mu.Unlock()
+	s.log().Info("refusals not logged", "count", n)
+}
+
 // refuseTimeout bounds the time spent telling a refused connection why.
 const refuseTimeout = time.Second
 
-func refuse(conn net.Conn, err *Error) {
+func tellRefusal(conn net.Conn, err *Error) {
 	conn.SetDeadline(time.Now().Add(refuseTimeout))
 	conn.Write(append(err.Line(), Line(Bye)...))
 	closeWrite(conn)
@@ -358,6 +430,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// waits (a WaitGroup misuse), and it logs, which must happen before
 		// Shutdown returns and the log is closed.
 		s.serving.Wait()
+		// Log a pending count of unlogged refusals now, rather than wait
+		// for its timer. The Serve loops, which set the timer, are done.
+		if t := s.unloggedTimer; t != nil && t.Stop() {
+			s.logUnlogged()
+			s.wg.Done()
+		}
 		s.wg.Wait()
 		close(done)
 	}()
