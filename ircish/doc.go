@@ -34,6 +34,9 @@
 // burst of lines costs each member one queue entry and a few writes, not
 // one a line.
 //
-// The Server's own mutex guards its listeners, its set of connections and
-// its per-IP counters; Shutdown takes it to say BYE to everyone.
+// The Server's own mutex guards its listeners, its set of connections, its
+// per-IP counters and its refusals (how many are being told why, and the
+// count of those not logged); Shutdown takes it to say BYE to everyone.
+// Shutdown owns everything the Server starts: it waits for the Serve loops,
+// the connections (refused ones too) and the room's hand-outs.
 package ircish

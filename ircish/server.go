@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +35,7 @@ const (
 	DefaultMaxClients      = 10000
 	DefaultMaxPerIP        = 16
 	DefaultIPConnectRate   = 1
+	DefaultIPv6Prefix      = 64
 )
 
 // A Server serves one chat room to the clients of its listeners. Set its
@@ -52,6 +54,7 @@ type Server struct {
 	MaxPerIP        int           // connections at once from one IP address
 	IPConnectRate   float64       // new connections per second from one IP, after a burst of MaxPerIP
 	LimitLoopback   bool          // apply MaxPerIP and IPConnectRate to loopback addresses too
+	IPv6Prefix      int           // bits (1 to 128) of an IPv6 address that the per-IP limits count by
 	LogWhispers     bool          // log whisper texts, not only who whispered to whom
 	History         int           // room messages kept for HISTORY; negative: none
 
@@ -62,13 +65,18 @@ type Server struct {
 	closing  atomic.Bool
 	done     chan struct{}  // closed by Shutdown
 	drops    atomic.Int64   // clients dropped for a full send queue or a stuck write
-	wg       sync.WaitGroup // one per connection being served
+	serving  sync.WaitGroup // one per Serve loop
+	wg       sync.WaitGroup // one per connection being served or refused
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	perIP     map[string]*ipState
-	pruned    time.Time // when perIP was last pruned
+	mu            sync.Mutex
+	listeners     map[net.Listener]struct{}
+	conns         map[*conn]struct{}
+	perIP         map[string]*ipState
+	pruned        time.Time     // when perIP was last pruned
+	refusing      int           // refused connections being told why
+	refusalLog    *rate.Limiter // of "connection refused" records
+	unlogged      int           // refusals not logged since the last count
+	unloggedTimer *time.Timer   // logs the count of unlogged refusals
 }
 
 // ipState is what the server keeps about one remote IP address.
@@ -106,6 +114,7 @@ func (s *Server) init() {
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.perIP = make(map[string]*ipState)
+		s.refusalLog = rate.NewLimiter(refusalLogRate, refusalLogRate)
 		if s.clock == nil {
 			s.clock = realClock{}
 		}
@@ -133,6 +142,7 @@ func (s *Server) lineTimeout() time.Duration { return orDefault(s.LineTimeout, D
 func (s *Server) maxClients() int            { return orDefault(s.MaxClients, DefaultMaxClients) }
 func (s *Server) maxPerIP() int              { return orDefault(s.MaxPerIP, DefaultMaxPerIP) }
 func (s *Server) ipConnectRate() float64     { return orDefault(s.IPConnectRate, DefaultIPConnectRate) }
+func (s *Server) ipv6Prefix() int            { return orDefault(s.IPv6Prefix, DefaultIPv6Prefix) }
 
 func orDefault[T int | float64 | time.Duration](v, dflt T) T {
 	if v == 0 {
@@ -143,7 +153,10 @@ func orDefault[T int | float64 | time.Duration](v, dflt T) T {
 
 // Serve accepts connections on l and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown, or the error that made accepting
-// fail; Serve does not close the clients then, Shutdown does.
+// fail; Serve does not close the clients then, Shutdown does. On a TLS
+// listener (tls.NewListener), a connection that a limit refuses is closed
+// before the handshake, without a word: telling it why would cost a
+// handshake.
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
 	if !s.track(l) {
@@ -163,7 +176,10 @@ func (s *Server) Serve(l net.Listener) error {
 			// Out of file descriptors, say: wait for clients to leave.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			s.log().Warn("accept failed", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			select { // Shutdown waits for Serve: do not keep it waiting
+			case <-time.After(backoff):
+			case <-s.done:
+			}
 			continue
 		}
 		backoff = 0
@@ -171,26 +187,90 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// admit starts serving conn, or refuses it when a limit is reached.
+// admit starts serving nc, or refuses it when a limit is reached.
 func (s *Server) admit(nc net.Conn) {
 	c := newConn(s, nc)
 	if err := s.add(c); err != nil {
-		s.log().Info("connection refused", "remote", c.remote, "err", err.Text)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			refuse(nc, err)
-		}()
+		s.refuse(nc, c.remote, err)
 		return
 	}
 	s.log().Info("client connected", "remote", c.remote)
 	go c.serve()
 }
 
+// A refusal costs the server more than whoever connects: each one told
+// takes a goroutine and a descriptor for up to refuseTimeout, and each one
+// logged a record. So at most maxRefusing are told at once,
+// the others closed without a word, and at most refusalLogRate a second
+// are logged (after a burst of as many), the others counted in a record a
+// second later.
+const (
+	maxRefusing    = 64
+	refusalLogRate = 10
+)
+
+// refuse tells nc why it is refused (err), in a goroutine of its own, or
+// closes it at once.
+func (s *Server) refuse(nc net.Conn, remote string, err *Error) {
+	_, isTLS := nc.(*tls.Conn)
+	s.mu.Lock()
+	tell := !isTLS && s.refusing < maxRefusing
+	if tell {
+		s.refusing++
+		s.wg.Add(1) // Shutdown waits for Serve, and so for this, before it waits for s.wg
+	}
+	logged := s.logRefusal()
+	s.mu.Unlock()
+	if logged {
+		s.log().Info("connection refused", "remote", remote, "err", err.Text)
+	}
+	if !tell {
+		closeNow(nc)
+		return
+	}
+	go func() {
+		defer s.refused()
+		tellRefusal(nc, err)
+	}()
+}
+
+func (s *Server) refused() {
+	s.mu.Lock()
+	s.refusing--
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// logRefusal reports whether a refusal may be logged; if not, it counts
+// it, and makes sure that the count is logged a second later. The caller
+// holds s.mu.
+func (s *Server) logRefusal() bool {
+	if s.refusalLog.AllowN(s.clock.Now(), 1) {
+		return true
+	}
+	s.unlogged++
+	if s.unlogged == 1 {
+		s.wg.Add(1) // done by the timer, or by Shutdown if it stops the timer
+		s.unloggedTimer = time.AfterFunc(time.Second, func() {
+			s.logUnlogged()
+			s.wg.Done()
+		})
+	}
+	return false
+}
+
+func (s *Server) logUnlogged() {
+	s.mu.Lock()
+	n := s.unlogged
+	s.unlogged = 0
+	s.mu.Unlock()
+	s.log().Info("refusals not logged", "count", n)
+}
+
 // refuseTimeout bounds the time spent telling a refused connection why.
 const refuseTimeout = time.Second
 
-func refuse(conn net.Conn, err *Error) {
+func tellRefusal(conn net.Conn, err *Error) {
 	conn.SetDeadline(time.Now().Add(refuseTimeout))
 	conn.Write(append(err.Line(), Line(Bye)...))
 	closeWrite(conn)
@@ -200,8 +280,8 @@ func refuse(conn net.Conn, err *Error) {
 
 // add registers c as served, unless a limit forbids it.
 func (s *Server) add(c *conn) *Error {
-	ip := remoteIP(c.netConn)
-	limited := s.LimitLoopback || !ip.IsLoopback()
+	addr := remoteAddr(c.netConn)
+	limited := addr.IsValid() && (s.LimitLoopback || !addr.IsLoopback())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -211,11 +291,15 @@ func (s *Server) add(c *conn) *Error {
 		return errorf(CodeServerFull, "the server is full; try again later")
 	}
 	if limited {
+		key := ipKey(addr, s.ipv6Prefix()).String()
 		s.prune(s.clock.Now())
-		st := s.perIP[ip.String()]
+		st := s.perIP[key]
 		if st == nil {
+			if len(s.perIP) >= s.maxClients()+maxIdleAddrs {
+				s.forgetIdleAddr()
+			}
 			st = &ipState{connects: rate.NewLimiter(rate.Limit(s.ipConnectRate()), s.maxPerIP())}
-			s.perIP[ip.String()] = st
+			s.perIP[key] = st
 		}
 		switch {
 		case st.conns >= s.maxPerIP():
@@ -224,7 +308,7 @@ func (s *Server) add(c *conn) *Error {
 			return errorf(CodeServerFull, "too many new connections from your address; slow down")
 		}
 		st.conns++
-		c.ip = ip.String()
+		c.ip = key
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
@@ -267,11 +351,45 @@ func (s *Server) prune(now time.Time) {
 	}
 }
 
-func remoteIP(conn net.Conn) net.IP {
-	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP
+// maxIdleAddrs bounds the addresses the server remembers only for their
+// connect rate, without a connection. An entry costs about 200 bytes.
+const maxIdleAddrs = 1 << 14
+
+// forgetIdleAddr forgets one address that has no connection, to make room
+// under a spray of addresses. Which one does not matter much: it only loses
+// its connect rate's history, and map order picks at random. There is one:
+// the caller found the map full, and at most MaxClients addresses have
+// connections. The caller holds s.mu.
+func (s *Server) forgetIdleAddr() {
+	for key, st := range s.perIP {
+		if st.conns == 0 {
+			delete(s.perIP, key)
+			return
+		}
 	}
-	return nil
+}
+
+// ipKey returns the network that the per-IP limits count addr in: an IPv4
+// address (IPv4-mapped IPv6 included) alone, an IPv6 address with the
+// others of its first v6Bits bits, since a single host or subscriber
+// usually has a whole /64 (or more) to pick addresses from.
+func ipKey(addr netip.Addr, v6Bits int) netip.Prefix {
+	addr = addr.Unmap()
+	bits := addr.BitLen()
+	if addr.Is6() {
+		bits = v6Bits
+	}
+	p, _ := addr.Prefix(bits) // bits is in range; a zero addr gives a zero Prefix
+	return p
+}
+
+// remoteAddr returns conn's remote IP address, IPv4-mapped ones unmapped,
+// or the zero Addr if it has none (not TCP).
+func remoteAddr(conn net.Conn) netip.Addr {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (s *Server) track(l net.Listener) bool {
@@ -281,6 +399,7 @@ func (s *Server) track(l net.Listener) bool {
 		return false
 	}
 	s.listeners[l] = struct{}{}
+	s.serving.Add(1)
 	return true
 }
 
@@ -288,13 +407,15 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.listeners, l)
+	s.serving.Done()
 }
 
 func (s *Server) shuttingDown() bool { return s.closing.Load() }
 
 // Shutdown stops the listeners, has every client told BYE and waits until
 // the clients are gone or ctx ends; then it closes what is left and returns
-// ctx's error.
+// ctx's error. When it returns, every Serve is done with its connections
+// (it returns ErrServerClosed) and the server logs nothing more.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
@@ -312,6 +433,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() {
+		// A connection accepted as its listener closed may still be being
+		// admitted: it joins s.wg, which must not happen while s.wg.Wait
+		// waits (a WaitGroup misuse), and it logs, which must happen before
+		// Shutdown returns and the log is closed.
+		s.serving.Wait()
+		// Log a pending count of unlogged refusals now, rather than wait
+		// for its timer. The Serve loops, which set the timer, are done.
+		if t := s.unloggedTimer; t != nil && t.Stop() {
+			s.logUnlogged()
+			s.wg.Done()
+		}
 		s.wg.Wait()
 		close(done)
 	}()

@@ -28,6 +28,7 @@ var moreEvents = map[string][]string{
 	"command failed":       {"remote", "nick", "err"},
 	"accept failed":        {"err", "retry_in"},
 	"connection refused":   {"remote", "err"},
+	"refusals not logged":  {"count"},
 	"tls handshake failed": {"remote", "err"},
 	"signal received":      {"signal"},
 	"log reopened":         {},

@@ -57,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	fs.IntVar(&srv.MaxPerIP, "max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
 	fs.Float64Var(&srv.IPConnectRate, "ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
 	fs.BoolVar(&srv.LimitLoopback, "limit-loopback", false, "apply the per-IP limits to loopback addresses too")
+	fs.IntVar(&srv.IPv6Prefix, "ipv6-prefix", ircish.DefaultIPv6Prefix, "the per-IP limits count IPv6 clients by network: its prefix length in `bits` (1 to 128)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	tlsPort := fs.Int("tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
@@ -85,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
 	case srv.FloodRate < 0 || cfg.logFlush < 0 || srv.IPConnectRate <= 0 || srv.WriteTimeout <= 0 || srv.RegisterTimeout <= 0 || srv.LineTimeout <= 0:
 		return fail("-flood and -log-flush must not be negative; rates and timeouts must be positive")
+	case srv.IPv6Prefix < 1 || srv.IPv6Prefix > 128:
+		return fail("-ipv6-prefix must be from 1 to 128")
 	case (*tlsCert == "") != (*tlsKey == ""):
 		return fail("-tls-cert and -tls-key go together")
 	}
