@@ -106,7 +106,7 @@ func checkNickRules(t *testing.T, n string) {
 	err := CheckNick(n)
 	valid := utf8.ValidString(n) && utf8.RuneCountInString(n) >= 1 && utf8.RuneCountInString(n) <= MaxNickLen
 	for _, r := range n {
-		valid = valid && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_-.", r))
+		valid = valid && !IsInvisible(r) && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_-.", r))
 	}
 	if valid && err != nil {
 		t.Fatalf("CheckNick(%q) = %v, want nil", n, err)

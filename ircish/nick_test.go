@@ -38,6 +38,15 @@ var nicks = []struct {
 	{" ada", false},
 	{"ada ", false},
 	{"a\tb", false},
+	{"\u3164", false},       // HANGUL FILLER, a letter that shows nothing
+	{"ab\u3164", false},     // ... after visible ones
+	{"\u115f\u1160", false}, // HANGUL CHOSEONG and JUNGSEONG FILLER
+	{"\uffa0x", false},      // HALFWIDTH HANGUL FILLER
+	{"a\u200bb", false},     // ZERO WIDTH SPACE
+	{"\u202eada", false},    // RIGHT-TO-LEFT OVERRIDE
+	{"ada\u2066", false},    // LEFT-TO-RIGHT ISOLATE
+	{"a\u034fb", false},     // COMBINING GRAPHEME JOINER
+	{"\u314e", true},        // HANGUL LETTER HIEUH shows
 	{"a\x00", false},
 	{"🎉", false},
 	{"ada🎉", false},

@@ -138,7 +138,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.run(conn, nick, *scrollback, signals)
 	}()
 	if msg != "" {
-		fmt.Fprintln(stderr, msg)
+		fmt.Fprintln(stderr, client.Clean(msg))
 	}
 	return status
 }
@@ -237,7 +237,8 @@ func dialError(addr string, err error) string {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		why = "no answer in " + dialTimeout.String() + " — is the address right?"
 	}
-	return "cannot connect to " + addr + ": " + why
+	// The names in a certificate, and the like, come from the network.
+	return client.Clean("cannot connect to " + addr + ": " + why)
 }
 
 // certError says why the server's certificate is not trusted, and what

@@ -1,10 +1,22 @@
 package clientcmd
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -55,5 +67,58 @@ func TestDialError(t *testing.T) {
 		if got := dialError("h:1", tt.err); got != tt.want {
 			t.Errorf("dialError(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// A certificate's names reach the terminal in the error that says they do
+// not match: escape sequences in them are neutralised like chat lines.
+func TestCertificateNamesAreNeutralised(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "evil"},
+		DNSNames:              []string{"evil\x1b]0;pwned\x07\x1b[2J.example"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conn.(*tls.Conn).Handshake()
+			conn.Close()
+		}
+	}()
+
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	var stderr bytes.Buffer
+	if status := Main([]string{"-ca", caFile, "duck", "127.0.0.1", port}, strings.NewReader(""), io.Discard, &stderr); status != 1 {
+		t.Fatalf("Main = %d, want 1: %s", status, stderr.String())
+	}
+	got := stderr.String()
+	if strings.ContainsAny(got, "\x1b\x07") || !strings.Contains(got, "the certificate is for evil^[]0;pwned^G^[[2J.example, not 127.0.0.1") {
+		t.Errorf("Main said %q, want the certificate's name with its escapes neutralised", got)
 	}
 }

@@ -269,6 +269,12 @@ func TestNeutralise(t *testing.T) {
 		{"c1\u009bcsi", "c1\ufffdcsi"},
 		{"bad\xc3", "bad\ufffd"},
 		{"日本語 ok", "日本語 ok"},
+		{"<\u202eeve> said", "<<U+202E>eve> said"},                 // RIGHT-TO-LEFT OVERRIDE
+		{"a\u2066b\u2069c\u200ed", "a<U+2066>b<U+2069>c<U+200E>d"}, // isolates, marks
+		{"zero\u200bwidth\ufeff", "zero<U+200B>width<U+FEFF>"},
+		{"\u3164", "<U+3164>"},                 // HANGUL FILLER
+		{"👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"}, // joiners stay: emoji need them
+		{"\x1b\u202e", "^[<U+202E>"},
 	}
 	for _, tt := range tests {
 		if got := string(Neutralise([]byte(tt.in))); got != tt.want {

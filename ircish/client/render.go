@@ -46,7 +46,7 @@ func (r Renderer) Render(ev Event) string {
 	case History:
 		return r.history(ev)
 	case Welcome:
-		s = "* " + clean(ev.Text)
+		s = "* " + Clean(ev.Text)
 	case Registered:
 		s = "* you have joined as " + r.nick(ev.Nick) + "\n" + CommandSummary()
 		if ev.Again {
@@ -57,7 +57,7 @@ func (r Renderer) Render(ev Event) string {
 	case Left:
 		s = r.dim("* ") + r.nick(ev.Nick) + r.dim(" has left")
 		if ev.Reason != "" {
-			s += r.dim(" (" + clean(ev.Reason) + ")")
+			s += r.dim(" (" + Clean(ev.Reason) + ")")
 		}
 	case Renamed:
 		who := r.nick(ev.Old) + r.dim(" is")
@@ -73,7 +73,7 @@ func (r Renderer) Render(ev Event) string {
 				from = "*" + from
 			}
 		}
-		text := clean(ev.Text)
+		text := Clean(ev.Text)
 		if ev.Mention {
 			text = r.paint(sgrMention, text)
 		}
@@ -86,7 +86,7 @@ func (r Renderer) Render(ev Event) string {
 		if ev.ToSelf {
 			to = "you"
 		}
-		s = "[" + from + " → " + to + "] " + clean(ev.Text)
+		s = "[" + from + " → " + to + "] " + Clean(ev.Text)
 	case Users:
 		nicks := make([]string, len(ev.Nicks))
 		for i, n := range ev.Nicks {
@@ -98,28 +98,28 @@ func (r Renderer) Render(ev Event) string {
 		}
 		s = strconv.Itoa(len(nicks)) + noun + strings.Join(nicks, ", ")
 	case ServerHelp:
-		s = "  " + clean(ev.Text)
+		s = "  " + Clean(ev.Text)
 	case Pong:
 		if ev.RTT > 0 {
 			s = "* pong from the server in " + ev.RTT.Round(time.Microsecond).String()
 		} else {
-			s = strings.TrimSpace("* pong " + clean(ev.Token))
+			s = strings.TrimSpace("* pong " + Clean(ev.Token))
 		}
 	case Bye:
 		s = "* disconnected"
 		if ev.Text != "" {
-			s += ": " + clean(ev.Text)
+			s += ": " + Clean(ev.Text)
 		}
 	case ServerError:
 		s = r.paint(sgrRed, ev.String())
 	case NickRefused:
 		s = r.paint(sgrRed, ev.String()) + " Pick another with /nick NAME."
 	case Unknown:
-		s = "? " + clean(ev.Line)
+		s = "? " + Clean(ev.Line)
 	case Hint:
 		lines := strings.Split(ev.Text, "\n")
 		for i, l := range lines {
-			lines[i] = clean(l)
+			lines[i] = Clean(l)
 		}
 		s = strings.Join(lines, "\n")
 	default:
@@ -147,7 +147,7 @@ func (r Renderer) history(ev History) string {
 	}
 	for _, m := range ev.Earlier {
 		at := m.At.In(now.Location())
-		line := "<" + clean(m.From) + "> " + clean(m.Text)
+		line := "<" + Clean(m.From) + "> " + Clean(m.Text)
 		switch {
 		case r.Clock == nil:
 			lines = append(lines, "[earlier "+at.Format("2006-01-02 15:04:05")+"] "+line)
@@ -179,7 +179,7 @@ func (r Renderer) dim(s string) string { return r.paint(sgrDim, s) }
 // nick renders a nick in its colour, which depends on the nick alone (under
 // case folding) so that it stays the same on every line and every run.
 func (r Renderer) nick(n string) string {
-	return r.paint(NickColor(n), clean(n))
+	return r.paint(NickColor(n), Clean(n))
 }
 
 // NickColor returns the SGR colour code of nick.
@@ -195,9 +195,9 @@ func (e ServerError) String() string {
 	case ircish.CodeNotRegistered:
 		return "Choose a nick first with /nick NAME."
 	case ircish.CodeUnknownCommand, ircish.CodeNeedMoreParams:
-		return "The server did not understand this client: " + sentence(clean(e.Text))
+		return "The server did not understand this client: " + sentence(Clean(e.Text))
 	}
-	return sentence(clean(e.Text))
+	return sentence(Clean(e.Text))
 }
 
 // sentence capitalises s and ends it with a full stop if it has none.
@@ -214,12 +214,14 @@ func sentence(s string) string {
 	return s
 }
 
-// Neutralise returns b as valid UTF-8 with nothing a terminal would act on:
-// C0 controls (but TAB) and DEL become caret notation, so ESC shows as ^[;
-// C1 controls and bytes that are not UTF-8 become U+FFFD. Clean input is
-// returned as it is.
+// Neutralise returns b as valid UTF-8 with nothing a terminal would act on
+// and nothing that hides or reorders text: C0 controls (but TAB) and DEL
+// become caret notation, so ESC shows as ^[; C1 controls and bytes that
+// are not UTF-8 become U+FFFD; invisible characters (ircish.IsInvisible:
+// bidi controls, zero-width spaces, Hangul fillers) show as their code, as
+// <U+202E>. Clean input is returned as it is.
 func Neutralise(b []byte) []byte {
-	if ircish.CheckText(b) == nil {
+	if ircish.CheckText(b) == nil && !hasInvisible(b) {
 		return b
 	}
 	out := make([]byte, 0, len(b)+8)
@@ -232,6 +234,8 @@ func Neutralise(b []byte) []byte {
 			out = append(out, '^', byte(r)^0x40)
 		case ircish.IsControl(r):
 			out = utf8.AppendRune(out, utf8.RuneError)
+		case ircish.IsInvisible(r):
+			out = fmt.Appendf(out, "<U+%04X>", r)
 		default:
 			out = append(out, b[:size]...)
 		}
@@ -240,4 +244,22 @@ func Neutralise(b []byte) []byte {
 	return out
 }
 
-func clean(s string) string { return string(Neutralise([]byte(s))) }
+// Clean returns s neutralised (see Neutralise).
+func Clean(s string) string { return string(Neutralise([]byte(s))) }
+
+// hasInvisible reports whether b holds an invisible character. All of them
+// are outside ASCII.
+func hasInvisible(b []byte) bool {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if ircish.IsInvisible(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
