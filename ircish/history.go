@@ -29,17 +29,18 @@ type entry struct {
 }
 
 // A ring holds the last room messages, oldest first, and numbers them.
-// Its memory is its capacity times the longest line; adding to a full ring
-// allocates nothing.
+// Its memory grows with the messages said, up to its size times the
+// longest line; adding to a full ring allocates nothing.
 type ring struct {
 	entries []entry // a circle: entries[start] is the oldest once full
+	size    int     // messages kept at most
 	start   int
 	next    int64 // the seq of the next message
 }
 
 // newRing returns a ring that keeps n messages, whose first seq is first.
 func newRing(n int, first int64) ring {
-	return ring{entries: make([]entry, 0, n), next: first}
+	return ring{size: n, next: first}
 }
 
 // add numbers a message said now and keeps it, dropping the oldest if the
@@ -48,8 +49,8 @@ func (g *ring) add(from, text string, now time.Time) entry {
 	e := entry{seq: g.next, at: now, from: from, text: text}
 	g.next++
 	switch {
-	case cap(g.entries) == 0:
-	case len(g.entries) < cap(g.entries):
+	case g.size == 0:
+	case len(g.entries) < g.size:
 		g.entries = append(g.entries, e)
 	default:
 		g.entries[g.start] = e

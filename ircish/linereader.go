@@ -35,9 +35,27 @@ type lineReader struct {
 	buf        []byte        // buf[r:w] is read but not yet returned
 	r, w       int
 	discarded  int       // bytes dropped of the current over-long line; -1: none
-	deadline   time.Time // set by setDeadline
-	lineStart  time.Time // when the reader began to wait for the end of a line
-	readByTime time.Time // the read deadline set on conn
+	deadline   instant // set by setDeadline
+	lineStart  instant // when the reader began to wait for the end of a line
+	readByTime instant // the read deadline set on conn
+}
+
+// An instant is a time in Unix nanoseconds, 0 for none: a third of a
+// time.Time, of which every idle connection holds three.
+type instant int64
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	return instant(t.UnixNano())
+}
+
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i))
 }
 
 func newLineReader(conn net.Conn, max int, timeout time.Duration) lineReader {
@@ -54,7 +72,7 @@ func (l *lineReader) readLine() ([]byte, error) {
 		if i := bytes.IndexByte(l.buf[l.r:l.w], '\n'); i >= 0 {
 			line := bytes.TrimSuffix(l.buf[l.r:l.r+i], []byte("\r"))
 			l.r += i + 1
-			l.lineStart = time.Time{}
+			l.lineStart = 0
 			if l.discarded >= 0 {
 				l.discarded = -1
 				continue
@@ -86,7 +104,7 @@ func (l *lineReader) readLine() ([]byte, error) {
 func (l *lineReader) buffered() bool { return l.r < l.w }
 
 // setDeadline makes reads fail with errDeadline after t; zero: never.
-func (l *lineReader) setDeadline(t time.Time) { l.deadline = t }
+func (l *lineReader) setDeadline(t time.Time) { l.deadline = instantOf(t) }
 
 // fill reads more bytes, after making room for them.
 func (l *lineReader) fill() error {
@@ -95,8 +113,8 @@ func (l *lineReader) fill() error {
 		if len(l.buf) > minReadBuf { // a long line is over: give its memory back
 			l.buf = nil
 		}
-	} else if l.lineStart.IsZero() {
-		l.lineStart = time.Now()
+	} else if l.lineStart == 0 {
+		l.lineStart = instantOf(time.Now())
 	}
 	if l.buf == nil {
 		l.buf = make([]byte, minReadBuf)
@@ -109,11 +127,11 @@ func (l *lineReader) fill() error {
 		l.buf = append(l.buf, make([]byte, len(l.buf))...)
 	}
 	lineBy := l.deadline
-	if !l.lineStart.IsZero() && (lineBy.IsZero() || l.lineStart.Add(l.timeout).Before(lineBy)) {
-		lineBy = l.lineStart.Add(l.timeout)
+	if lineEnd := l.lineStart + instant(l.timeout); l.lineStart != 0 && (lineBy == 0 || lineEnd < lineBy) {
+		lineBy = lineEnd
 	}
-	if !lineBy.Equal(l.readByTime) {
-		l.conn.SetReadDeadline(lineBy)
+	if lineBy != l.readByTime {
+		l.conn.SetReadDeadline(lineBy.time())
 		l.readByTime = lineBy
 	}
 	n, err := l.conn.Read(l.buf[l.w:])
@@ -122,7 +140,7 @@ func (l *lineReader) fill() error {
 		return nil
 	}
 	if deadlinePassed(err) {
-		if !l.deadline.IsZero() && !time.Now().Before(l.deadline) {
+		if l.deadline != 0 && instantOf(time.Now()) >= l.deadline {
 			return errDeadline
 		}
 		return errLineTimeout

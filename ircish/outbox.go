@@ -58,7 +58,7 @@ type outbox struct {
 	timeout time.Duration   // for one write
 
 	mu      sync.Mutex
-	drained sync.Cond     // signalled when sent grows or the outbox fails
+	drained chan struct{} // closed when sent grows or the outbox fails; made by waitBelow
 	queue   *batch        // lines queued, in order; nil if none
 	writing bool          // the write token; see Invariants
 	closing bool          // close the connection once lines are written
@@ -105,7 +105,6 @@ func newOutbox(conn net.Conn, max int, timeout time.Duration) *outbox {
 	if sc, ok := conn.(syscall.Conn); ok {
 		o.raw, _ = sc.SyscallConn()
 	}
-	o.drained.L = &o.mu
 	return o
 }
 
@@ -185,10 +184,21 @@ func (o *outbox) wrote(n, lines int) {
 	for i < len(o.replies) && o.replies[i].to <= o.sent {
 		i++
 	}
-	if i > 0 {
+	switch {
+	case i == len(o.replies):
+		o.replies = nil // an idle outbox holds no array
+	case i > 0:
 		o.replies = append(o.replies[:0], o.replies[i:]...)
 	}
-	o.drained.Broadcast()
+	o.signalDrained()
+}
+
+// signalDrained wakes waitBelow. The caller holds o.mu.
+func (o *outbox) signalDrained() {
+	if o.drained != nil {
+		close(o.drained)
+		o.drained = nil
+	}
 }
 
 // flush writes what is queued, unless a writer runs, without waiting for
@@ -280,7 +290,7 @@ func (o *outbox) fail(reason string) {
 		if o.stopped != nil {
 			close(o.stopped)
 		}
-		o.drained.Broadcast()
+		o.signalDrained()
 	}
 }
 
@@ -319,7 +329,13 @@ func (o *outbox) waitBelow(n int) string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for o.held() > int64(n) && o.failure == "" {
-		o.drained.Wait()
+		if o.drained == nil {
+			o.drained = make(chan struct{})
+		}
+		drained := o.drained
+		o.mu.Unlock()
+		<-drained
+		o.mu.Lock()
 	}
 	return o.failure
 }
