@@ -34,7 +34,7 @@ type lineReader struct {
 	timeout    time.Duration // for a begun line to end
 	buf        []byte        // buf[r:w] is read but not yet returned
 	r, w       int
-	discarded  int       // bytes dropped of the current over-long line; -1: none
+	discarded  int     // bytes dropped of the current over-long line; -1: none
 	deadline   instant // set by setDeadline
 	lineStart  instant // when the reader began to wait for the end of a line
 	readByTime instant // the read deadline set on conn
