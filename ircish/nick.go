@@ -10,8 +10,10 @@ import (
 const MaxNickLen = 32
 
 // CheckNick returns a NICK_INVALID error unless nick is 1 to MaxNickLen
-// characters, each a Unicode letter or digit or one of _ - . and none of
-// them invisible.
+// characters, each a Unicode letter or digit or one of _ - ., and none of
+// them invisible (IsInvisible): so every character of a nick shows, and a
+// nick cannot pass for another or for nothing. The only invisible letters
+// are the Hangul fillers.
 func CheckNick(nick string) error {
 	n := utf8.RuneCountInString(nick)
 	if n == 0 || n > MaxNickLen {
@@ -19,25 +21,13 @@ func CheckNick(nick string) error {
 	}
 	for _, r := range nick {
 		if IsInvisible(r) {
-			return errorf(CodeNickInvalid, "a nick has no invisible characters")
+			return errorf(CodeNickInvalid, "a nick must not hold invisible characters")
 		}
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_-.", r) {
 			return errorf(CodeNickInvalid, "a nick is one word of letters, digits, _ - or .")
 		}
 	}
 	return nil
-}
-
-// IsInvisible reports whether r shows nothing, or changes how the text
-// around it shows, and so could disguise a nick or a line: the
-// direction controls (bidi overrides, embeddings, isolates and marks),
-// zero-width spaces, and the letters and marks that are ignorable by
-// default (the Hangul fillers among them). The zero-width joiners U+200C
-// and U+200D are not: scripts and emoji need them.
-func IsInvisible(r rune) bool {
-	return unicode.Is(unicode.Bidi_Control, r) ||
-		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
-		r == '\u200b' || r == '\u180e' || r == '\ufeff' || '\u2060' <= r && r <= '\u2064'
 }
 
 // FoldNick returns the key under which nick is unique: two nicks collide

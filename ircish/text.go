@@ -1,6 +1,9 @@
 package ircish
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 var errBadText = errorf(CodeBadText, "text must be UTF-8 without control characters")
 
@@ -30,4 +33,24 @@ func CheckText(b []byte) error {
 // control: the runes a terminal may act on instead of printing.
 func IsControl(r rune) bool {
 	return r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f
+}
+
+// IsInvisible reports whether r is a default-ignorable code point
+// (Unicode's Default_Ignorable_Code_Point): a character that shows nothing
+// by itself, as bidi controls (U+202E), zero-width spaces and joiners
+// (U+200B, U+200D), the byte order mark, tag characters, variation
+// selectors and the Hangul fillers (U+3164) do. Such characters can make a
+// nick look like another or like nothing, and reorder or hide text.
+//
+// Package unicode has no table of the property, so it is derived from the
+// tables it has, as Unicode's DerivedCoreProperties.txt derives it.
+func IsInvisible(r rune) bool {
+	switch {
+	// Format characters that show, and white space, are not ignorable.
+	case unicode.In(r, unicode.White_Space, unicode.Prepended_Concatenation_Mark),
+		r >= 0xfff9 && r <= 0xfffb,   // interlinear annotation controls
+		r >= 0x13430 && r <= 0x1343f: // Egyptian hieroglyph format controls
+		return false
+	}
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }

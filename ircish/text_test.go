@@ -111,3 +111,40 @@ func TestCheckTextEveryRune(t *testing.T) {
 		}
 	}
 }
+
+func TestIsInvisible(t *testing.T) {
+	tests := []struct {
+		r    rune
+		want bool
+	}{
+		{0x202e, true},  // RIGHT-TO-LEFT OVERRIDE
+		{0x2066, true},  // LEFT-TO-RIGHT ISOLATE
+		{0x200e, true},  // LEFT-TO-RIGHT MARK
+		{0x061c, true},  // ARABIC LETTER MARK
+		{0x200b, true},  // ZERO WIDTH SPACE
+		{0x200d, true},  // ZERO WIDTH JOINER
+		{0x2060, true},  // WORD JOINER
+		{0xfeff, true},  // ZERO WIDTH NO-BREAK SPACE
+		{0x00ad, true},  // SOFT HYPHEN
+		{0x3164, true},  // HANGUL FILLER, a letter
+		{0xffa0, true},  // HALFWIDTH HANGUL FILLER, a letter
+		{0xfe0f, true},  // VARIATION SELECTOR-16
+		{0xe0041, true}, // TAG LATIN CAPITAL LETTER A
+		{0xfff0, true},  // unassigned, reserved as ignorable
+		{'a', false},
+		{' ', false},
+		{'\t', false},
+		{0x3000, false},  // IDEOGRAPHIC SPACE shows as a space
+		{0x2028, false},  // LINE SEPARATOR
+		{0x0600, false},  // ARABIC NUMBER SIGN: a format character that shows
+		{0xfff9, false},  // INTERLINEAR ANNOTATION ANCHOR
+		{0x13430, false}, // EGYPTIAN HIEROGLYPH VERTICAL JOINER
+		{0x1100, false},  // HANGUL CHOSEONG KIYEOK
+		{'한', false},
+	}
+	for _, tt := range tests {
+		if got := IsInvisible(tt.r); got != tt.want {
+			t.Errorf("IsInvisible(%U) = %v, want %v", tt.r, got, tt.want)
+		}
+	}
+}

@@ -217,9 +217,9 @@ func sentence(s string) string {
 // Neutralise returns b as valid UTF-8 with nothing a terminal would act on
 // and nothing that hides or reorders text: C0 controls (but TAB) and DEL
 // become caret notation, so ESC shows as ^[; C1 controls and bytes that
-// are not UTF-8 become U+FFFD; invisible characters (ircish.IsInvisible:
-// bidi controls, zero-width spaces, Hangul fillers) show as their code, as
-// <U+202E>. Clean input is returned as it is.
+// are not UTF-8 become U+FFFD; hidden characters (bidi controls, zero-width
+// spaces, Hangul fillers, tags) show as their code, as <U+202E>. Clean
+// input is returned as it is.
 func Neutralise(b []byte) []byte {
 	if ircish.CheckText(b) == nil && !hasInvisible(b) {
 		return b
@@ -234,7 +234,7 @@ func Neutralise(b []byte) []byte {
 			out = append(out, '^', byte(r)^0x40)
 		case ircish.IsControl(r):
 			out = utf8.AppendRune(out, utf8.RuneError)
-		case ircish.IsInvisible(r):
+		case hidden(r):
 			out = fmt.Appendf(out, "<U+%04X>", r)
 		default:
 			out = append(out, b[:size]...)
@@ -247,8 +247,16 @@ func Neutralise(b []byte) []byte {
 // Clean returns s neutralised (see Neutralise).
 func Clean(s string) string { return string(Neutralise([]byte(s))) }
 
-// hasInvisible reports whether b holds an invisible character. All of them
-// are outside ASCII.
+// hidden reports whether the client shows r as its code: an invisible
+// character (ircish.IsInvisible), but for the zero-width joiners and the
+// variation selectors, which only join or pick glyphs: emoji (👩‍💻, ❤️) and
+// scripts such as Persian need them, and they reorder nothing.
+func hidden(r rune) bool {
+	return ircish.IsInvisible(r) && r != '\u200c' && r != '\u200d' && !unicode.Is(unicode.Variation_Selector, r)
+}
+
+// hasInvisible reports whether b holds a hidden character. All of them are
+// outside ASCII.
 func hasInvisible(b []byte) bool {
 	for i := 0; i < len(b); {
 		if b[i] < utf8.RuneSelf {
@@ -256,7 +264,7 @@ func hasInvisible(b []byte) bool {
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
-		if ircish.IsInvisible(r) {
+		if hidden(r) {
 			return true
 		}
 		i += size
