@@ -32,7 +32,10 @@
 // which all members share; a moment later each member is handed its part
 // of them as one slice, queued in its outbox, which never blocks. So a
 // burst of lines costs each member one queue entry and a few writes, not
-// one a line.
+// one a line. (Members that asked for seqs, with HISTORY LIVE, share a
+// second copy of the pending lines, with MSG lines in the HISTORY form.)
+// The room also keeps the last messages said, numbered, in a ring
+// (history.go).
 //
 // The Server's own mutex guards its listeners, its set of connections, its
 // per-IP counters and its refusals (how many are being told why, and the

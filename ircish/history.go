@@ -80,7 +80,7 @@ func (g *ring) last(n int) (from, to int) {
 // seq.
 func (g *ring) after(seq int64, n int) (from, to int) {
 	from = len(g.entries)
-	if skip := seq + 1 - g.oldest(); skip < int64(len(g.entries)) {
+	if skip := seq - (g.oldest() - 1); skip < int64(len(g.entries)) {
 		from = int(max(0, skip))
 	}
 	return from, min(len(g.entries), from+n)

@@ -70,8 +70,10 @@ type outbox struct {
 	// the line is written whole. queued-sent is what the outbox holds.
 	queued, sent int64
 	// replies are where the replies among them lie, oldest first; a
-	// reply that is written is dropped from it.
-	replies []span
+	// reply that is written is dropped from it. replyBytes is what of
+	// them is not written yet.
+	replies    []span
+	replyBytes int64
 }
 
 // lineSlot is what a queued line costs beside its bytes: its place in a
@@ -150,7 +152,8 @@ func (o *outbox) add(line []byte, reply bool) bool {
 	cost := int64(len(line)) + lineSlot
 	if reply {
 		o.replies = append(o.replies, span{o.queued, o.queued + cost})
-	} else if o.held()-o.heldReplies()+cost > int64(o.max) {
+		o.replyBytes += cost
+	} else if o.held()-o.replyBytes+cost > int64(o.max) {
 		o.fail(reasonSendQueue)
 		return false
 	}
@@ -166,23 +169,18 @@ func (o *outbox) add(line []byte, reply bool) bool {
 // written. The caller holds o.mu.
 func (o *outbox) held() int64 { return o.queued - o.sent }
 
-// heldReplies returns the part of held that is replies. The caller holds
-// o.mu.
-func (o *outbox) heldReplies() int64 {
-	var n int64
-	for _, r := range o.replies {
-		n += r.to - max(r.from, o.sent)
-	}
-	return n
-}
-
 // wrote counts n more bytes written, and lines more lines written whole.
 // The caller holds o.mu.
 func (o *outbox) wrote(n, lines int) {
+	before := o.sent
 	o.sent += int64(n) + int64(lines)*lineSlot
 	i := 0
-	for i < len(o.replies) && o.replies[i].to <= o.sent {
-		i++
+	for ; i < len(o.replies) && o.replies[i].from < o.sent; i++ {
+		r := o.replies[i]
+		o.replyBytes -= min(r.to, o.sent) - max(r.from, before)
+		if r.to > o.sent {
+			break // written in part
+		}
 	}
 	switch {
 	case i == len(o.replies):

@@ -245,3 +245,30 @@ func TestCloseAfterFlushWhileWriting(t *testing.T) {
 		t.Fatalf("peer read %q, %v; want %q then EOF", got, err, want)
 	}
 }
+
+// Once everything is written, partial writes included, nothing is counted
+// as held, replies or not.
+func TestAccountingAfterWrites(t *testing.T) {
+	mine, peer := loopbackPair(t)
+	o := newOutbox(mine, 1<<20, time.Minute)
+	want := 0
+	for i := range 6 {
+		line := bytes.Repeat([]byte{'a' + byte(i)}, 300<<10) // more than a socket takes at once
+		if i%2 == 0 {
+			o.pushReply(line)
+		} else {
+			o.hand(line)
+			o.flush()
+		}
+		want += len(line)
+	}
+	peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	if n, err := io.CopyN(io.Discard, peer, int64(want)); err != nil {
+		t.Fatalf("read %d of %d bytes: %v", n, want, err)
+	}
+	waitFor(t, "the outbox to count everything written", func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.held() == 0 && o.replyBytes == 0 && o.replies == nil
+	})
+}

@@ -274,16 +274,18 @@ func (r *room) seqsFor(m *member) {
 
 // sendHistory sends m, in its place among the room's lines, the kept
 // messages asked for: the last count, or, if after is not negative, the
-// first count after seq after, said before a HISTORY GAP line if some of
-// those are no longer kept. It returns how many messages it sent.
+// first count after seq after, after a HISTORY GAP line if some of those
+// are no longer kept. It returns how many messages it sent.
 func (r *room) sendHistory(m *member, after int64, count int) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b []byte
-	from, to := r.history.last(count)
-	if after >= 0 {
+	var from, to int
+	if after < 0 {
+		from, to = r.history.last(count)
+	} else {
 		from, to = r.history.after(after, count)
-		if oldest := r.history.oldest(); after+1 < oldest {
+		if oldest := r.history.oldest(); after < oldest-1 {
 			b = AppendLine(b, History, historyGap, strconv.FormatInt(oldest, 10))
 		}
 	}

@@ -272,10 +272,11 @@ type chat struct {
 	readErr   error         // why the connection's lines ended; set before they do
 	done      chan struct{} // closed when run returns
 
-	retries  int           // reconnect attempts after a loss; forever if negative
-	attempts int           // made since the loss
-	backoff  time.Duration // before the next attempt
-	queued   [][]byte      // lines typed while reconnecting
+	retries   int           // reconnect attempts after a loss; forever if negative
+	rejoining bool          // the connection was lost, and we are not back yet
+	attempts  int           // made since the loss
+	backoff   time.Duration // before the next attempt
+	queued    []string      // lines typed while rejoining, run once back
 }
 
 // Reconnecting waits 1 s before the first attempt, and twice as long
@@ -308,9 +309,11 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 	var retry <-chan time.Time
 	var dialed chan dialResult
 	var byeWait <-chan time.Time
+	// quit says goodbye, and reports whether to end at once: when there is
+	// nobody to say it to.
 	quit := func(line []byte) bool {
-		if c.conn == nil {
-			return true // nobody to say goodbye to
+		if c.conn == nil || c.rejoining {
+			return true
 		}
 		c.send(line)
 		input = nil
@@ -327,12 +330,17 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 					return 0, ""
 				}
 				why := "lost the connection to " + c.addr + ": " + c.readErr.Error()
-				if c.retries == 0 {
+				if !c.rejoining {
+					c.attempts, c.backoff = 0, firstBackoff
+				} else { // lost again before we were back: that attempt failed
+					c.attempts++
+					c.backoff = min(2*c.backoff, maxBackoff)
+				}
+				if c.retries == 0 || c.retries > 0 && c.attempts >= c.retries {
 					return 1, why
 				}
 				c.conn.Close()
-				c.conn, c.lines = nil, nil
-				c.attempts, c.backoff = 0, firstBackoff
+				c.conn, c.lines, c.rejoining = nil, nil, true
 				c.d.show(client.Hint{Text: "* " + why + "; reconnecting…"})
 				retry = time.After(jitter(c.backoff))
 				continue
@@ -355,7 +363,12 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 			case client.Registered:
 				c.d.show(ev)
 				c.send(reply)
-				for _, line := range c.queued {
+				c.rejoining = false
+				for _, text := range c.queued {
+					line, hint := c.s.Input(text)
+					if hint != nil {
+						c.d.show(hint)
+					}
 					c.send(line)
 				}
 				c.queued = nil
@@ -385,37 +398,49 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 			c.d.show(client.Hint{Text: "* " + dialError(c.addr, r.err) + "; trying again in " + c.backoff.String()})
 			retry = time.After(jitter(c.backoff))
 		case text, ok := <-input:
-			if !ok {
+			switch {
+			case !ok || c.rejoining && client.IsQuit(text):
 				if quit(c.s.Quit()) {
-					return 0, ""
+					return c.unsent()
 				}
+				continue
+			case c.rejoining && len(c.queued) < maxQueued:
+				// Run once back: a command's answer must find us there.
+				c.queued = append(c.queued, text)
+				c.d.show(client.Hint{Text: "* not connected: sent once reconnected"})
+				continue
+			case c.rejoining:
+				c.d.show(client.Hint{Text: "* not connected: not sent"})
 				continue
 			}
 			line, hint := c.s.Input(text)
 			if hint != nil {
 				c.d.show(hint)
 			}
-			switch {
-			case c.s.Quitting():
+			if c.s.Quitting() {
 				if quit(line) {
 					return 0, ""
 				}
-			case c.conn == nil && line != nil && len(c.queued) < maxQueued:
-				c.queued = append(c.queued, line)
-				c.d.show(client.Hint{Text: "* not connected: sent once reconnected"})
-			case c.conn == nil && line != nil:
-				c.d.show(client.Hint{Text: "* not connected: not sent"})
-			default:
-				c.send(line)
+				continue
 			}
+			c.send(line)
 		case <-signals:
 			if quit(c.s.Quit()) {
-				return 0, ""
+				return c.unsent()
 			}
 		case <-byeWait:
 			return 0, "no goodbye from the server in " + byeTimeout.String() + "; leaving anyway"
 		}
 	}
+}
+
+// unsent is how run ends without a connection: 0, unless lines typed
+// meanwhile were never sent.
+func (c *chat) unsent() (int, string) {
+	if len(c.queued) > 0 {
+		return 1, strconv.Itoa(len(c.queued)) + " lines typed while reconnecting were not sent"
+	}
+	return 0, ""
 }
 
 type dialResult struct {

@@ -23,6 +23,7 @@ type logFile struct {
 	delay time.Duration // longest a record waits; 0: none
 	wake  chan struct{} // tells the writer to write now
 	done  chan struct{} // closed by Close
+	ended chan struct{} // closed by the writer as it ends
 
 	mu        sync.Mutex // guards what follows; never held during I/O
 	pending   []byte     // records not yet written
@@ -50,7 +51,7 @@ func openLog(path string, delay time.Duration) (*logFile, error) {
 }
 
 func newLogFile(path string, f io.WriteCloser, delay time.Duration) *logFile {
-	l := &logFile{path: path, delay: delay, f: f, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &logFile{path: path, delay: delay, f: f, wake: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
 	go l.writer()
 	return l
 }
@@ -91,6 +92,7 @@ func (l *logFile) kick() {
 // writer is the log's goroutine: it writes what is pending when kicked,
 // until Close.
 func (l *logFile) writer() {
+	defer close(l.ended)
 	for {
 		select {
 		case <-l.wake:
@@ -116,6 +118,9 @@ func (l *logFile) flushLocked() error {
 		b = append(b, rec.Bytes()...)
 	}
 	l.spare = b
+	if cap(b) > 16*flushAtBytes {
+		l.spare = nil // a rare big batch goes back to the heap once written
+	}
 	if len(b) == 0 {
 		return nil
 	}
@@ -141,6 +146,7 @@ func (l *logFile) Reopen() error {
 // Close writes the pending records, ends the writer and closes the file.
 func (l *logFile) Close() error {
 	close(l.done)
+	<-l.ended // no write after the file is closed
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
 	err := l.flushLocked()

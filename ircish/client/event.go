@@ -66,11 +66,11 @@ type ServerError struct{ Code, Text string }
 type NickRefused struct{ ServerError }
 
 // History is a HISTORY reply: earlier messages, and whether some are gone
-// (Gap), then the messages that came live while it was on its way.
+// (Gap), then the room's lines that came live while it was on its way.
 type History struct {
 	Earlier []Earlier
 	Gap     bool
-	Live    []Message
+	Live    []Event
 }
 
 // Earlier is a message said earlier, as HISTORY tells it.

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"ircish/ircish"
@@ -13,8 +15,23 @@ import (
 // asks the server for HISTORY LIVE. A reply may repeat messages that came
 // live while it was on its way; those are shown once.
 
-// maxPlain bounds the messages remembered to recognise in a reply.
-const maxPlain = 1000
+// maxPlain bounds the messages remembered to recognise in a reply, and
+// maxHeld the lines held while one is awaited.
+const (
+	maxPlain = 1000
+	maxHeld  = 100000
+)
+
+// A held is a line that came while a HISTORY reply was awaited: an event,
+// or a message as a HISTORY line tells it (msg.Seq != 0).
+type held struct {
+	ev  Event
+	msg Earlier
+}
+
+// historyAll is the count asked for to fill a gap: more than any server
+// keeps, which gives all it has.
+const historyAll = "1000000"
 
 // joined is what follows our own JOINED: it asks who is here, and for the
 // messages we have not seen.
@@ -24,7 +41,7 @@ func (s *Session) joined() (Event, []byte) {
 	reply := ircish.Line(ircish.List)
 	switch {
 	case s.lastSeq > 0:
-		reply = ircish.AppendLine(reply, ircish.History, "AFTER", strconv.FormatInt(s.lastSeq, 10))
+		reply = ircish.AppendLine(reply, ircish.History, "AFTER", strconv.FormatInt(s.lastSeq, 10), historyAll)
 	case s.scrollback > 0:
 		reply = ircish.AppendLine(reply, ircish.History, strconv.Itoa(s.scrollback))
 	default:
@@ -47,42 +64,50 @@ func (s *Session) history(p []string) Event {
 		n, _ := strconv.Atoi(p[1])
 		return s.endReply(n)
 	case len(p) < 4:
-		return Unknown{Line: "HISTORY " + joinFields(p)}
+		return Unknown{Line: "HISTORY " + strings.Join(p, " ")}
 	}
 	seq, err := strconv.ParseInt(p[0], 10, 64)
 	at, err2 := time.Parse(time.RFC3339, p[1])
-	if err != nil || err2 != nil {
-		return Unknown{Line: "HISTORY " + joinFields(p)}
+	if err != nil || err2 != nil || seq <= 0 {
+		return Unknown{Line: "HISTORY " + strings.Join(p, " ")}
 	}
+	m := Earlier{Seq: seq, At: at, From: p[2], Text: p[3]}
 	if s.replies > 0 {
-		s.reply = append(s.reply, Earlier{Seq: seq, At: at, From: p[2], Text: p[3]})
+		s.held = append(s.held, held{msg: m})
 		return nil
 	}
 	s.lastSeq = max(s.lastSeq, seq)
-	return s.message(p[2], p[3])
+	return s.message(m.From, m.Text)
 }
 
-// endReply makes the event of a HISTORY reply of n messages, and of the
-// live messages that came while it was asked for, before it.
+// endReply makes the event of a HISTORY reply of n messages, which are the
+// last n held, and of the lines held before it, which came live.
 func (s *Session) endReply(n int) Event {
 	s.replies = max(0, s.replies-1)
-	n = min(n, len(s.reply))
-	live, earlier := s.reply[:len(s.reply)-n], s.reply[len(s.reply)-n:]
+	n = min(n, len(s.held))
+	live, reply := s.held[:len(s.held)-n], s.held[len(s.held)-n:]
 	ev := History{Gap: s.gap}
-	seen := make(map[int64]bool, len(live))
-	for _, m := range live {
-		seen[m.Seq] = true
-		ev.Live = append(ev.Live, s.message(m.From, m.Text))
+	seen := make(map[int64]bool)
+	for _, h := range live {
+		if h.msg.Seq == 0 {
+			ev.Live = append(ev.Live, h.ev)
+			continue
+		}
+		seen[h.msg.Seq] = true
+		s.lastSeq = max(s.lastSeq, h.msg.Seq)
+		ev.Live = append(ev.Live, s.message(h.msg.From, h.msg.Text))
 	}
-	for _, m := range earlier {
+	// The messages that came as MSG lines before the server sent seqs are
+	// the newest of the reply: look for them from its end.
+	for i := len(reply) - 1; i >= 0; i-- {
+		m := reply[i].msg
+		s.lastSeq = max(s.lastSeq, m.Seq)
 		if !seen[m.Seq] && !s.sawPlain(m) {
 			ev.Earlier = append(ev.Earlier, m)
 		}
 	}
-	for _, m := range s.reply {
-		s.lastSeq = max(s.lastSeq, m.Seq)
-	}
-	s.reply, s.gap = nil, false
+	slices.Reverse(ev.Earlier)
+	s.held, s.gap = nil, false
 	if s.replies == 0 {
 		s.plain = nil
 	}
@@ -97,7 +122,7 @@ func (s *Session) endReply(n int) Event {
 func (s *Session) sawPlain(m Earlier) bool {
 	for i, said := range s.plain {
 		if said == m.From+" "+m.Text {
-			s.plain = append(s.plain[:i], s.plain[i+1:]...)
+			s.plain = slices.Delete(s.plain, i, i+1)
 			return true
 		}
 	}
@@ -114,7 +139,7 @@ func (s *Session) Reconnect() []byte {
 	if nick == "" {
 		nick = s.rejoin
 	}
-	s.nick, s.quitting, s.replies, s.reply, s.gap = "", false, 0, nil, false
+	s.nick, s.quitting, s.replies, s.held, s.gap = "", false, 0, nil, false
 	clear(s.users)
 	if nick == "" {
 		return nil
@@ -143,14 +168,3 @@ func (s *Session) showHistory(args string) ([]byte, Event) {
 // DefaultScrollback is how many earlier messages the client shows after
 // joining, and /history shows, unless told otherwise.
 const DefaultScrollback = 50
-
-func joinFields(p []string) string {
-	var b []byte
-	for i, f := range p {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, f...)
-	}
-	return string(b)
-}

@@ -44,8 +44,7 @@ func TestScrollback(t *testing.T) {
 		"HISTORY 12 2026-11-28T09:15:02.012Z ann now",
 	}, []Event{
 		Registered{Nick: "duck"},
-		Message{From: "bob", Text: "early"},
-		History{Earlier: []Earlier{{9, at(9), "ann", "old"}}, Live: []Message{{From: "bob", Text: "live"}}},
+		History{Earlier: []Earlier{{9, at(9), "ann", "old"}}, Live: []Event{Message{From: "bob", Text: "early"}, Message{From: "bob", Text: "live"}}},
 		Message{From: "ann", Text: "now"},
 	}, "LIST\r\nHISTORY 2\r\n")
 }
@@ -70,7 +69,7 @@ func TestReconnect(t *testing.T) {
 		Hint{Text: "* the nick duck is taken; trying duck_"},
 		Registered{Nick: "duck_", Again: true},
 		History{Earlier: []Earlier{{12, at(12), "ann", "missed"}}, Gap: true},
-	}, "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10\r\n")
+	}, "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10 1000000\r\n")
 }
 
 func TestHistoryCommand(t *testing.T) {
@@ -88,4 +87,38 @@ func TestHistoryCommand(t *testing.T) {
 			t.Errorf("Input(%q) = %q, %q; want %q and a hint with %q", c.in, line, got.Text, c.send, c.hint)
 		}
 	}
+}
+
+// The room's lines that come while a reply is awaited come out after it,
+// in their order; a message said before and again in the moment before
+// seqs is shown once each, in its place.
+func TestHeldWhileAwaitingAReply(t *testing.T) {
+	s, _ := NewSession("duck", 50)
+	checkHandled(t, s, []string{
+		"JOINED duck",
+		"MSG ann +1", // before the server sends seqs
+		"HISTORY LIVE",
+		"HISTORY 8 2026-11-28T09:15:02.008Z bob bye",
+		"LEFT bob",
+		"HISTORY 5 2026-11-28T09:15:02.005Z ann +1",
+		"HISTORY 7 2026-11-28T09:15:02.007Z ann +1",
+		"HISTORY 8 2026-11-28T09:15:02.008Z bob bye",
+		"HISTORY END 3",
+	}, []Event{
+		Registered{Nick: "duck"},
+		History{
+			Earlier: []Earlier{{5, at(5), "ann", "+1"}},
+			Live:    []Event{Message{From: "ann", Text: "+1"}, Message{From: "bob", Text: "bye"}, Left{Nick: "bob"}},
+		},
+	}, "LIST\r\nHISTORY 50\r\n")
+}
+
+// A server without HISTORY refuses it, and nothing waits for its reply.
+func TestServerWithoutHistory(t *testing.T) {
+	s, _ := NewSession("duck", 50)
+	checkHandled(t, s, []string{
+		"JOINED duck",
+		"ERR UNKNOWN_COMMAND unknown command HISTORY; HELP lists the commands",
+		"MSG ann hi",
+	}, []Event{Registered{Nick: "duck"}, Message{From: "ann", Text: "hi"}}, "LIST\r\nHISTORY 50\r\n")
 }

@@ -36,9 +36,9 @@ type Session struct {
 	seqs       bool     // the server sends us messages as HISTORY lines
 	plain      []string // messages seen as MSG lines since joining, before seqs
 	replies    int      // HISTORY replies asked for and not yet ended
-	reply      []Earlier
-	gap        bool
-	rejoin     string // the nick we are getting back after a reconnect
+	held       []held   // what came while a reply was awaited, in order
+	gap        bool     // the awaited reply says some messages are gone
+	rejoin     string   // the nick we are getting back after a reconnect
 
 	pingToken string // of the /ping awaiting its PONG, if any
 	pingSent  time.Time
@@ -82,8 +82,21 @@ func (s *Session) Others() []string {
 // Handle turns a line from the server, with or without its line end, into
 // an event, and returns the line to send in reply if there is one (a LIST,
 // once registered, to learn who is here). Control characters and escape
-// sequences in the line are neutralised first.
+// sequences in the line are neutralised first. While a HISTORY reply is
+// awaited, the room's lines are held, and come out after it, in order.
 func (s *Session) Handle(line []byte) (Event, []byte) {
+	ev, reply := s.handle(line)
+	switch ev.(type) {
+	case Joined, Left, Renamed, Message, Whisper:
+		if s.replies > 0 && len(s.held) < maxHeld {
+			s.held = append(s.held, held{ev: ev})
+			return nil, reply
+		}
+	}
+	return ev, reply
+}
+
+func (s *Session) handle(line []byte) (Event, []byte) {
 	clean := Neutralise(ircish.TrimEOL(line))
 	m, err := ircish.ParseServerLine(clean)
 	if err != nil { // cannot happen on neutralised text, but never trust it
@@ -150,6 +163,10 @@ func (s *Session) Handle(line []byte) (Event, []byte) {
 		return Bye{Text: p(0)}, nil
 	case ircish.Err:
 		e := ServerError{Code: p(0), Text: p(1)}
+		if e.Code == ircish.CodeUnknownCommand && s.replies > 0 && strings.Contains(e.Text, ircish.History) {
+			// A server without HISTORY: no reply is coming.
+			return s.endReply(0), nil
+		}
 		if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
 			if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
 				// Back after a reconnect, and someone has our nick.
@@ -246,6 +263,13 @@ func lookup(name string) (command, bool) {
 		}
 	}
 	return command{}, false
+}
+
+// IsQuit reports whether text is the command that leaves (/quit, /exit).
+func IsQuit(text string) bool {
+	head, _, _ := strings.Cut(strings.TrimPrefix(text, "/"), " ")
+	c, ok := lookup(head)
+	return ok && strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") && c.names[0] == "quit"
 }
 
 func usage(c command) Hint { return Hint{Text: "Usage: " + c.syntax + " — " + c.about + "."} }
