@@ -57,22 +57,10 @@ type lastConnListener struct {
 // already closed.
 func newLastConnListener(t *testing.T) *lastConnListener {
 	t.Helper()
-	real, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer real.Close()
-	client, err := net.Dial("tcp", real.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client := loopbackPair(t)
 	client.Close()
-	server, err := real.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	l := &lastConnListener{
-		addr:      real.Addr(),
+		addr:      server.LocalAddr(),
 		accepting: make(chan struct{}),
 		closed:    make(chan struct{}),
 		last:      make(chan net.Conn, 1),

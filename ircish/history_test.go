@@ -185,10 +185,8 @@ func TestHistorySeamUnderFlood(t *testing.T) {
 // with the seqs that HISTORY gives them.
 func TestHistoryLive(t *testing.T) {
 	addr := startServer(t, &Server{FloodRate: -1})
-	bob := dial(t, addr, "bob")
-	ann := register(t, addr, "ann")
-	// bob asks for seqs before it registers.
-	bob.send("HISTORY LIVE\nNICK bob")
+	ann, bob := register(t, addr, "ann"), dial(t, addr, "bob")
+	bob.send("HISTORY LIVE\nNICK bob") // seqs asked for before NICK
 	bob.expect("^HISTORY LIVE$")
 	bob.expect("^JOINED bob$")
 	ann.send("MSG hi")

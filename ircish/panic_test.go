@@ -1,12 +1,10 @@
 package ircish
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -14,7 +12,7 @@ import (
 // it gets BYE, everyone else its LEFT, its nick is free again, and the log
 // has the panic with its value and stack.
 func TestPanicIsRecovered(t *testing.T) {
-	var log syncBuffer
+	var log logBuffer
 	s := &Server{FloodRate: -1, Log: slog.New(panicHandler{slog.NewTextHandler(&log, nil)})}
 	addr := startServer(t, s)
 	cid := register(t, addr, "cid")
@@ -54,22 +52,4 @@ func (h panicHandler) Handle(ctx context.Context, r slog.Record) error {
 		})
 	}
 	return h.Handler.Handle(ctx, r)
-}
-
-// A syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

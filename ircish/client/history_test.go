@@ -93,8 +93,7 @@ func TestHistoryCommand(t *testing.T) {
 // in their order; a message said before and again in the moment before
 // seqs is shown once each, in its place.
 func TestHeldWhileAwaitingAReply(t *testing.T) {
-	s, _ := NewSession("duck", 50)
-	checkHandled(t, s, []string{
+	lines := []string{
 		"JOINED duck",
 		"MSG ann +1", // before the server sends seqs
 		"HISTORY LIVE",
@@ -104,7 +103,9 @@ func TestHeldWhileAwaitingAReply(t *testing.T) {
 		"HISTORY 7 2026-11-28T09:15:02.007Z ann +1",
 		"HISTORY 8 2026-11-28T09:15:02.008Z bob bye",
 		"HISTORY END 3",
-	}, []Event{
+	}
+	s, _ := NewSession("duck", 50)
+	checkHandled(t, s, lines, []Event{
 		Registered{Nick: "duck"},
 		History{
 			Earlier: []Earlier{{5, at(5), "ann", "+1"}},
