@@ -425,7 +425,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for l := range s.listeners {
 		l.Close()
 	}
+	s.mu.Unlock()
+	// The room hands out what is pending and says nothing more, before the
+	// readers wake to say BYE; not under s.mu, as it waits for hand-outs
+	// that write.
 	s.room.close()
+	s.mu.Lock()
 	for c := range s.conns {
 		closeRead(c.netConn) // its reader wakes, says BYE and closes
 	}

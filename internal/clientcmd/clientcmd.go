@@ -308,6 +308,15 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 
 	var retry <-chan time.Time
 	var dialed chan dialResult
+	defer func() {
+		if dialed != nil { // a dial is under way: close what it brings, within dialTimeout
+			go func(d <-chan dialResult) {
+				if r := <-d; r.conn != nil {
+					r.conn.Close()
+				}
+			}(dialed)
+		}
+	}()
 	var byeWait <-chan time.Time
 	// quit says goodbye, and reports whether to end at once: when there is
 	// nobody to say it to.
