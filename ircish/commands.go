@@ -32,7 +32,7 @@ func init() {
 		Msg:     {1, false, "MSG <text>", "say text to everyone", (*conn).say},
 		Whisper: {2, false, "WHISPER <nick> <text>", "say text to one user only", (*conn).whisper},
 		List:    {0, false, "LIST", "list everyone here", (*conn).list},
-		History: {0, true, "HISTORY [AFTER <seq>] [<n>]", "the last n messages (50), or n after seq", (*conn).history},
+		History: {0, true, "HISTORY [AFTER <seq>] [<n>]", "the last n messages (50), or n after seq; HISTORY LIVE: all as HISTORY lines", (*conn).history},
 		Help:    {0, true, "HELP [<command>]", "describe the commands", (*conn).help},
 		Ping:    {0, true, "PING [<token>]", "the server answers PONG [<token>]", (*conn).ping},
 		Quit:    {0, true, "QUIT [<reason>]", "leave", (*conn).quit},
