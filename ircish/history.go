@@ -1,6 +1,7 @@
 package ircish
 
 import (
+	"sort"
 	"strconv"
 	"time"
 )
@@ -28,31 +29,34 @@ type entry struct {
 	text string
 }
 
-// A ring holds the last room messages, oldest first, and numbers them.
-// Its memory grows with the messages said, up to its size times the
-// longest line; adding to a full ring allocates nothing.
+// A ring holds the last room messages, oldest first. Their seqs, which
+// the engine gives, grow but need not be consecutive. Its memory grows
+// with the messages said, up to its size times the longest line; adding to
+// a full ring allocates nothing.
 type ring struct {
 	entries []entry // a circle: entries[start] is the oldest once full
 	size    int     // messages kept at most
 	start   int
-	next    int64 // the seq of the next message
+	gone    int64 // messages up to this seq are no longer kept
 }
 
-// newRing returns a ring that keeps n messages, whose first seq is first.
-func newRing(n int, first int64) ring {
-	return ring{size: n, next: first}
+// newRing returns a ring that keeps n messages, and knows that those up to
+// seq gone were said before it and are not kept.
+func newRing(n int, gone int64) ring {
+	return ring{size: n, gone: gone}
 }
 
-// add numbers a message said now and keeps it, dropping the oldest if the
-// ring is full. It returns the message as kept.
-func (g *ring) add(from, text string, now time.Time) entry {
-	e := entry{seq: g.next, at: now, from: from, text: text}
-	g.next++
+// add keeps a message, dropping the oldest if the ring is full, and
+// returns it as kept.
+func (g *ring) add(seq int64, from, text string, at time.Time) entry {
+	e := entry{seq: seq, at: at, from: from, text: text}
 	switch {
 	case g.size == 0:
+		g.gone = seq
 	case len(g.entries) < g.size:
 		g.entries = append(g.entries, e)
 	default:
+		g.gone = g.entries[g.start].seq
 		g.entries[g.start] = e
 		g.start = (g.start + 1) % len(g.entries)
 	}
@@ -62,28 +66,26 @@ func (g *ring) add(from, text string, now time.Time) entry {
 // at returns the i-th oldest message kept.
 func (g *ring) at(i int) entry { return g.entries[(g.start+i)%len(g.entries)] }
 
-// oldest returns the seq of the oldest message kept, or of the next one if
-// none is.
-func (g *ring) oldest() int64 {
-	if len(g.entries) == 0 {
-		return g.next
-	}
-	return g.at(0).seq
-}
-
 // last returns the range [from, to) of the last n messages kept.
 func (g *ring) last(n int) (from, to int) {
 	return max(0, len(g.entries)-n), len(g.entries)
 }
 
 // after returns the range [from, to) of the first n messages kept after
-// seq.
-func (g *ring) after(seq int64, n int) (from, to int) {
-	from = len(g.entries)
-	if skip := seq - (g.oldest() - 1); skip < int64(len(g.entries)) {
-		from = int(max(0, skip))
+// seq, and whether messages after seq are gone: those after seq up to
+// g.gone.
+func (g *ring) after(seq int64, n int) (from, to int, gap bool) {
+	from = sort.Search(len(g.entries), func(i int) bool { return g.at(i).seq > seq })
+	return from, min(len(g.entries), from+n), seq < g.gone
+}
+
+// oldest returns the seq of the oldest message kept, or of the next one
+// if none is.
+func (g *ring) oldest() int64 {
+	if len(g.entries) == 0 {
+		return g.gone + 1
 	}
-	return from, min(len(g.entries), from+n)
+	return g.at(0).seq
 }
 
 // appendHistoryLine appends e's HISTORY line to b.

@@ -118,9 +118,7 @@ func TestListOfTheWorstRoomFits(t *testing.T) {
 		for j, d := range fmt.Sprintf("%05d", i) {
 			nick[j] = '𝔞' + (d - '0')
 		}
-		m := &member{nick: string(nick), key: FoldNick(string(nick)), out: newOutbox(discardConn{}, DefaultSendQueue, time.Minute)}
-		s.room.members = slices.Insert(s.room.members, s.room.place(m.nick), m)
-		s.room.byNick[m.key] = m
+		s.room.state.apply(record{op: opJoin, id: memberID{"elsewhere", uint64(i)}, nick: string(nick)})
 	}
 	s.room.mu.Unlock()
 

@@ -292,6 +292,13 @@ func (o *outbox) fail(reason string) {
 	}
 }
 
+// drop fails the outbox for reason. It never blocks.
+func (o *outbox) drop(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fail(reason)
+}
+
 // failed returns a channel that is closed when the outbox fails.
 func (o *outbox) failed() <-chan struct{} {
 	o.mu.Lock()

@@ -3,17 +3,19 @@ package ircish
 import (
 	"cmp"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// A room is the set of registered clients, by nick. Its lock orders all
-// broadcasts, so every member sees JOINED, LEFT, RENAMED and MSG lines in
-// one and the same order. The lock is never held across I/O: handing a
-// member lines is queueing them in its outbox, which never blocks.
+// A room is the chat room as this server serves it: its state (state.go),
+// which its engine (engine.go) changes one record at a time, and the
+// members connected here, to whom it sends what each record did. Its lock
+// orders what they are sent, so every member sees JOINED, LEFT, RENAMED
+// and MSG lines in the order of the records. The lock is never held across
+// I/O: handing a member lines is queueing them in its outbox, which never
+// blocks.
 //
 // A broadcast line is written once, into pending, which all members
 // share. The actor gets its share of pending at once, its own line
@@ -25,9 +27,13 @@ import (
 // All methods are safe to call from any goroutine.
 type room struct {
 	mu      sync.Mutex
-	members []*member          // in LIST's order (see nickOrder)
-	byNick  map[string]*member // by FoldNick(nick)
-	closed  bool               // shutting down: no more joins or lines
+	state   *state
+	engine  engine
+	members []*member          // the members here, in no order
+	local   map[memberID]*member // the members here, and those joining, by id
+	lastID  uint64
+	closed  bool          // shutting down: no more joins or lines
+	done    chan struct{} // closed with closed
 
 	// pending holds the lines said since they were last handed out, and
 	// pending[:m.handed] is what member m was handed of them or said
@@ -44,25 +50,39 @@ type room struct {
 	spare      []*outbox      // for handOutAll to reuse
 
 	deliveries int64 // lines for members so far
-	history    ring  // the last messages said
 }
 
-// A member is a registered client as the room knows it. Only the room
-// reads or writes its fields, under its lock; the client's connection
-// keeps a pointer to it to name itself in the room's methods.
+// A member is a client of this server in the room, or joining it. Only
+// the room reads or writes its fields, under its lock; the client's
+// connection keeps a pointer to it to name itself in the room's methods.
 type member struct {
+	id     memberID
 	out    *outbox
-	nick   string
-	key    string // FoldNick(nick)
+	nick   string // as the state last gave it
 	seqs   bool   // gets MSG lines with their seq, as HISTORY lines
-	handed int    // see room.pending
+	joined bool
+	index  int // in room.members
+	handed int // see room.pending
+
+	// verdict gets what became of the member's last join, rename or
+	// whisper, once its record is applied.
+	verdict chan error
+	// unapplied counts the member's messages not applied yet, and caughtUp,
+	// if not nil, is closed when none is left (see lockCaughtUp).
+	unapplied int
+	caughtUp  chan struct{}
 }
 
-// newRoom returns a room that keeps the last keep messages for HISTORY.
-// Their seqs start at the time in microseconds, so that they go on growing
-// across restarts unless a server said a million messages a second.
+// newRoom returns a room that keeps the last keep messages for HISTORY,
+// in process: its own engine orders its records. Their seqs start at the
+// time in microseconds, so that they go on growing across restarts unless
+// a server said a million messages a second.
 func newRoom(keep int) *room {
-	return &room{byNick: make(map[string]*member), history: newRing(keep, time.Now().UnixMicro())}
+	r := &room{local: make(map[memberID]*member), done: make(chan struct{})}
+	start := time.Now().UnixMicro()
+	r.state = newState(newRing(keep, start-1))
+	r.engine = &localEngine{r: r, seq: start - 1}
+	return r
 }
 
 // join registers a client whose lines go to out under nick, tells
@@ -72,23 +92,24 @@ func (r *room) join(out *outbox, nick string, seqs bool) (*member, error) {
 	if err := CheckNick(nick); err != nil {
 		return nil, err
 	}
-	key := FoldNick(nick)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil, errShuttingDown
 	}
-	if _, taken := r.byNick[key]; taken {
-		return nil, errNickInUse(nick)
+	r.lastID++
+	m := &member{id: memberID{r.engine.node(), r.lastID}, out: out, seqs: seqs, verdict: make(chan error, 1)}
+	r.local[m.id] = m
+	r.mu.Unlock()
+	if err := r.ask(m, record{op: opJoin, id: m.id, nick: nick}); err != nil {
+		r.mu.Lock()
+		delete(r.local, m.id)
+		r.mu.Unlock()
+		if err == errNoAnswer { // the join may yet be applied: undo it then
+			r.engine.submit(m, record{op: opLeave, id: m.id, text: reasonLost})
+		}
+		return nil, err
 	}
-	m := &member{out: out, nick: nick, key: key, handed: len(r.pending)}
-	if seqs {
-		m.seqs, m.handed = true, len(r.pendingSeq)
-		r.seqMembers++
-	}
-	r.members = slices.Insert(r.members, r.place(nick), m)
-	r.byNick[key] = m
-	r.broadcast(m, presenceDelay(len(r.members)), Joined, nick)
 	return m, nil
 }
 
@@ -98,60 +119,154 @@ func (r *room) rename(m *member, nick string) error {
 	if err := CheckNick(nick); err != nil {
 		return err
 	}
-	key := FoldNick(nick)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.silenced(m); err != nil {
-		return err
-	}
-	if nick == m.nick {
-		return nil
-	}
-	if other, taken := r.byNick[key]; taken && other != m {
-		return r.refuse(m, errNickInUse(nick))
-	}
-	delete(r.byNick, m.key)
-	r.byNick[key] = m
-	i := r.place(m.nick)
-	r.members = slices.Delete(r.members, i, i+1)
-	r.members = slices.Insert(r.members, r.place(nick), m)
-	r.broadcast(m, presenceDelay(len(r.members)), Renamed, m.nick, nick)
-	m.nick, m.key = nick, key
-	return nil
+	return r.ask(m, record{op: opRename, id: m.id, nick: nick})
+}
+
+// say sends text from m to everyone, m included.
+func (r *room) say(m *member, text string) error {
+	return r.engine.submit(m, record{op: opSay, id: m.id, text: text})
+}
+
+// whisper sends text from m to the member named to, and to m.
+func (r *room) whisper(m *member, to, text string) error {
+	return r.ask(m, record{op: opWhisper, id: m.id, nick: to, text: text})
 }
 
 // leave hands m what it has yet to be handed, removes it and tells
 // everyone else, with reason.
 func (r *room) leave(m *member, reason string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.handOut(m)
-	i := r.place(m.nick)
-	r.members = slices.Delete(r.members, i, i+1)
-	delete(r.byNick, m.key)
-	if m.seqs {
-		r.seqMembers--
+	r.forget(m)
+	r.mu.Unlock()
+	r.engine.submit(m, record{op: opLeave, id: m.id, text: reason})
+}
+
+// ask submits rec from m and returns what became of it.
+func (r *room) ask(m *member, rec record) error {
+	if err := r.engine.submit(m, rec); err != nil {
+		return err
 	}
-	if !r.closed {
-		r.broadcast(nil, presenceDelay(len(r.members)), Left, m.nick, reason)
+	select {
+	case err := <-m.verdict:
+		return err
+	case <-m.out.failed():
+		return errSilenced
+	case <-r.done:
+		return errSilenced
+	case <-time.After(askTimeout):
+		return errNoAnswer
 	}
 }
 
-// say sends text from m to everyone, m included.
-func (r *room) say(m *member, text string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.silenced(m); err != nil {
-		return err
+// askTimeout bounds the wait for a record to be applied, in a cluster
+// whose NATS does not answer.
+const askTimeout = 10 * time.Second
+
+var errNoAnswer = errorf(CodeServerFull, "the room did not answer in time: try again")
+
+// forget takes m out of the members here. The caller holds r.mu.
+func (r *room) forget(m *member) {
+	if r.local[m.id] != m {
+		return
 	}
-	e := r.history.add(m.nick, text, time.Now())
-	r.schedule(msgDelay)
-	r.pending = AppendLine(r.pending, Msg, m.nick, text)
-	if r.seqMembers > 0 {
-		r.pendingSeq = appendHistoryLine(r.pendingSeq, e)
+	delete(r.local, m.id)
+	if m.joined {
+		last := r.members[len(r.members)-1]
+		r.members[m.index], last.index = last, m.index
+		r.members = r.members[:len(r.members)-1]
+		if m.seqs {
+			r.seqMembers--
+		}
 	}
-	r.sent(m)
-	return nil
+}
+
+// apply applies rec to the state and sends its members what it did. The
+// caller holds r.mu.
+func (r *room) apply(rec record) {
+	ev := r.state.apply(rec)
+	m := r.local[rec.id]
+	switch ev.op {
+	case opJoin:
+		if m != nil {
+			m.joined, m.nick, m.index, m.handed = true, ev.nick, len(r.members), len(r.pending)
+			if m.seqs {
+				m.handed = len(r.pendingSeq)
+				r.seqMembers++
+			}
+			r.members = append(r.members, m)
+		}
+		r.broadcast(m, presenceDelay(len(r.state.people)), Joined, ev.nick)
+	case opRename:
+		if m != nil {
+			m.nick = ev.arg
+		}
+		r.broadcast(m, presenceDelay(len(r.state.people)), Renamed, ev.nick, ev.arg)
+	case opSay:
+		r.schedule(msgDelay)
+		r.pending = AppendLine(r.pending, Msg, ev.nick, ev.entry.text)
+		if r.seqMembers > 0 {
+			r.pendingSeq = appendHistoryLine(r.pendingSeq, ev.entry)
+		}
+		r.sent(m)
+	case opWhisper:
+		r.whispered(m, r.local[ev.to], Line(Whisper, ev.nick, ev.arg, rec.text))
+	case opLeave:
+		if m != nil { // left by another's record: a server gone, as seen from another
+			m.out.drop(rec.text)
+			r.forget(m)
+		}
+		r.broadcast(nil, presenceDelay(len(r.state.people)), Left, ev.nick, ev.arg)
+	case opRefuse:
+		if m != nil && m.joined {
+			r.handOut(m)
+			m.out.pushReply(ev.err.Line())
+			m.tell(sentError{ev.err})
+			return
+		}
+	}
+	if m == nil {
+		return
+	}
+	switch rec.op {
+	case opJoin, opRename, opWhisper:
+		if ev.err != nil {
+			m.tell(ev.err)
+		} else {
+			m.tell(nil)
+		}
+	case opSay:
+		r.applied(m)
+	}
+}
+
+// tell gives m the verdict on its last join, rename or whisper. One left
+// untaken, after a timeout, is replaced.
+func (m *member) tell(err error) {
+	select {
+	case <-m.verdict:
+	default:
+	}
+	m.verdict <- err
+}
+
+// whispered sends a whisper line to its target and to its sender, if they
+// are here. The caller holds r.mu.
+func (r *room) whispered(from, to *member, line []byte) {
+	if to != nil {
+		r.handOut(to)
+		r.deliveries++
+		if to == from {
+			to.out.pushReply(line)
+			return
+		}
+		to.out.push(line)
+	}
+	if from != nil {
+		r.handOut(from)
+		from.out.pushReply(line)
+		r.deliveries++
+	}
 }
 
 // errSilenced is returned for a member that may no longer be heard.
@@ -166,25 +281,6 @@ func (r *room) silenced(m *member) error {
 		return errSilenced
 	}
 	return nil
-}
-
-// refuse sends m the ERR line of err in its place among the room's lines,
-// after what m has yet to be handed, and returns err as sent: an answer
-// taken from the room's state comes before any line that changes it. The
-// caller holds r.mu.
-func (r *room) refuse(m *member, err *Error) error {
-	r.handOut(m)
-	m.out.pushReply(err.Line())
-	return sentError{err}
-}
-
-// place returns where nick is, or would be, in members. The caller holds
-// r.mu.
-func (r *room) place(nick string) int {
-	i, _ := slices.BinarySearchFunc(r.members, nick, func(m *member, nick string) int {
-		return nickOrder(m.nick, nick)
-	})
-	return i
 }
 
 // nickOrder orders nicks case-insensitively, and nicks that differ only in
@@ -210,6 +306,9 @@ func presenceDelay(n int) time.Duration {
 // is handed its share at once, the others theirs within delay (plus the
 // time it takes to write to them all). The caller holds r.mu.
 func (r *room) broadcast(actor *member, delay time.Duration, verb string, params ...string) {
+	if r.closed { // shutting down: everyone here is told BYE instead
+		return
+	}
 	r.schedule(delay)
 	r.pending = AppendLine(r.pending, verb, params...)
 	if r.seqMembers > 0 {
@@ -262,7 +361,7 @@ func (r *room) handOut(m *member) {
 // seqsFor makes m get MSG lines with their seqs from now on, after what
 // it has yet to be handed, and answers it HISTORY LIVE.
 func (r *room) seqsFor(m *member) {
-	r.mu.Lock()
+	r.lockCaughtUp(m)
 	defer r.mu.Unlock()
 	r.handOut(m)
 	if !m.seqs {
@@ -277,24 +376,58 @@ func (r *room) seqsFor(m *member) {
 // first count after seq after, after a HISTORY GAP line if some of those
 // are no longer kept. It returns how many messages it sent.
 func (r *room) sendHistory(m *member, after int64, count int) int {
-	r.mu.Lock()
+	r.lockCaughtUp(m)
 	defer r.mu.Unlock()
+	h := &r.state.history
 	var b []byte
 	var from, to int
 	if after < 0 {
-		from, to = r.history.last(count)
+		from, to = h.last(count)
 	} else {
-		from, to = r.history.after(after, count)
-		if oldest := r.history.oldest(); after < oldest-1 {
-			b = AppendLine(b, History, historyGap, strconv.FormatInt(oldest, 10))
+		var gap bool
+		from, to, gap = h.after(after, count)
+		if gap {
+			b = AppendLine(b, History, historyGap, strconv.FormatInt(h.oldest(), 10))
 		}
 	}
 	for i := from; i < to; i++ {
-		b = appendHistoryLine(b, r.history.at(i))
+		b = appendHistoryLine(b, h.at(i))
 	}
 	r.handOut(m)
 	m.out.pushReply(AppendLine(b, History, historyEnd, strconv.Itoa(to-from)))
 	return to - from
+}
+
+// lockCaughtUp locks r.mu once the messages m said are applied (or m is
+// dropped, or it takes too long), so that a reply to m comes after them:
+// after a PONG, a client has seen its own messages.
+func (r *room) lockCaughtUp(m *member) {
+	r.mu.Lock()
+	if m.unapplied == 0 {
+		return
+	}
+	ch := make(chan struct{})
+	m.caughtUp = ch
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	case <-m.out.failed():
+	case <-r.done:
+	case <-time.After(askTimeout):
+	}
+	r.mu.Lock()
+	m.caughtUp = nil
+}
+
+// applied counts a message of m's as applied. The caller holds r.mu.
+func (r *room) applied(m *member) {
+	if m.unapplied > 0 {
+		m.unapplied--
+		if m.unapplied == 0 && m.caughtUp != nil {
+			close(m.caughtUp)
+			m.caughtUp = nil
+		}
+	}
 }
 
 // handOutAll hands every member its share of pending, starts pending
@@ -351,56 +484,33 @@ const flushChunk = 256
 // tell sends line to m alone, as a reply, after what m has yet to be
 // handed of pending.
 func (r *room) tell(m *member, line []byte) {
-	r.mu.Lock()
+	r.lockCaughtUp(m)
 	defer r.mu.Unlock()
 	r.handOut(m)
 	m.out.pushReply(line)
 }
 
-// whisper sends text from m to the member named to, and to m.
-func (r *room) whisper(m *member, to, text string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.silenced(m); err != nil {
-		return err
-	}
-	target, ok := r.byNick[FoldNick(to)]
-	if !ok {
-		return r.refuse(m, errorf(CodeNoSuchUser, "no user named "+to+" is here"))
-	}
-	line := Line(Whisper, m.nick, target.nick, text)
-	r.handOut(target)
-	r.deliveries++
-	if target == m {
-		m.out.pushReply(line)
-		return nil
-	}
-	target.out.push(line)
-	r.handOut(m)
-	m.out.pushReply(line)
-	r.deliveries++
-	return nil
-}
-
-// list sends m the LIST line of everyone here, in its place among the
-// room's lines, and returns how many are here.
+// list sends m the LIST line of everyone in the room, in its place among
+// the room's lines, and returns how many are in it.
 func (r *room) list(m *member) int {
-	r.mu.Lock()
+	r.lockCaughtUp(m)
 	defer r.mu.Unlock()
+	people := r.state.people
 	n := len(List) + 2
-	for _, other := range r.members {
-		n += 1 + len(other.nick)
+	for _, p := range people {
+		n += 1 + len(p.nick)
 	}
 	line := append(make([]byte, 0, n), List...)
-	for _, other := range r.members {
-		line = append(append(line, ' '), other.nick...)
+	for _, p := range people {
+		line = append(append(line, ' '), p.nick...)
 	}
 	r.handOut(m)
 	m.out.pushReply(append(line, '\r', '\n'))
-	return len(r.members)
+	return len(people)
 }
 
-// stats returns the number of members and of lines queued for them so far.
+// stats returns the number of members here and of lines queued for them
+// so far.
 func (r *room) stats() (members int, deliveries int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -414,7 +524,10 @@ func (r *room) close() {
 	for _, m := range r.members {
 		r.handOut(m)
 	}
-	r.closed = true
+	if !r.closed {
+		r.closed = true
+		close(r.done)
+	}
 	if r.timer != nil {
 		r.timer.Stop()
 	}

@@ -134,35 +134,3 @@ func TestCloseStopsTheHandOuts(t *testing.T) {
 		t.Error("after close, a hand-out is still due")
 	}
 }
-
-// Members stay in LIST's order through joins, renames and leaves.
-func TestMembersStayInOrder(t *testing.T) {
-	r := newRoom(0)
-	var cs []*member
-	for _, nick := range []string{"bob", "Ann", "cid", "ann2", "Dee"} {
-		cs = append(cs, joinPipe(t, r, nick).c)
-	}
-	order := func() []string {
-		var nicks []string
-		for _, m := range r.members {
-			nicks = append(nicks, m.nick)
-		}
-		return nicks
-	}
-	for _, step := range []struct {
-		do   func()
-		want string
-	}{
-		{func() {}, "Ann ann2 bob cid Dee"},
-		{func() { r.rename(cs[0], "Zed") }, "Ann ann2 cid Dee Zed"},
-		{func() { r.rename(cs[1], "ann") }, "ann ann2 cid Dee Zed"},
-		{func() { r.rename(cs[4], "a") }, "a ann ann2 cid Zed"},
-		{func() { r.leave(cs[2], "") }, "a ann ann2 Zed"},
-		{func() { r.leave(cs[4], "") }, "ann ann2 Zed"},
-	} {
-		step.do()
-		if got := strings.Join(order(), " "); got != step.want {
-			t.Fatalf("members %q, want %q", got, step.want)
-		}
-	}
-}
