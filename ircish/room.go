@@ -29,7 +29,7 @@ type room struct {
 	mu      sync.Mutex
 	state   *state
 	engine  engine
-	members []*member          // the members here, in no order
+	members []*member            // the members here, in no order
 	local   map[memberID]*member // the members here, and those joining, by id
 	lastID  uint64
 	closed  bool          // shutting down: no more joins or lines
