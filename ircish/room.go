@@ -181,9 +181,9 @@ func (r *room) forget(m *member) {
 	}
 }
 
-// apply applies rec to the state and sends its members what it did. The
-// caller holds r.mu.
-func (r *room) apply(rec record) {
+// apply applies rec to the state, sends the members here what it did and
+// returns it. The caller holds r.mu.
+func (r *room) apply(rec record) event {
 	ev := r.state.apply(rec)
 	m := r.local[rec.id]
 	switch ev.op {
@@ -222,11 +222,11 @@ func (r *room) apply(rec record) {
 			r.handOut(m)
 			m.out.pushReply(ev.err.Line())
 			m.tell(sentError{ev.err})
-			return
+			return ev
 		}
 	}
 	if m == nil {
-		return
+		return ev
 	}
 	switch rec.op {
 	case opJoin, opRename, opWhisper:
@@ -238,6 +238,7 @@ func (r *room) apply(rec record) {
 	case opSay:
 		r.applied(m)
 	}
+	return ev
 }
 
 // tell gives m the verdict on its last join, rename or whisper. One left

@@ -61,6 +61,7 @@ type Server struct {
 	clock clock // nil: the real one
 
 	room     *room
+	cluster  *cluster // nil: the room is in process
 	initOnce sync.Once
 	closing  atomic.Bool
 	done     chan struct{}  // closed by Shutdown
@@ -452,9 +453,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
@@ -462,8 +463,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	// In a cluster, the records of the clients' leaving go to the stream
+	// before the server leaves NATS: the other servers tell their users.
+	if s.cluster != nil {
+		s.cluster.close(ctx)
+	}
+	return err
 }
 
 // closeRead ends the receiving side of conn: its reader reads EOF.

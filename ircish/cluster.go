@@ -1,0 +1,460 @@
+package ircish
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A Cluster says how a Server serves its room together with other
+// servers, through a NATS JetStream stream (see JoinCluster).
+type Cluster struct {
+	URLs     string // NATS server URLs, comma-separated
+	Creds    string // a NATS credentials file, or ""
+	Name     string // this server's name in logs
+	Replicas int    // the stream's replicas, if it is created: 1 by default
+}
+
+// Names of the cluster's stream and subjects. Messages go to one subject,
+// so that the last -history of them can be kept; all else a member does
+// goes to a subject of its own, which is deleted once the member has left
+// and nothing it said is kept any more.
+const (
+	streamName     = "ircish"
+	sayingsSubject = "ircish.say"
+	memberSubjects = "ircish.m.>"
+	aliveSubject   = "ircish.alive" // heartbeats, core NATS: not kept
+)
+
+// Timings of the cluster: a server says it is alive every aliveEvery; one
+// not heard from for lostAfter is lost, and its users leave the room.
+const (
+	aliveEvery   = time.Second
+	lostAfter    = 4 * time.Second
+	compactEvery = 10 * time.Second
+)
+
+// reasonServerLost is the reason in the LEFT line of a user whose server
+// was lost.
+const reasonServerLost = "server lost"
+
+// JoinCluster makes s serve its room with the other servers that use the
+// NATS servers of c: every record of what members do goes through the
+// cluster's stream, and every server applies the stream's records in its
+// order. It connects, creates the stream if need be, and reads the room's
+// state from it before it returns. Call it before Serve.
+func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
+	s.init()
+	id := make([]byte, 6)
+	rand.Read(id)
+	e := &cluster{
+		r:        s.room,
+		log:      s.log(),
+		id:       hex.EncodeToString(id),
+		name:     c.Name,
+		keep:     s.room.state.history.size,
+		lastSeen: make(map[string]time.Time),
+		names:    make(map[string]string),
+		ready:    make(chan struct{}),
+		stop:     make(chan struct{}),
+	}
+	opts := []nats.Option{
+		nats.Name("ircish " + c.Name),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			e.log.Warn("nats disconnected", slog.Any("err", err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			e.log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
+			e.heard()
+		}),
+	}
+	if c.Creds != "" {
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	}
+	nc, err := nats.Connect(c.URLs, opts...)
+	if err != nil {
+		return fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, err)
+	}
+	e.nc = nc
+	if err := e.start(ctx, max(1, c.Replicas)); err != nil {
+		nc.Close()
+		return err
+	}
+	s.room.mu.Lock()
+	s.room.engine = e
+	s.room.mu.Unlock()
+	s.cluster = e
+	e.log.Info("joined cluster", slog.String("nats", nc.ConnectedUrlRedacted()), slog.String("node", c.Name),
+		slog.String("id", e.id), slog.Int("users", len(s.room.state.people)))
+	return nil
+}
+
+// A cluster is the room's engine in a cluster: a NATS JetStream stream
+// orders the records, and a consumer applies them in its order.
+type cluster struct {
+	r         *room
+	log       *slog.Logger
+	id        string // this server's node in member ids and subjects
+	name      string
+	keep      int // messages kept in the stream
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	cons      jetstream.ConsumeContext
+	sub       *nats.Subscription
+	sent      atomic.Uint64 // records published, for their ids
+	ready     chan struct{} // closed once the stream is read up to its end
+	readyOnce sync.Once
+	closeOnce sync.Once
+	stop      chan struct{} // closed by close
+	tasks     sync.WaitGroup
+
+	mu       sync.Mutex
+	lastSeen map[string]time.Time // by node: when it was last heard
+	names    map[string]string    // by node: its name, for the log
+	departed []departure          // members gone, whose subjects are to go
+}
+
+// A departure is a member who left, and the seq of its leaving.
+type departure struct {
+	id  memberID
+	seq int64
+}
+
+func (e *cluster) node() string { return e.id }
+
+// start creates the stream if need be, reads it to its end and starts
+// heartbeats, the watch for lost servers and compaction.
+func (e *cluster) start(ctx context.Context, replicas int) error {
+	var err error
+	if e.js, err = jetstream.New(e.nc, jetstream.WithPublishAsyncErrHandler(e.publishFailed)); err != nil {
+		return err
+	}
+	// The first server to start creates the stream; the others, and any
+	// started at the same time, find it.
+	e.stream, err = e.js.Stream(ctx, streamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		e.stream, err = e.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:        streamName,
+			Description: "the records of an ircish room",
+			Subjects:    []string{sayingsSubject, memberSubjects},
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			e.stream, err = e.js.Stream(ctx, streamName)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot open the stream %s: %w", streamName, err)
+	}
+	info := e.stream.CachedInfo()
+	e.r.mu.Lock()
+	e.r.state.history.gone = int64(info.State.FirstSeq) - 1
+	e.r.mu.Unlock()
+	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
+		return err
+	}
+	cons, err := e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
+	}
+	if info.State.Msgs == 0 {
+		e.caughtUp()
+	}
+	if e.cons, err = cons.Consume(e.receive); err != nil {
+		return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		e.cons.Stop()
+		return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
+	}
+	e.heard()
+	e.tasks.Add(1)
+	go e.watch()
+	return nil
+}
+
+// receive applies a record of the stream. The consumer calls it for one
+// record after another, in the stream's order.
+func (e *cluster) receive(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		e.log.Error("stream record without metadata", slog.Any("err", err))
+		return
+	}
+	rec, err := decodeRecord(msg.Data())
+	if err != nil {
+		e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
+	} else {
+		rec.seq, rec.at = int64(md.Sequence.Stream), md.Timestamp
+		e.r.mu.Lock()
+		ev := e.r.apply(rec)
+		e.r.mu.Unlock()
+		if ev.op == opLeave {
+			e.mu.Lock()
+			e.departed = append(e.departed, departure{rec.id, rec.seq})
+			e.mu.Unlock()
+		}
+	}
+	if md.NumPending == 0 {
+		e.caughtUp()
+	}
+}
+
+// caughtUp notes that the stream has been read to its end.
+func (e *cluster) caughtUp() { e.readyOnce.Do(func() { close(e.ready) }) }
+
+func (e *cluster) submit(m *member, rec record) error {
+	r := e.r
+	r.mu.Lock()
+	if rec.op != opLeave {
+		if err := r.silenced(m); err != nil {
+			r.mu.Unlock()
+			return err
+		}
+	}
+	if rec.op == opSay {
+		m.unapplied++
+	}
+	r.mu.Unlock()
+	e.publish(rec, e.id+"."+strconv.FormatUint(e.sent.Add(1), 10))
+	return nil
+}
+
+// publish adds rec to the stream, as the message msgID: the stream stores
+// one message of an id however often it is published (within its
+// duplicate window, two minutes), so publishing again after a failure
+// never adds a record twice.
+func (e *cluster) publish(rec record, msgID string) {
+	msg := nats.NewMsg(subjectOf(rec))
+	msg.Data = encodeRecord(rec)
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	if _, err := e.js.PublishMsgAsync(msg); err != nil {
+		e.publishFailed(e.js, msg, err)
+	}
+}
+
+// publishFailed publishes msg again after a pause, until the cluster is
+// closed: a record is never dropped while the stream may yet take it.
+func (e *cluster) publishFailed(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	e.log.Warn("publish failed, retrying", slog.String("id", msg.Header.Get(jetstream.MsgIDHeader)), slog.Any("err", err))
+	e.tasks.Add(1)
+	time.AfterFunc(time.Second, func() {
+		defer e.tasks.Done()
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
+		if _, err := e.js.PublishMsgAsync(msg); err != nil {
+			e.publishFailed(e.js, msg, err)
+		}
+	})
+}
+
+// alive notes the heartbeat of a server.
+func (e *cluster) alive(msg *nats.Msg) {
+	node, name, _ := strings.Cut(string(msg.Data), " ")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastSeen[node] = time.Now()
+	e.names[node] = name
+}
+
+// heard counts every server as heard from now: after this server
+// (re)connects, they have lostAfter to be heard again.
+func (e *cluster) heard() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	for node := range e.lastSeen {
+		e.lastSeen[node] = now
+	}
+}
+
+// watch says this server is alive, has the users of lost servers leave,
+// and compacts the stream, until the cluster is closed.
+func (e *cluster) watch() {
+	defer e.tasks.Done()
+	tick := time.NewTicker(aliveEvery)
+	defer tick.Stop()
+	lastCompact := time.Now()
+	for {
+		e.nc.Publish(aliveSubject, []byte(e.id+" "+e.name))
+		if e.nc.IsConnected() {
+			e.leaveLost()
+			if time.Since(lastCompact) >= compactEvery && e.compacts() {
+				e.compact()
+				lastCompact = time.Now()
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+// leaveLost publishes, for each user of a server not heard from for
+// lostAfter, that it left. Every server does, and for as long as the user
+// is in the room: the stream keeps one record per user (see publish), and
+// the fold makes the others nothing.
+func (e *cluster) leaveLost() {
+	e.r.mu.Lock()
+	var ids []memberID
+	for _, p := range e.r.state.people {
+		if p.id.node != e.id {
+			ids = append(ids, p.id)
+		}
+	}
+	e.r.mu.Unlock()
+	now := time.Now()
+	e.mu.Lock()
+	lost := make(map[string]int)
+	for _, id := range ids {
+		seen, ok := e.lastSeen[id.node]
+		if !ok {
+			e.lastSeen[id.node] = now
+		} else if now.Sub(seen) > lostAfter {
+			lost[id.node]++
+		}
+	}
+	for node, n := range lost {
+		e.log.Warn("server lost", slog.String("node", e.names[node]), slog.String("id", node), slog.Int("users", n))
+	}
+	e.mu.Unlock()
+	for _, id := range ids {
+		if lost[id.node] > 0 {
+			e.publish(record{op: opLeave, id: id, text: reasonServerLost}, "lost."+id.node+"."+strconv.FormatUint(id.conn, 10))
+		}
+	}
+}
+
+// compacts reports whether this server is the one to compact the stream:
+// of the servers heard from lately, the one of the least id.
+func (e *cluster) compacts() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for node, seen := range e.lastSeen {
+		if node < e.id && time.Since(seen) < lostAfter {
+			return false
+		}
+	}
+	return true
+}
+
+// compact deletes from the stream the messages beyond the last e.keep, and
+// the subjects of members who left before the oldest message still kept:
+// what remains still gives every server that reads it the room as it is.
+func (e *cluster) compact() {
+	ctx, cancel := context.WithTimeout(context.Background(), compactEvery)
+	defer cancel()
+	if err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(sayingsSubject), jetstream.WithPurgeKeep(uint64(e.keep))); err != nil {
+		e.log.Warn("compaction failed", slog.Any("err", err))
+		return
+	}
+	e.r.mu.Lock()
+	h := &e.r.state.history
+	oldest := int64(-1)
+	if len(h.entries) > 0 {
+		oldest = h.at(0).seq
+	}
+	e.r.mu.Unlock()
+	e.mu.Lock()
+	var gone []departure
+	for len(e.departed) > 0 && (oldest < 0 || e.departed[0].seq < oldest) {
+		gone = append(gone, e.departed[0])
+		e.departed = e.departed[1:]
+	}
+	e.mu.Unlock()
+	for _, d := range gone {
+		if err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(memberSubject(d.id))); err != nil {
+			e.log.Warn("compaction failed", slog.Any("err", err))
+			return
+		}
+	}
+}
+
+// close waits until the records submitted are in the stream, or ctx ends,
+// and leaves NATS.
+func (e *cluster) close(ctx context.Context) {
+	e.closeOnce.Do(func() { e.leave(ctx) })
+}
+
+func (e *cluster) leave(ctx context.Context) {
+	select {
+	case <-e.js.PublishAsyncComplete():
+	case <-ctx.Done():
+	}
+	close(e.stop)
+	e.tasks.Wait()
+	e.cons.Stop()
+	e.sub.Unsubscribe()
+	e.nc.Close()
+}
+
+// subjectOf returns the subject of rec: see streamName.
+func subjectOf(rec record) string {
+	if rec.op == opSay {
+		return sayingsSubject
+	}
+	return memberSubject(rec.id)
+}
+
+func memberSubject(id memberID) string {
+	return "ircish.m." + id.node + "." + strconv.FormatUint(id.conn, 10)
+}
+
+// Records in the stream are text: "<op> <node> <conn> [<nick>]", a line
+// feed, and the text, as it came (it holds no line feed).
+var opNames = [...]string{opJoin: "JOIN", opRename: "RENAME", opSay: "SAY", opWhisper: "WHISPER", opLeave: "LEAVE"}
+
+func encodeRecord(rec record) []byte {
+	b := append([]byte(opNames[rec.op]), ' ')
+	b = append(b, rec.id.node...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, rec.id.conn, 10)
+	if rec.nick != "" {
+		b = append(append(b, ' '), rec.nick...)
+	}
+	return append(append(b, '\n'), rec.text...)
+}
+
+func decodeRecord(b []byte) (record, error) {
+	head, text, _ := bytes.Cut(b, []byte{'\n'})
+	f := strings.Fields(string(head))
+	if len(f) < 3 || len(f) > 4 {
+		return record{}, fmt.Errorf("ircish: bad record %q", head)
+	}
+	rec := record{id: memberID{node: f[1]}, text: string(text)}
+	for o, name := range opNames {
+		if name != "" && name == f[0] {
+			rec.op = op(o)
+		}
+	}
+	var err error
+	if rec.id.conn, err = strconv.ParseUint(f[2], 10, 64); rec.op == opNone || err != nil {
+		return record{}, fmt.Errorf("ircish: bad record %q", head)
+	}
+	if len(f) == 4 {
+		rec.nick = f[3]
+	}
+	return rec, nil
+}

@@ -1,0 +1,132 @@
+package ircish
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"ircish/internal/natstest"
+)
+
+// startCluster starts a NATS server and n ircish servers on it, and
+// returns their addresses.
+func startCluster(t *testing.T, n int) []string {
+	t.Helper()
+	ns := natstest.Start(t, t.TempDir())
+	var addrs []string
+	for i := range n {
+		addrs = append(addrs, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), fmt.Sprint("s", i+1)))
+	}
+	return addrs
+}
+
+// joinCluster has s join the cluster of the NATS server at url, serves it
+// until the test ends and returns its address.
+func joinCluster(t *testing.T, s *Server, url, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := s.JoinCluster(ctx, Cluster{URLs: url, Name: name}); err != nil {
+		t.Fatalf("JoinCluster: %v", err)
+	}
+	return startServer(t, s)
+}
+
+// Every client on every server sees the room's lines in one order, its own
+// messages included, while 21 clients on three servers talk at once.
+func TestClusterTotalOrder(t *testing.T) {
+	addrs := startCluster(t, 3)
+	const senders, lines = 21, 20
+	var cs []*testConn
+	for i := range senders {
+		cs = append(cs, register(t, addrs[i%3], fmt.Sprint("c", i)))
+	}
+	for _, c := range cs[:senders-1] { // the room is whole
+		c.expect(fmt.Sprintf("^JOINED c%d$", senders-1))
+	}
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			for j := range lines {
+				c.send(fmt.Sprintf("MSG %d-%d", i, j))
+			}
+			c.send("MSG done")
+		})
+	}
+	wg.Wait()
+	var want []string
+	for i, c := range cs {
+		for range senders {
+			c.expect("^MSG c[0-9]+ done$")
+		}
+		got := slices.DeleteFunc(slices.Clone(c.seen), func(l string) bool { return !strings.HasPrefix(l, "MSG ") })
+		if i == 0 {
+			want = got
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("c%d saw another order than c0:\n%s\nc0 saw:\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if len(want) != senders*(lines+1) {
+		t.Fatalf("c0 saw %d messages, want %d", len(want), senders*(lines+1))
+	}
+}
+
+// Two clients on two servers ask for one nick at once: one gets it, the
+// other NICK_IN_USE, every time.
+func TestClusterNickRace(t *testing.T) {
+	addrs := startCluster(t, 2)
+	for round := range 20 {
+		nick := fmt.Sprint("race", round)
+		a, b := dial(t, addrs[0], "a"), dial(t, addrs[1], "b")
+		a.expect("^WELCOME ")
+		b.expect("^WELCOME ")
+		a.send("NICK " + nick)
+		b.send("NICK " + strings.ToUpper(nick))
+		pattern := "^(JOINED (?i:" + nick + ")|ERR NICK_IN_USE .*)$"
+		ra, rb := a.expect(pattern), b.expect(pattern)
+		if strings.HasPrefix(ra, "JOINED") == strings.HasPrefix(rb, "JOINED") {
+			t.Fatalf("round %d: a got %q, b got %q; want one JOINED and one NICK_IN_USE", round, ra, rb)
+		}
+		a.conn.Close()
+		b.conn.Close()
+	}
+}
+
+// WHISPER reaches a user on another server, NO_SUCH_USER is decided alike
+// everywhere, and LIST lists everyone on every server, in its order.
+func TestClusterWhisperAndList(t *testing.T) {
+	addrs := startCluster(t, 2)
+	ann := register(t, addrs[0], "ann")
+	bob := register(t, addrs[1], "Bob")
+	ann.expect("^JOINED Bob$")
+	ann.send("WHISPER bob psst")
+	bob.expect("^WHISPER ann Bob psst$")
+	ann.expect("^WHISPER ann Bob psst$")
+	for _, c := range []*testConn{ann, bob} {
+		c.send("WHISPER nobody hi")
+		c.expect("^ERR NO_SUCH_USER ")
+		c.send("LIST")
+		if got := c.expect("^LIST "); got != "LIST ann Bob" {
+			t.Errorf("%s: %q, want %q", c.name, got, "LIST ann Bob")
+		}
+	}
+	// A reply comes after the asker's own messages: PING is a barrier.
+	bob.send("MSG one")
+	if got := strings.Join(bob.barrier(), "|"); !regexp.MustCompile(`^MSG Bob one$`).MatchString(got) {
+		t.Errorf("before PONG, Bob saw %q, want its MSG", got)
+	}
+	// A rename is seen everywhere, and frees the old nick.
+	bob.send("NICK bert")
+	ann.expect("^RENAMED Bob bert$")
+	carl := register(t, addrs[0], "bob")
+	carl.send("LIST")
+	if got := carl.expect("^LIST "); got != "LIST ann bert bob" {
+		t.Errorf("LIST = %q, want %q", got, "LIST ann bert bob")
+	}
+}
