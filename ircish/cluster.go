@@ -73,6 +73,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	opts := []nats.Option{
 		nats.Name("ircish " + c.Name),
 		nats.MaxReconnects(-1),
+		nats.NoCallbacksAfterClientClose(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			e.log.Warn("nats disconnected", slog.Any("err", err))
 		}),

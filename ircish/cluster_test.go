@@ -16,7 +16,11 @@ import (
 // returns their addresses.
 func startCluster(t *testing.T, n int) []string {
 	t.Helper()
-	ns := natstest.Start(t, t.TempDir())
+	ns, err := natstest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
 	var addrs []string
 	for i := range n {
 		addrs = append(addrs, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), fmt.Sprint("s", i+1)))

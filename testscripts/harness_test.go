@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -46,10 +48,10 @@ type harnessCommand struct {
 // scenario, in hardening_harness_test.go those of the hardening scenarios,
 // in client_harness_test.go the fake server's.
 var harnessCommands = map[string]harnessCommand{
-	"serve":    {"serve [-port PORT] [flags...]", 0, -1, (*harness).serve},
+	"serve":    {serveUsage, 0, -1, (*harness).serve},
 	"shutdown": {shutdownUsage, 0, 3, (*harness).shutdown},
 	"connect":  {connectUsage, 1, -1, (*harness).connect},
-	"join":     {"join NAME", 1, 1, (*harness).join},
+	"join":     {"join NAME [addr]", 1, 2, (*harness).join},
 	"send":     {"send NAME TEXT...", 2, -1, (*harness).send},
 	"sendraw":  {"sendraw NAME STRING", 2, 2, (*harness).sendraw},
 	"sendbig":  {"sendbig NAME BYTES [EOL]", 2, 3, (*harness).sendbig},
@@ -77,6 +79,8 @@ var harnessCommands = map[string]harnessCommand{
 
 	"listen": {"listen NAME", 1, 1, (*harness).listen},
 	"accept": {"accept NAME", 1, 1, (*harness).accept},
+
+	"nats": {"nats start|stop", 1, 1, (*harness).nats},
 }
 
 // scriptCommands returns the harness's commands for testscript.Params.Cmds.
@@ -106,11 +110,18 @@ type harness struct {
 	pings     int                     // PINGs sent by quiet, for unique tokens
 	unread    map[*peer]net.Conn      // connect -noread connections not yet read
 	listeners map[string]net.Listener // the fake servers, by name
+	clustered bool                    // every server joins natsd
+	natsd     *server.Server          // the script's NATS server, if started
 }
 
-// setupHarness is the testscript Setup: it gives the script a harness and
-// ends every connection and process of it when the script ends.
-func setupHarness(e *testscript.Env) error {
+// setupHarness returns the testscript Setup: it gives the script a harness
+// and ends every connection and process of it when the script ends. With
+// clustered, every server the script starts joins a NATS server.
+func setupHarness(clustered bool) func(e *testscript.Env) error {
+	return func(e *testscript.Env) error { return setup(e, clustered) }
+}
+
+func setup(e *testscript.Env, clustered bool) error {
 	if v := os.Getenv(timeoutVar); v != "" {
 		e.Setenv(timeoutVar, v)
 	}
@@ -118,7 +129,7 @@ func setupHarness(e *testscript.Env) error {
 		// A program built with -race sleeps 1s as it exits, unless told.
 		e.Setenv("GORACE", "atexit_sleep_ms=10")
 	}
-	h := &harness{peers: make(map[string]*peer), unread: make(map[*peer]net.Conn), listeners: make(map[string]net.Listener)}
+	h := &harness{peers: make(map[string]*peer), unread: make(map[*peer]net.Conn), listeners: make(map[string]net.Listener), clustered: clustered}
 	for _, kv := range e.Vars {
 		name, _, _ := strings.Cut(kv, "=")
 		h.envNames = append(h.envNames, name)
@@ -129,6 +140,9 @@ func setupHarness(e *testscript.Env) error {
 }
 
 func (h *harness) cleanup() {
+	if h.natsd != nil {
+		defer h.natsd.Shutdown() // after the servers: they leave it first
+	}
 	for _, l := range h.listeners {
 		l.Close()
 	}
@@ -205,54 +219,68 @@ func (h *harness) process(ts *testscript.TestScript, name string) *peer {
 
 // serve starts the server command in the background, in the current
 // directory, listening on 127.0.0.1 and a port it picks (or the one after
-// -port, which must come first, to start a server again where one was),
-// with the given flags and -log-flush 0, so that a record is in server.log as soon as it
-// is logged (a later -log-flush flag overrides that). It waits for the
-// server to say where it listens and sets ADDR (host:port) and PORT. The
-// server's stderr lines can be read as the peer named "server", and become
-// shutdown's stderr.
+// -port, to start a server again where one was), with the given flags and
+// -log-flush 0, so that a record is in server.log as soon as it is logged
+// (a later -log-flush flag overrides that). It waits for the server to say
+// where it listens and sets ADDR (host:port) and PORT. The server's stderr
+// lines can be read as the peer named "server", or NAME after -as NAME,
+// which also sets ADDR_NAME and PORT_NAME; they become shutdown's stderr.
+// In the clustered run of the scripts (see cluster_harness_test.go), every
+// server joins the script's NATS server, which serve starts if need be.
 func (h *harness) serve(ts *testscript.TestScript, args []string) {
-	if old, ok := h.peers["server"]; ok {
+	name, port := "server", "0"
+	for len(args) >= 2 && (args[0] == "-as" || args[0] == "-port") {
+		if args[0] == "-as" {
+			name = args[1]
+		} else {
+			port = args[1]
+		}
+		args = args[2:]
+	}
+	if old, ok := h.peers[name]; ok {
 		select {
 		case <-old.exited:
-			delete(h.peers, "server")
+			delete(h.peers, name)
 		default:
-			ts.Fatalf("a server is running already")
+			ts.Fatalf("a server %s is running already", name)
 		}
 	}
-	port := "0"
-	if len(args) >= 2 && args[0] == "-port" {
-		port, args = args[1], args[2:]
+	args = append([]string{"-host", "127.0.0.1", "-log-flush", "0"}, args...)
+	if h.clustered && !slices.Contains(args, "-nats") {
+		args = append(args, "-nats", h.natsURL(ts))
 	}
-	args = append(append([]string{"-host", "127.0.0.1", "-log-flush", "0"}, args...), port)
-	p := h.start(ts, "server", "server", args, false)
+	p := h.start(ts, name, "server", append(args, port), false)
 	line := h.await(ts, p, "a line matching "+strconv.Quote(`^listening on \S+$`), func(line string) bool {
 		return strings.HasPrefix(line, "listening on ")
 	})
 	addr := strings.TrimPrefix(line, "listening on ")
-	_, port, err := net.SplitHostPort(addr)
+	_, portNum, err := net.SplitHostPort(addr)
 	ts.Check(err)
 	ts.Setenv("ADDR", addr)
-	ts.Setenv("PORT", port)
+	ts.Setenv("PORT", portNum)
+	if name != "server" {
+		ts.Setenv("ADDR_"+name, addr)
+		ts.Setenv("PORT_"+name, portNum)
+	}
 }
 
-const shutdownUsage = "shutdown [-signal INT|TERM|KILL] [status]"
+const serveUsage = "serve [-as NAME] [-port PORT] [flags...]"
 
-// shutdown signals the server, with SIGINT unless told -signal TERM or
-// KILL (after which its status is -1), waits
-// for it to exit and checks its exit status (default 0). The server's
-// stderr becomes the command's, for the stderr command to check. (It is not
-// called stop: that is testscript's command to end a script early.)
+const shutdownUsage = "shutdown [-as NAME] [-signal INT|TERM|KILL] [status]"
+
+var signals = map[string]os.Signal{"INT": os.Interrupt, "TERM": syscall.SIGTERM, "KILL": os.Kill}
+
+// shutdown signals the server (or server NAME), with SIGINT unless told
+// -signal TERM or KILL (after which its status is -1), waits for it to exit
+// and checks its exit status (default 0). The server's stderr becomes the
+// command's, for the stderr command to check. (It is not called stop: that
+// is testscript's command to end a script early.)
 func (h *harness) shutdown(ts *testscript.TestScript, args []string) {
-	sig := os.Interrupt
-	if len(args) >= 2 && args[0] == "-signal" {
-		switch args[1] {
-		case "INT":
-		case "TERM":
-			sig = syscall.SIGTERM
-		case "KILL":
-			sig = os.Kill
-		default:
+	name, sig := "server", os.Interrupt
+	for len(args) >= 2 && (args[0] == "-as" || args[0] == "-signal") {
+		if args[0] == "-as" {
+			name = args[1]
+		} else if sig = signals[args[1]]; sig == nil {
 			ts.Fatalf("usage: %s", shutdownUsage)
 		}
 		args = args[2:]
@@ -260,7 +288,7 @@ func (h *harness) shutdown(ts *testscript.TestScript, args []string) {
 	if len(args) > 1 {
 		ts.Fatalf("usage: %s", shutdownUsage)
 	}
-	p := h.process(ts, "server")
+	p := h.process(ts, name)
 	ts.Check(p.cmd.Process.Signal(sig))
 	h.waitExit(ts, p, args)
 	for _, line := range p.lines.all() {

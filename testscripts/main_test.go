@@ -6,6 +6,7 @@ package testscripts
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"testing"
 
@@ -26,15 +27,28 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, scriptParams(t))
+	testscript.Run(t, scriptParams(t, false))
+}
+
+// The same scripts, with every server in cluster mode: the room's records
+// go through a NATS server that the script starts. A script may say
+// [cluster] or [!cluster] to do something in one run only.
+func TestScriptsClustered(t *testing.T) {
+	testscript.Run(t, scriptParams(t, true))
 }
 
 // scriptParams returns the parameters for running the scripts in this
-// directory.
-func scriptParams(t *testing.T) testscript.Params {
+// directory, clustered or not.
+func scriptParams(t *testing.T, clustered bool) testscript.Params {
 	p := testscript.Params{
-		Dir:           ".",
-		Setup:         setupHarness,
+		Dir:   ".",
+		Setup: setupHarness(clustered),
+		Condition: func(cond string) (bool, error) {
+			if cond == "cluster" {
+				return clustered, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds:          scriptCommands(),
 		UpdateScripts: *update,
 

@@ -118,8 +118,9 @@ func lines(log []byte) []string {
 func runSample(t *testing.T) []byte {
 	out := filepath.Join(t.TempDir(), "server.log")
 	var copyErr error
-	p := scriptParams(t)
+	p := scriptParams(t, false)
 	p.Dir, p.Files = "", []string{"sample_log.txtar"}
+	setup := p.Setup
 	p.Setup = func(e *testscript.Env) error {
 		// Deferred first, so run last: after the harness has stopped the server.
 		e.Defer(func() {
@@ -129,7 +130,7 @@ func runSample(t *testing.T) []byte {
 			}
 			copyErr = err
 		})
-		return setupHarness(e)
+		return setup(e)
 	}
 	// testscript.Run's subtests are parallel: t.Run waits for them.
 	t.Run("run", func(t *testing.T) { testscript.Run(t, p) })

@@ -4,17 +4,16 @@
 package natstest
 
 import (
-	"testing"
+	"errors"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
 // Start starts a NATS server with JetStream, which keeps its streams in
-// dir, on a loopback port, until the test ends or it is shut down.
-func Start(t testing.TB, dir string) *server.Server {
-	t.Helper()
-	return start(t, &server.Options{
+// dir, on a loopback port. The caller shuts it down.
+func Start(dir string) (*server.Server, error) {
+	s, err := server.NewServer(&server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
@@ -22,18 +21,13 @@ func Start(t testing.TB, dir string) *server.Server {
 		NoLog:     true,
 		NoSigs:    true,
 	})
-}
-
-func start(t testing.TB, opts *server.Options) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(opts)
 	if err != nil {
-		t.Fatalf("NATS server: %v", err)
+		return nil, err
 	}
 	s.Start()
-	t.Cleanup(s.Shutdown)
 	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server: not ready for connections within 10s")
+		s.Shutdown()
+		return nil, errors.New("natstest: the NATS server was not ready for connections within 10s")
 	}
-	return s
+	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -24,7 +25,8 @@ for each connection: where it comes from, its nick, why it left. It logs
 to server.log, reopens the log on SIGHUP, and stops on SIGINT or SIGTERM,
 saying BYE to every client; a second signal while it waits for them makes
 it exit at once, with status 1. With -tls-cert and -tls-key it serves TLS
-on -tls-port as well.
+on -tls-port as well. With -nats it serves the room together with the
+other servers on the same NATS JetStream (see README, "Cluster").
 
 Flags:
 `
@@ -50,6 +52,26 @@ func Main(args []string, stderr io.Writer) int {
 	return run(cfg, ls, stderr)
 }
 
+// joinTimeout bounds how long a server may take to join its cluster: to
+// reach NATS and read the room's stream.
+const joinTimeout = 30 * time.Second
+
+// joinCluster has srv, which will listen on addr, join the cluster c.
+func joinCluster(srv *ircish.Server, c ircish.Cluster, addr net.Addr, stderr io.Writer) error {
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(addr.String())
+		c.Name = net.JoinHostPort(host, port)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	defer cancel()
+	if err := srv.JoinCluster(ctx, c); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "joined the cluster as", c.Name)
+	return nil
+}
+
 // run opens the log and serves on ls until a signal stops it, or
 // accepting fails for good. It returns the exit status.
 func run(cfg *config, ls *listeners, stderr io.Writer) int {
@@ -68,6 +90,13 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	log := slog.New(handler)
 	srv := cfg.srv
 	srv.Log = log
+	if cfg.cluster.URLs != "" {
+		if err := joinCluster(srv, cfg.cluster, ls.chat[0].Addr(), stderr); err != nil {
+			log.Error("cannot join the cluster", "err", err)
+			fmt.Fprintln(stderr, "server:", err)
+			return 1
+		}
+	}
 	if ls.debug != nil {
 		serveDebug(ls.debug, srv)
 		fmt.Fprintln(stderr, "debug server on", ls.debug.Addr())
