@@ -17,6 +17,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -37,6 +38,11 @@ Joins the ircish chat server at HOST (default ` + defaultHost + `), PORT (defaul
 there. Type a line to say it to everyone; /help lists the commands:
 ` + client.CommandList() + `.
 
+HOST may be several servers of one room, separated by commas, each as
+host, host:port, [v6addr]:port or a bare IPv6 address; a port given
+there wins over PORT. The client connects to the first that accepts;
+when the connection is lost, it reconnects to the next one, in turn.
+
   -tls          connect with TLS (1.2 or later), checking the server's
                 certificate against the system's trusted authorities
   -ca FILE      trust the CA certificates in FILE (PEM) instead of the
@@ -45,10 +51,12 @@ there. Type a line to say it to everyone; /help lists the commands:
   -history N    show the last N messages said on joining (default 50;
                 0: none)
   -reconnect N  when the connection is lost, try N times to reconnect
-                (1 s apart, then twice as long each time up to 30 s),
-                join again under the same nick and show what was said
-                meanwhile; "forever" never gives up. Default: forever on
-                a terminal, 0 otherwise
+                (1 s apart, then twice as long each time up to 30 s;
+                with several servers, the next one at once, and the
+                waits only once each has had its turn), join again
+                under the same nick and show what was said meanwhile;
+                "forever" never gives up. Default: forever on a
+                terminal, 0 otherwise
 
 On a terminal it keeps a prompt that arriving lines never break, with
 history (up, down), Tab completion of commands and nicks, coloured nicks
@@ -113,14 +121,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	nick, addr, err := parseArgs(fs.Args(), tlsConfig != nil)
+	nick, addrs, err := parseArgs(fs.Args(), tlsConfig != nil)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	conn, err := dial(addr, tlsConfig)
-	if err != nil {
-		fmt.Fprintln(stderr, dialError(addr, err))
+	conn, first := dialFirst(addrs, tlsConfig, stderr)
+	if conn == nil {
 		return 1
 	}
 
@@ -134,7 +141,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		signals := make(chan os.Signal, 1)
 		signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(signals)
-		c := &chat{addr: addr, tlsConfig: tlsConfig, d: d, retries: reconnect.n}
+		c := &chat{addrs: addrs, cur: first, tlsConfig: tlsConfig, d: d, retries: reconnect.n}
 		return c.run(conn, nick, *scrollback, signals)
 	}()
 	if msg != "" {
@@ -164,23 +171,80 @@ func (r *retries) Set(s string) error {
 	return nil
 }
 
-// parseArgs returns the nick and the address to dial, from one to three
-// arguments; the default port depends on whether TLS is used.
-func parseArgs(args []string, useTLS bool) (nick, addr string, err error) {
-	host, port := defaultHost, defaultPort
+// parseArgs returns the nick and the addresses to dial, in the order to
+// try them, from one to three arguments. HOST is one server or several,
+// separated by commas (see splitServer); a server without a port of its
+// own takes PORT, whose default depends on whether TLS is used.
+func parseArgs(args []string, useTLS bool) (nick string, addrs []string, err error) {
+	hosts, port := defaultHost, defaultPort
 	if useTLS {
 		port = defaultTLSPort
 	}
 	if len(args) > 1 {
-		host = args[1]
+		hosts = args[1]
 	}
 	if len(args) > 2 {
 		port = args[2]
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", "", fmt.Errorf("invalid port %q: want a number from 1 to 65535", port)
+	if !validPort(port) {
+		return "", nil, fmt.Errorf("invalid port %q: want a number from 1 to 65535", port)
 	}
-	return args[0], net.JoinHostPort(host, port), nil
+	servers := strings.Split(hosts, ",")
+	for i, s := range servers {
+		if s == "" {
+			if len(servers) == 1 {
+				return "", nil, errors.New(`invalid HOST "": want a host name or address`)
+			}
+			return "", nil, fmt.Errorf("invalid HOST %q: server %d of %d is empty", hosts, i+1, len(servers))
+		}
+		host, p, err := splitServer(s)
+		if err != nil {
+			return "", nil, err
+		}
+		if p == "" {
+			p = port
+		}
+		addrs = append(addrs, net.JoinHostPort(host, p))
+	}
+	return args[0], addrs, nil
+}
+
+// splitServer returns the host and the port, "" if none, of one server in
+// HOST: "host", "host:port", "[v6addr]:port", "[v6addr]" or a bare IPv6
+// address, which has more than one colon and so takes no port.
+func splitServer(s string) (host, port string, err error) {
+	switch {
+	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
+		host = s[1 : len(s)-1]
+	case strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1:
+		host, port, err = net.SplitHostPort(s)
+		if err != nil {
+			why := err.Error()
+			if addrErr, ok := err.(*net.AddrError); ok { // without the address again
+				why = addrErr.Err
+			}
+			return "", "", fmt.Errorf("invalid server %q: %s", s, why)
+		}
+		if !validPort(port) {
+			return "", "", fmt.Errorf("invalid port %q in %q: want a number from 1 to 65535", port, s)
+		}
+	case strings.Contains(s, ":"):
+		if _, err := netip.ParseAddr(s); err != nil {
+			return "", "", fmt.Errorf("invalid server %q: not an IPv6 address, nor host:port", s)
+		}
+		host = s
+	default:
+		host = s
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("invalid server %q: no host", s)
+	}
+	return host, port, nil
+}
+
+func validPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // newTLSConfig returns the TLS configuration for connecting: TLS 1.2 or
@@ -211,6 +275,24 @@ func dial(addr string, tlsConfig *tls.Config) (net.Conn, error) {
 		return d.Dial("tcp", addr)
 	}
 	return (&tls.Dialer{NetDialer: d, Config: tlsConfig}).Dial("tcp", addr)
+}
+
+// dialFirst dials addrs in order until one accepts, and returns the
+// connection and the index of its address, or nil if none accepts. It
+// says on stderr why each that failed did.
+func dialFirst(addrs []string, tlsConfig *tls.Config, stderr io.Writer) (net.Conn, int) {
+	for i, addr := range addrs {
+		conn, err := dial(addr, tlsConfig)
+		if err == nil {
+			return conn, i
+		}
+		why := dialError(addr, err)
+		if i+1 < len(addrs) {
+			why += "; trying " + client.Clean(addrs[i+1])
+		}
+		fmt.Fprintln(stderr, why)
+	}
+	return nil, 0
 }
 
 // dialError says in one line why dialing addr failed.
@@ -263,7 +345,8 @@ func certError(err error) string {
 
 // A chat is one run of the chat loop.
 type chat struct {
-	addr      string
+	addrs     []string // the servers, tried in turn
+	cur       int      // index in addrs of the connection, or of the attempt under way or next
 	tlsConfig *tls.Config
 	d         display
 	s         *client.Session
@@ -275,14 +358,18 @@ type chat struct {
 	retries   int           // reconnect attempts after a loss; forever if negative
 	rejoining bool          // the connection was lost, and we are not back yet
 	attempts  int           // made since the loss
-	backoff   time.Duration // before the next attempt
+	round     int           // attempts since the loss or the last wait
+	backoff   time.Duration // the next wait between attempts
 	queued    []string      // lines typed while rejoining, run once back
 }
 
-// Reconnecting waits 1 s before the first attempt, and twice as long
-// before each next one, up to 30 s; each wait is a fifth longer or shorter
-// at random, so that clients that lost one server do not all come back at
-// the same instant.
+// Reconnecting goes round the servers, beginning with the one after the
+// server lost. A round ends when each server has had its turn, the lost
+// one included: reconnecting waits 1 s then, and twice as long after each
+// next round, up to 30 s; within a round it goes on at once. (With one
+// server, every attempt is a round.) Each wait is a fifth longer or
+// shorter at random, so that clients that lost one server do not all come
+// back at the same instant.
 const (
 	firstBackoff = time.Second
 	maxBackoff   = 30 * time.Second
@@ -338,20 +425,25 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 				if c.s.Quitting() {
 					return 0, ""
 				}
-				why := "lost the connection to " + c.addr + ": " + c.readErr.Error()
+				why := "lost the connection to " + c.addrs[c.cur] + ": " + c.readErr.Error()
 				if !c.rejoining {
-					c.attempts, c.backoff = 0, firstBackoff
+					c.attempts, c.round, c.backoff = 0, 0, firstBackoff
 				} else { // lost again before we were back: that attempt failed
 					c.attempts++
-					c.backoff = min(2*c.backoff, maxBackoff)
 				}
 				if c.retries == 0 || c.retries > 0 && c.attempts >= c.retries {
 					return 1, why
 				}
 				c.conn.Close()
 				c.conn, c.lines, c.rejoining = nil, nil, true
-				c.d.show(client.Hint{Text: "* " + why + "; reconnecting…"})
-				retry = time.After(jitter(c.backoff))
+				wait := c.next()
+				if len(c.addrs) == 1 {
+					why += "; reconnecting…"
+				} else {
+					why += "; reconnecting to " + c.upNext(wait) + "…"
+				}
+				c.d.show(client.Hint{Text: "* " + why})
+				retry = time.After(jitter(wait))
 				continue
 			}
 			ev, reply := c.s.Handle(line)
@@ -389,23 +481,29 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 		case <-retry:
 			retry = nil
 			dialed = make(chan dialResult, 1)
-			go func() {
-				conn, err := dial(c.addr, c.tlsConfig)
+			go func(addr string) {
+				conn, err := dial(addr, c.tlsConfig)
 				dialed <- dialResult{conn, err}
-			}()
+			}(c.addrs[c.cur])
 		case r := <-dialed:
 			dialed = nil
 			if r.err == nil {
 				c.connect(r.conn, c.s.Reconnect())
 				continue
 			}
+			why := dialError(c.addrs[c.cur], r.err)
 			c.attempts++
 			if c.retries > 0 && c.attempts >= c.retries {
-				return 1, dialError(c.addr, r.err) + "; gave up after " + strconv.Itoa(c.attempts) + " attempts"
+				return 1, why + "; gave up after " + strconv.Itoa(c.attempts) + " attempts"
 			}
-			c.backoff = min(2*c.backoff, maxBackoff)
-			c.d.show(client.Hint{Text: "* " + dialError(c.addr, r.err) + "; trying again in " + c.backoff.String()})
-			retry = time.After(jitter(c.backoff))
+			wait := c.next()
+			if len(c.addrs) == 1 {
+				why += "; trying again in " + wait.String()
+			} else {
+				why += "; trying " + c.upNext(wait)
+			}
+			c.d.show(client.Hint{Text: "* " + why})
+			retry = time.After(jitter(wait))
 		case text, ok := <-input:
 			switch {
 			case !ok || c.rejoining && client.IsQuit(text):
@@ -457,13 +555,42 @@ type dialResult struct {
 	err  error
 }
 
+// next turns to the server after the current one, for the next attempt
+// to reconnect, and returns how long to wait before it.
+func (c *chat) next() time.Duration {
+	c.cur = (c.cur + 1) % len(c.addrs)
+	if c.round++; c.round < len(c.addrs) {
+		return 0
+	}
+	wait := c.backoff
+	c.round, c.backoff = 0, min(2*c.backoff, maxBackoff)
+	return wait
+}
+
+// upNext names the server of the next attempt, and the wait before it if
+// there is one: "host:port" or "host:port in 2s".
+func (c *chat) upNext(wait time.Duration) string {
+	if wait == 0 {
+		return c.addrs[c.cur]
+	}
+	return c.addrs[c.cur] + " in " + wait.String()
+}
+
 // connect starts chatting on conn: it reads the server's lines and sends
-// hello, the lines that register.
+// hello, the lines that register. With several servers, it says which
+// one it is.
 func (c *chat) connect(conn net.Conn, hello []byte) {
 	c.conn, c.lines = conn, make(chan []byte)
 	go c.readServer(conn, c.lines)
+	var what string
+	if len(c.addrs) > 1 {
+		what = " to " + c.addrs[c.cur]
+	}
 	if tc, ok := conn.(*tls.Conn); ok {
-		c.d.show(client.Hint{Text: "* connected with " + tls.VersionName(tc.ConnectionState().Version)})
+		what += " with " + tls.VersionName(tc.ConnectionState().Version)
+	}
+	if what != "" {
+		c.d.show(client.Hint{Text: "* connected" + what})
 	}
 	c.send(hello)
 }
