@@ -40,10 +40,13 @@ const (
 
 // Timings of the cluster: a server says it is alive every aliveEvery; one
 // not heard from for lostAfter is lost, and its users leave the room.
+// A server never heard from is lost once this server has listened for
+// heartbeats for startupListen.
 const (
-	aliveEvery   = time.Second
-	lostAfter    = 4 * time.Second
-	compactEvery = 10 * time.Second
+	aliveEvery    = time.Second
+	lostAfter     = 4 * time.Second
+	startupListen = 2500 * time.Millisecond
+	compactEvery  = 10 * time.Second
 )
 
 // reasonServerLost is the reason in the LEFT line of a user whose server
@@ -123,8 +126,9 @@ type cluster struct {
 	stop      chan struct{} // closed by close
 	tasks     sync.WaitGroup
 
-	mu       sync.Mutex
-	lastSeen map[string]time.Time // by node: when it was last heard
+	mu        sync.Mutex
+	listening time.Time            // since when heartbeats are heard
+	lastSeen  map[string]time.Time // by node: when it was last heard
 	names    map[string]string    // by node: its name, for the log
 	departed []departure          // members gone, whose subjects are to go
 }
@@ -186,8 +190,51 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 		return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
 	}
 	e.heard()
+	if err := e.clearLost(ctx); err != nil {
+		e.cons.Stop()
+		return err
+	}
 	e.tasks.Add(1)
 	go e.watch()
+	return nil
+}
+
+// clearLost waits, if the room has users of other servers, to hear from
+// those servers, and has the users of those not heard leave before this
+// server takes clients: after a crash, they may be its own former users,
+// reconnecting under their nicks.
+func (e *cluster) clearLost(ctx context.Context) error {
+	// others reports whether the room has users of other servers; with
+	// lostOnly, of servers lost.
+	others := func(lostOnly bool) bool {
+		e.r.mu.Lock()
+		defer e.r.mu.Unlock()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		now := time.Now()
+		for _, p := range e.r.state.people {
+			if p.id.node != e.id && (!lostOnly || e.lost(p.id.node, now)) {
+				return true
+			}
+		}
+		return false
+	}
+	if !others(false) {
+		return nil
+	}
+	select {
+	case <-time.After(startupListen + time.Millisecond):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	e.leaveLost()
+	for tick := time.NewTicker(10 * time.Millisecond); others(true); {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the users of lost servers to leave: %w", ctx.Err())
+		}
+	}
 	return nil
 }
 
@@ -279,14 +326,25 @@ func (e *cluster) alive(msg *nats.Msg) {
 }
 
 // heard counts every server as heard from now: after this server
-// (re)connects, they have lostAfter to be heard again.
+// (re)connects, they have lostAfter to be heard again, and those never
+// heard startupListen.
 func (e *cluster) heard() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := time.Now()
+	e.listening = now
 	for node := range e.lastSeen {
 		e.lastSeen[node] = now
 	}
+}
+
+// lost reports whether the server node is lost at now. The caller holds
+// e.mu.
+func (e *cluster) lost(node string, now time.Time) bool {
+	if seen, ok := e.lastSeen[node]; ok {
+		return now.Sub(seen) > lostAfter
+	}
+	return now.Sub(e.listening) > startupListen
 }
 
 // watch says this server is alive, has the users of lost servers leave,
@@ -330,10 +388,7 @@ func (e *cluster) leaveLost() {
 	e.mu.Lock()
 	lost := make(map[string]int)
 	for _, id := range ids {
-		seen, ok := e.lastSeen[id.node]
-		if !ok {
-			e.lastSeen[id.node] = now
-		} else if now.Sub(seen) > lostAfter {
+		if e.lost(id.node, now) {
 			lost[id.node]++
 		}
 	}

@@ -375,6 +375,9 @@ const (
 	maxBackoff   = 30 * time.Second
 	// maxQueued bounds the lines typed while reconnecting.
 	maxQueued = 100
+	// nickRetryWait is how long to wait before asking again for our nick,
+	// held by our lost connection (see client.NickHeldFor).
+	nickRetryWait = time.Second
 )
 
 // run registers as nick on conn and chats until the end, reconnecting
@@ -393,7 +396,7 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 	c.s = s
 	c.connect(conn, hello)
 
-	var retry <-chan time.Time
+	var retry, nickRetry <-chan time.Time
 	var dialed chan dialResult
 	defer func() {
 		if dialed != nil { // a dial is under way: close what it brings, within dialTimeout
@@ -448,6 +451,8 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 			}
 			ev, reply := c.s.Handle(line)
 			switch ev := ev.(type) {
+			case client.NickHeld:
+				nickRetry = time.After(nickRetryWait)
 			case client.NickRefused:
 				if !c.d.interactive() {
 					return 1, ev.String()
@@ -478,6 +483,9 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 			c.d.show(ev)
 			c.send(reply)
 			c.d.setNicks(c.s.Others())
+		case <-nickRetry:
+			nickRetry = nil
+			c.send(c.s.RetryNick())
 		case <-retry:
 			retry = nil
 			dialed = make(chan dialResult, 1)

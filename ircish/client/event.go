@@ -86,8 +86,13 @@ type Unknown struct{ Line string }
 // Hint is a local message: usage, an unknown command, the command list.
 type Hint struct{ Text string }
 
+// NickHeld says that, back after a reconnect, our nick is still taken,
+// and that we are to ask for it again in a moment (Session.RetryNick).
+type NickHeld struct{ Nick string }
+
 func (Welcome) event()     {}
 func (Registered) event()  {}
+func (NickHeld) event()    {}
 func (Joined) event()      {}
 func (Left) event()        {}
 func (Renamed) event()     {}

@@ -130,10 +130,11 @@ func (s *Session) sawPlain(m Earlier) bool {
 }
 
 // Reconnect starts over on a new connection after the last one was lost.
-// It returns the lines to send first: they register again under our nick
-// (or, if someone took it meanwhile, our nick and a _), after which the
-// session asks for the messages said while we were away. It returns nil
-// if we never had a nick.
+// It returns the lines to send first: they register again under our nick,
+// after which the session asks for the messages said while we were away.
+// If the nick is taken, the session says NickHeld, and the caller asks for
+// it again with RetryNick, for up to NickHeldFor; then it takes our nick
+// and a _. It returns nil if we never had a nick.
 func (s *Session) Reconnect() []byte {
 	nick := s.nick
 	if nick == "" {
@@ -144,8 +145,22 @@ func (s *Session) Reconnect() []byte {
 	if nick == "" {
 		return nil
 	}
-	s.rejoin = nick
+	s.rejoin, s.heldUntil = nick, s.now().Add(NickHeldFor)
 	return s.register(nick)
+}
+
+// NickHeldFor is how long a session back after a reconnect waits for its
+// nick: a server sees a connection lost without a word within seconds (a
+// cluster, a lost server's users within lostAfter, 4s, and a second).
+const NickHeldFor = 15 * time.Second
+
+// RetryNick returns the NICK line that asks again for our nick, after
+// NickHeld; nil if we are no longer waiting for it.
+func (s *Session) RetryNick() []byte {
+	if s.nick != "" || s.rejoin == "" || s.asked != "" {
+		return nil // back, given up, or asking already
+	}
+	return s.register(s.rejoin)
 }
 
 // showHistory asks for earlier messages: /history [N].

@@ -50,14 +50,25 @@ func TestScrollback(t *testing.T) {
 }
 
 // Back after a lost connection, the session joins again, under nick_ if
-// its nick is taken, and asks for what it missed.
+// its nick is still taken after NickHeldFor, and asks for what it missed.
 func TestReconnect(t *testing.T) {
 	s, _ := NewSession("duck", 50)
+	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
 	checkHandled(t, s, []string{"JOINED duck", "HISTORY LIVE", "HISTORY END 0", "HISTORY 10 2026-11-28T09:15:02.010Z ann seen"},
 		[]Event{Registered{Nick: "duck"}, Message{From: "ann", Text: "seen"}}, "LIST\r\nHISTORY 50\r\n")
 	if got, want := string(s.Reconnect()), "NICK duck\r\nHISTORY LIVE\r\n"; got != want {
 		t.Fatalf("Reconnect() = %q, want %q", got, want)
 	}
+	// Taken: by our lost connection, most likely. Ask again in a moment.
+	checkHandled(t, s, []string{"ERR NICK_IN_USE the nick duck is taken"}, []Event{NickHeld{Nick: "duck"}}, "")
+	if got, want := string(s.RetryNick()), "NICK duck\r\nHISTORY LIVE\r\n"; got != want {
+		t.Fatalf("RetryNick() = %q, want %q", got, want)
+	}
+	if got := s.RetryNick(); got != nil {
+		t.Fatalf("RetryNick() while asking = %q, want nil", got)
+	}
+	now = now.Add(NickHeldFor)
 	checkHandled(t, s, []string{
 		"ERR NICK_IN_USE the nick duck is taken",
 		"JOINED duck_",

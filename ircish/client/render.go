@@ -52,6 +52,8 @@ func (r Renderer) Render(ev Event) string {
 		if ev.Again {
 			s = "* reconnected as " + r.nick(ev.Nick)
 		}
+	case NickHeld:
+		s = "* the nick " + r.nick(ev.Nick) + " is still taken, likely by our lost connection; asking again"
 	case Joined:
 		s = r.dim("* ") + r.nick(ev.Nick) + r.dim(" has joined")
 	case Left:

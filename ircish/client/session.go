@@ -31,14 +31,15 @@ type Session struct {
 	quitting bool              // we sent QUIT
 
 	// History: see history.go.
-	scrollback int      // messages to ask for after joining
-	lastSeq    int64    // of the last message seen; 0: none yet
-	seqs       bool     // the server sends us messages as HISTORY lines
-	plain      []string // messages seen as MSG lines since joining, before seqs
-	replies    int      // HISTORY replies asked for and not yet ended
-	held       []held   // what came while a reply was awaited, in order
-	gap        bool     // the awaited reply says some messages are gone
-	rejoin     string   // the nick we are getting back after a reconnect
+	scrollback int       // messages to ask for after joining
+	lastSeq    int64     // of the last message seen; 0: none yet
+	seqs       bool      // the server sends us messages as HISTORY lines
+	plain      []string  // messages seen as MSG lines since joining, before seqs
+	replies    int       // HISTORY replies asked for and not yet ended
+	held       []held    // what came while a reply was awaited, in order
+	gap        bool      // the awaited reply says some messages are gone
+	rejoin     string    // the nick we are getting back after a reconnect
+	heldUntil  time.Time // until when to wait for the rejoin nick, held by our lost connection
 
 	pingToken string // of the /ping awaiting its PONG, if any
 	pingSent  time.Time
@@ -169,7 +170,13 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 		}
 		if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
 			if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
-				// Back after a reconnect, and someone has our nick.
+				// Back after a reconnect, and our nick is taken: most likely
+				// by our lost connection, which the server has yet to see go
+				// (or, in a cluster, a lost server's). Wait for it a while.
+				if s.now().Before(s.heldUntil) {
+					s.asked = ""
+					return NickHeld{Nick: s.rejoin}, nil
+				}
 				return Hint{Text: "* the nick " + s.rejoin + " is taken; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
 			}
 			s.asked = ""
