@@ -129,8 +129,8 @@ type cluster struct {
 	mu        sync.Mutex
 	listening time.Time            // since when heartbeats are heard
 	lastSeen  map[string]time.Time // by node: when it was last heard
-	names    map[string]string    // by node: its name, for the log
-	departed []departure          // members gone, whose subjects are to go
+	names     map[string]string    // by node: its name, for the log
+	departed  []departure          // members gone, whose subjects are to go
 }
 
 // A departure is a member who left, and the seq of its leaving.
