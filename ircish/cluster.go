@@ -321,6 +321,9 @@ func (e *cluster) alive(msg *nats.Msg) {
 	node, name, _ := strings.Cut(string(msg.Data), " ")
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if _, ok := e.names[node]; !ok && node != e.id {
+		e.log.Info("server found", slog.String("node", name), slog.String("id", node))
+	}
 	e.lastSeen[node] = time.Now()
 	e.names[node] = name
 }

@@ -212,15 +212,7 @@ func (h *harness) count(ts *testscript.TestScript, args []string) {
 	if err != nil || want < 0 {
 		ts.Fatalf("N %q: want a number", args[1])
 	}
-	p.lines.mu.Lock()
-	read := p.lines.lines[:p.lines.read]
-	var got []string
-	for _, line := range read {
-		if re.MatchString(line) {
-			got = append(got, line)
-		}
-	}
-	p.lines.mu.Unlock()
+	got, read := p.lines.matching(re)
 	if len(got) != want {
 		var s strings.Builder
 		for i, line := range got {
@@ -230,7 +222,7 @@ func (h *harness) count(ts *testscript.TestScript, args []string) {
 			}
 			fmt.Fprintf(&s, "\n\t%s", abbrev(line))
 		}
-		ts.Fatalf("%s: %d of the %d lines read match %q, want %d:%s", p.name, len(got), len(read), args[2], want, s.String())
+		ts.Fatalf("%s: %d of the %d lines read match %q, want %d:%s", p.name, len(got), read, args[2], want, s.String())
 	}
 }
 

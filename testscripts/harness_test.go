@@ -49,7 +49,7 @@ type harnessCommand struct {
 // in client_harness_test.go the fake server's.
 var harnessCommands = map[string]harnessCommand{
 	"serve":    {serveUsage, 0, -1, (*harness).serve},
-	"shutdown": {shutdownUsage, 0, 3, (*harness).shutdown},
+	"shutdown": {shutdownUsage, 0, 5, (*harness).shutdown},
 	"connect":  {connectUsage, 1, -1, (*harness).connect},
 	"join":     {"join NAME [addr]", 1, 2, (*harness).join},
 	"send":     {"send NAME TEXT...", 2, -1, (*harness).send},
@@ -80,7 +80,9 @@ var harnessCommands = map[string]harnessCommand{
 	"listen": {"listen NAME", 1, 1, (*harness).listen},
 	"accept": {"accept NAME", 1, 1, (*harness).accept},
 
-	"nats": {"nats start|stop", 1, 1, (*harness).nats},
+	"nats":      {"nats start|stop", 1, 1, (*harness).nats},
+	"collect":   {"collect NAME N REGEXP", 3, 3, (*harness).collect},
+	"sameorder": {"sameorder REGEXP NAME NAME...", 3, -1, (*harness).sameorder},
 }
 
 // scriptCommands returns the harness's commands for testscript.Params.Cmds.
@@ -654,6 +656,19 @@ func (b *lineBuf) all() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.lines...)
+}
+
+// matching returns the lines read so far that match re, and how many were
+// read.
+func (b *lineBuf) matching(re *regexp.Regexp) (lines []string, read int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, line := range b.lines[:b.read] {
+		if re.MatchString(line) {
+			lines = append(lines, line)
+		}
+	}
+	return lines, b.read
 }
 
 // recent describes the last lines received, for failure messages.
