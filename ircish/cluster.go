@@ -76,6 +76,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	opts := []nats.Option{
 		nats.Name("ircish " + c.Name),
 		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), // NATS may be starting too
 		nats.NoCallbacksAfterClientClose(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			e.log.Warn("nats disconnected", slog.Any("err", err))
@@ -94,6 +95,9 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	}
 	e.nc = nc
 	if err := e.start(ctx, max(1, c.Replicas)); err != nil {
+		if !nc.IsConnected() {
+			err = fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, err)
+		}
 		nc.Close()
 		return err
 	}
@@ -102,7 +106,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	s.room.mu.Unlock()
 	s.cluster = e
 	e.log.Info("joined cluster", slog.String("nats", nc.ConnectedUrlRedacted()), slog.String("node", c.Name),
-		slog.String("id", e.id), slog.Int("users", len(s.room.state.people)))
+		slog.String("id", e.id), slog.Int("replicas", e.replicas), slog.Int("users", len(s.room.state.people)))
 	return nil
 }
 
@@ -114,6 +118,7 @@ type cluster struct {
 	id        string // this server's node in member ids and subjects
 	name      string
 	keep      int // messages kept in the stream
+	replicas  int // the stream's
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	stream    jetstream.Stream
@@ -148,46 +153,43 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	if e.js, err = jetstream.New(e.nc, jetstream.WithPublishAsyncErrHandler(e.publishFailed)); err != nil {
 		return err
 	}
-	// The first server to start creates the stream; the others, and any
-	// started at the same time, find it.
-	e.stream, err = e.js.Stream(ctx, streamName)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		e.stream, err = e.js.CreateStream(ctx, jetstream.StreamConfig{
-			Name:        streamName,
-			Description: "the records of an ircish room",
-			Subjects:    []string{sayingsSubject, memberSubjects},
-			Storage:     jetstream.FileStorage,
-			Replicas:    replicas,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			e.stream, err = e.js.Stream(ctx, streamName)
+	var cons jetstream.Consumer
+	err = retry(ctx, func(ctx context.Context) error {
+		if e.stream, err = e.openStream(ctx, replicas); err != nil {
+			return err
 		}
+		cons, err = e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		return err
+	})
+	if errors.Is(err, nats.ErrNoResponders) {
+		err = fmt.Errorf("%w (is JetStream on? nats-server -js turns it on)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("cannot open the stream %s: %w", streamName, err)
 	}
 	info := e.stream.CachedInfo()
+	e.replicas = info.Config.Replicas
 	e.r.mu.Lock()
 	e.r.state.history.gone = int64(info.State.FirstSeq) - 1
 	e.r.mu.Unlock()
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
 	}
-	cons, err := e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
-	}
 	if info.State.Msgs == 0 {
 		e.caughtUp()
 	}
-	if e.cons, err = cons.Consume(e.receive); err != nil {
+	// Short pulls with frequent heartbeats: if the consumer's NATS node
+	// goes, the ordered consumer notices within a second or two and starts
+	// again where it was, rather than in 30 s.
+	if e.cons, err = cons.Consume(e.receive, jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			e.log.Warn("reading the stream", slog.Any("err", err))
+		})); err != nil {
 		return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
 	}
-	select {
-	case <-e.ready:
-	case <-ctx.Done():
+	if err := e.readToEnd(ctx, cons); err != nil {
 		e.cons.Stop()
-		return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
+		return err
 	}
 	e.heard()
 	if err := e.clearLost(ctx); err != nil {
@@ -197,6 +199,64 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	e.tasks.Add(1)
 	go e.watch()
 	return nil
+}
+
+// openStream opens the room's stream. The first server to start creates
+// it; the others, and any started at the same time, find it.
+func (e *cluster) openStream(ctx context.Context, replicas int) (jetstream.Stream, error) {
+	stream, err := e.js.Stream(ctx, streamName)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return stream, err
+	}
+	stream, err = e.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        streamName,
+		Description: "the records of an ircish room",
+		Subjects:    []string{sayingsSubject, memberSubjects},
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return e.js.Stream(ctx, streamName)
+	}
+	return stream, err
+}
+
+// retry calls f until it succeeds, fails for want of JetStream, or ctx
+// ends: a JetStream cluster just started answers only once it has elected
+// its leaders, which takes seconds.
+func retry(ctx context.Context, f func(context.Context) error) error {
+	for {
+		try, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(try)
+		cancel()
+		if err == nil || errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// readToEnd waits until the consumer has read the stream to its end.
+func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer) error {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.ready:
+			return nil
+		case <-tick.C:
+			// In case compaction deleted the last records on the way.
+			if info, err := cons.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				e.caughtUp()
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
+		}
+	}
 }
 
 // clearLost waits, if the room has users of other servers, to hear from

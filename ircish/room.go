@@ -163,7 +163,7 @@ func (r *room) ask(m *member, rec record) error {
 // whose NATS does not answer.
 const askTimeout = 10 * time.Second
 
-var errNoAnswer = errorf(CodeServerFull, "the room did not answer in time: try again")
+var errNoAnswer = errorf(CodeTimeout, "the room did not answer in time: try again")
 
 // forget takes m out of the members here. The caller holds r.mu.
 func (r *room) forget(m *member) {
