@@ -2,6 +2,7 @@ package ircish
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -96,7 +97,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	e.nc = nc
 	if err := e.start(ctx, max(1, c.Replicas)); err != nil {
 		if !nc.IsConnected() {
-			err = fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, err)
+			err = fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, cmp.Or(nc.LastError(), err))
 		}
 		nc.Close()
 		return err
