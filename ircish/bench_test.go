@@ -51,7 +51,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	b.StopTimer()
 	for _, c := range clients {
 		if reason := c.out.err(); reason != "" {
-			b.Fatalf("%s was dropped: %s", c.nick, reason)
+			b.Fatalf("member %d was dropped: %s", c.conn, reason)
 		}
 	}
 	b.ReportMetric(float64(b.N*members)/b.Elapsed().Seconds(), "deliveries/s")

@@ -42,11 +42,15 @@ const (
 // Timings of the cluster: a server says it is alive every aliveEvery; one
 // not heard from for lostAfter is lost, and its users leave the room.
 // A server never heard from is lost once this server has listened for
-// heartbeats for startupListen.
+// heartbeats for startupListen. A server that has not heard its own
+// heartbeat for fenceAfter fences itself (see checkFence); the users of a
+// lost server are said to leave every lostEvery until they have.
 const (
 	aliveEvery    = time.Second
+	fenceAfter    = 3 * time.Second
 	lostAfter     = 4 * time.Second
 	startupListen = 2500 * time.Millisecond
+	lostEvery     = 5 * time.Second
 	compactEvery  = 10 * time.Second
 )
 
@@ -71,6 +75,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		keep:     s.room.state.history.size,
 		lastSeen: make(map[string]time.Time),
 		names:    make(map[string]string),
+		proposed: make(map[string]time.Time),
 		ready:    make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
@@ -102,8 +107,9 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		nc.Close()
 		return err
 	}
+	e.onFence = s.fence
 	s.room.mu.Lock()
-	s.room.engine = e
+	s.room.engine, s.room.node = e, e.id
 	s.room.mu.Unlock()
 	s.cluster = e
 	e.log.Info("joined cluster", slog.String("nats", nc.ConnectedUrlRedacted()), slog.String("node", c.Name),
@@ -125,8 +131,10 @@ type cluster struct {
 	stream    jetstream.Stream
 	cons      jetstream.ConsumeContext
 	sub       *nats.Subscription
-	sent      atomic.Uint64 // records published, for their ids
-	ready     chan struct{} // closed once the stream is read up to its end
+	fenced    atomic.Bool    // cut off from NATS: clients refused
+	onFence   func()         // tells the clients to go, as the fence begins
+	leaving   sync.WaitGroup // leave records being published
+	ready     chan struct{}  // closed once the stream is read up to its end
 	readyOnce sync.Once
 	closeOnce sync.Once
 	stop      chan struct{} // closed by close
@@ -136,6 +144,7 @@ type cluster struct {
 	listening time.Time            // since when heartbeats are heard
 	lastSeen  map[string]time.Time // by node: when it was last heard
 	names     map[string]string    // by node: its name, for the log
+	proposed  map[string]time.Time // by node: when its users were last said to leave
 	departed  []departure          // members gone, whose subjects are to go
 }
 
@@ -145,13 +154,11 @@ type departure struct {
 	seq int64
 }
 
-func (e *cluster) node() string { return e.id }
-
 // start creates the stream if need be, reads it to its end and starts
 // heartbeats, the watch for lost servers and compaction.
 func (e *cluster) start(ctx context.Context, replicas int) error {
 	var err error
-	if e.js, err = jetstream.New(e.nc, jetstream.WithPublishAsyncErrHandler(e.publishFailed)); err != nil {
+	if e.js, err = jetstream.New(e.nc); err != nil {
 		return err
 	}
 	var cons jetstream.Consumer
@@ -329,6 +336,10 @@ func (e *cluster) receive(msg jetstream.Msg) {
 // caughtUp notes that the stream has been read to its end.
 func (e *cluster) caughtUp() { e.readyOnce.Do(func() { close(e.ready) }) }
 
+// submit publishes rec, numbered in m's count, and returns once the stream
+// has it: so a member's records are in the stream in the order it made
+// them, whatever fails and is retried. A leave is published in the
+// background, as the connection goes.
 func (e *cluster) submit(m *member, rec record) error {
 	r := e.r
 	r.mu.Lock()
@@ -338,46 +349,69 @@ func (e *cluster) submit(m *member, rec record) error {
 			return err
 		}
 	}
+	if m.wait == nil {
+		m.wait = &waiter{verdict: make(chan error, 1)}
+	}
+	m.wait.sent++
+	rec.n = m.wait.sent
 	if rec.op == opSay {
-		m.unapplied++
+		m.wait.unapplied++
 	}
 	r.mu.Unlock()
-	e.publish(rec, e.id+"."+strconv.FormatUint(e.sent.Add(1), 10))
-	return nil
+	msgID := e.id + "." + strconv.FormatUint(rec.id.conn, 10) + "." + strconv.FormatUint(rec.n, 10)
+	if rec.op == opLeave {
+		e.leaving.Go(func() { e.publish(nil, rec, msgID) })
+		return nil
+	}
+	return e.publish(m, rec, msgID)
 }
 
-// publish adds rec to the stream, as the message msgID: the stream stores
-// one message of an id however often it is published (within its
-// duplicate window, two minutes), so publishing again after a failure
-// never adds a record twice.
-func (e *cluster) publish(rec record, msgID string) {
+// publish adds rec to the stream as the message msgID, and returns once
+// the stream has it. After a failure it publishes again under the same id:
+// the stream stores one message of an id however often it comes within its
+// duplicate window (two minutes), so no record is stored twice. It gives up
+// after retryFor, well within the window, or once m (if not nil) is
+// dropped or the cluster closes, and then returns errSilenced: the record
+// may or may not be in the stream, and should it come later than its
+// member's next record, the fold (state.apply) makes it nothing.
+func (e *cluster) publish(m *member, rec record, msgID string) error {
 	msg := nats.NewMsg(subjectOf(rec))
 	msg.Data = encodeRecord(rec)
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
-	if _, err := e.js.PublishMsgAsync(msg); err != nil {
-		e.publishFailed(e.js, msg, err)
+	var dropped <-chan struct{}
+	if m != nil {
+		dropped = m.out.failed()
+	}
+	deadline := time.Now().Add(retryFor)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		_, err := e.js.PublishMsg(ctx, msg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			e.log.Error("record not published", slog.String("id", msgID), slog.Any("err", err))
+			return errSilenced
+		}
+		select {
+		case <-time.After(wait):
+		case <-dropped:
+			return errSilenced
+		case <-e.stop:
+			return errSilenced
+		}
 	}
 }
 
-// publishFailed publishes msg again after a pause, until the cluster is
-// closed: a record is never dropped while the stream may yet take it.
-func (e *cluster) publishFailed(_ jetstream.JetStream, msg *nats.Msg, err error) {
-	e.log.Warn("publish failed, retrying", slog.String("id", msg.Header.Get(jetstream.MsgIDHeader)), slog.Any("err", err))
-	e.tasks.Add(1)
-	time.AfterFunc(time.Second, func() {
-		defer e.tasks.Done()
-		select {
-		case <-e.stop:
-			return
-		default:
-		}
-		if _, err := e.js.PublishMsgAsync(msg); err != nil {
-			e.publishFailed(e.js, msg, err)
-		}
-	})
-}
+// Publishing: one try waits publishTimeout for the stream's answer; tries
+// go on for retryFor, half the stream's duplicate window.
+const (
+	publishTimeout = 2 * time.Second
+	retryFor       = time.Minute
+)
 
-// alive notes the heartbeat of a server.
+// alive notes the heartbeat of a server, this one's included.
 func (e *cluster) alive(msg *nats.Msg) {
 	node, name, _ := strings.Cut(string(msg.Data), " ")
 	e.mu.Lock()
@@ -400,6 +434,7 @@ func (e *cluster) heard() {
 	for node := range e.lastSeen {
 		e.lastSeen[node] = now
 	}
+	e.lastSeen[e.id] = now
 }
 
 // lost reports whether the server node is lost at now. The caller holds
@@ -411,8 +446,9 @@ func (e *cluster) lost(node string, now time.Time) bool {
 	return now.Sub(e.listening) > startupListen
 }
 
-// watch says this server is alive, has the users of lost servers leave,
-// and compacts the stream, until the cluster is closed.
+// watch says this server is alive, fences it while it does not hear its
+// own heartbeats, has the users of lost servers leave, and compacts the
+// stream, until the cluster is closed.
 func (e *cluster) watch() {
 	defer e.tasks.Done()
 	tick := time.NewTicker(aliveEvery)
@@ -420,7 +456,8 @@ func (e *cluster) watch() {
 	lastCompact := time.Now()
 	for {
 		e.nc.Publish(aliveSubject, []byte(e.id+" "+e.name))
-		if e.nc.IsConnected() {
+		e.checkFence()
+		if !e.fenced.Load() {
 			e.leaveLost()
 			if time.Since(lastCompact) >= compactEvery && e.compacts() {
 				e.compact()
@@ -435,10 +472,32 @@ func (e *cluster) watch() {
 	}
 }
 
-// leaveLost publishes, for each user of a server not heard from for
-// lostAfter, that it left. Every server does, and for as long as the user
-// is in the room: the stream keeps one record per user (see publish), and
-// the fold makes the others nothing.
+// checkFence fences this server once it has not heard its own heartbeat
+// for fenceAfter, and ends the fence once it hears one. Cut off from NATS,
+// a server must not go on as a room of its own: the others will have its
+// users leave after lostAfter, which is longer.
+func (e *cluster) checkFence() {
+	e.mu.Lock()
+	heard := e.lastSeen[e.id]
+	e.mu.Unlock()
+	cutOff := time.Since(heard) > fenceAfter
+	if cutOff == e.fenced.Load() {
+		return
+	}
+	e.fenced.Store(cutOff)
+	if cutOff {
+		e.log.Warn("cut off from the cluster: clients told to go, and refused", slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)))
+		e.onFence()
+		return
+	}
+	e.log.Info("back in the cluster: serving again")
+	e.heard()
+}
+
+// leaveLost publishes, for each user of a server lost, that it left.
+// Every server does, every lostEvery for as long as the user is in the
+// room: the stream keeps one record per user (see publish), and the fold
+// makes any other nothing.
 func (e *cluster) leaveLost() {
 	e.r.mu.Lock()
 	var ids []memberID
@@ -452,17 +511,21 @@ func (e *cluster) leaveLost() {
 	e.mu.Lock()
 	lost := make(map[string]int)
 	for _, id := range ids {
-		if e.lost(id.node, now) {
+		if e.lost(id.node, now) && now.Sub(e.proposed[id.node]) >= lostEvery {
 			lost[id.node]++
 		}
 	}
 	for node, n := range lost {
 		e.log.Warn("server lost", slog.String("node", e.names[node]), slog.String("id", node), slog.Int("users", n))
+		e.proposed[node] = now
 	}
 	e.mu.Unlock()
 	for _, id := range ids {
 		if lost[id.node] > 0 {
-			e.publish(record{op: opLeave, id: id, text: reasonServerLost}, "lost."+id.node+"."+strconv.FormatUint(id.conn, 10))
+			msg := nats.NewMsg(memberSubject(id))
+			msg.Data = encodeRecord(record{op: opLeave, id: id, text: reasonServerLost})
+			msg.Header.Set(jetstream.MsgIDHeader, "lost."+id.node+"."+strconv.FormatUint(id.conn, 10))
+			e.js.PublishMsgAsync(msg) // if it fails, the next round publishes again
 		}
 	}
 }
@@ -519,12 +582,18 @@ func (e *cluster) close(ctx context.Context) {
 }
 
 func (e *cluster) leave(ctx context.Context) {
+	left := make(chan struct{})
+	go func() {
+		e.leaving.Wait()
+		close(left)
+	}()
 	select {
-	case <-e.js.PublishAsyncComplete():
+	case <-left:
 	case <-ctx.Done():
 	}
 	close(e.stop)
 	e.tasks.Wait()
+	e.leaving.Wait()
 	e.cons.Stop()
 	e.sub.Unsubscribe()
 	e.nc.Close()
@@ -542,8 +611,8 @@ func memberSubject(id memberID) string {
 	return "ircish.m." + id.node + "." + strconv.FormatUint(id.conn, 10)
 }
 
-// Records in the stream are text: "<op> <node> <conn> [<nick>]", a line
-// feed, and the text, as it came (it holds no line feed).
+// Records in the stream are text: "<op> <node> <conn> <n> [<nick>]", a
+// line feed, and the text, as it came (it holds no line feed).
 var opNames = [...]string{opJoin: "JOIN", opRename: "RENAME", opSay: "SAY", opWhisper: "WHISPER", opLeave: "LEAVE"}
 
 func encodeRecord(rec record) []byte {
@@ -551,6 +620,8 @@ func encodeRecord(rec record) []byte {
 	b = append(b, rec.id.node...)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, rec.id.conn, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, rec.n, 10)
 	if rec.nick != "" {
 		b = append(append(b, ' '), rec.nick...)
 	}
@@ -560,7 +631,7 @@ func encodeRecord(rec record) []byte {
 func decodeRecord(b []byte) (record, error) {
 	head, text, _ := bytes.Cut(b, []byte{'\n'})
 	f := strings.Fields(string(head))
-	if len(f) < 3 || len(f) > 4 {
+	if len(f) < 4 || len(f) > 5 {
 		return record{}, fmt.Errorf("ircish: bad record %q", head)
 	}
 	rec := record{id: memberID{node: f[1]}, text: string(text)}
@@ -569,12 +640,14 @@ func decodeRecord(b []byte) (record, error) {
 			rec.op = op(o)
 		}
 	}
-	var err error
-	if rec.id.conn, err = strconv.ParseUint(f[2], 10, 64); rec.op == opNone || err != nil {
+	var err1, err2 error
+	rec.id.conn, err1 = strconv.ParseUint(f[2], 10, 64)
+	rec.n, err2 = strconv.ParseUint(f[3], 10, 64)
+	if rec.op == opNone || err1 != nil || err2 != nil {
 		return record{}, fmt.Errorf("ircish: bad record %q", head)
 	}
-	if len(f) == 4 {
-		rec.nick = f[3]
+	if len(f) == 5 {
+		rec.nick = f[4]
 	}
 	return rec, nil
 }

@@ -20,7 +20,7 @@ func startCluster(t *testing.T, n int) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(ns.Shutdown)
+	t.Cleanup(ns.Stop)
 	var addrs []string
 	for i := range n {
 		addrs = append(addrs, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), fmt.Sprint("s", i+1)))

@@ -33,6 +33,7 @@ const (
 	reasonUnregistered    = "too many lines before NICK"
 	reasonHTTP            = "http request"
 	reasonTLS             = "tls handshake failed"
+	reasonCutOff          = "cut off from the cluster"
 )
 
 // maxLinesBeforeNick bounds the lines a connection may send before it
@@ -45,6 +46,7 @@ var (
 	errQuit          = errors.New("ircish: quit")
 	errFlood         = errorf(CodeFlood, "you are sending too fast: your lines are delayed, not lost")
 	errTooManyLines  = errorf(CodeFlood, "too many lines before NICK: closing")
+	errCutOff        = errorf(CodeServerFull, "this server is cut off from its cluster: try another")
 	errNotHTTP       = errorf(CodeUnknownCommand, "this is an ircish chat server, not a web server: talk to it with telnet, nc or the ircish client")
 )
 
@@ -174,6 +176,10 @@ func (c *conn) greet() string {
 		c.out.pushReply(httpAnswer)
 		return reasonHTTP
 	}
+	if c.s.cutOff() {
+		c.out.pushReply(errCutOff.Line())
+		return reasonCutOff
+	}
 	c.out.pushReply(Line(Welcome, "welcome to ircish! Say NICK <name> to join, HELP for help."))
 	c.welcomed = true
 	c.in.setDeadline(deadline)
@@ -193,6 +199,9 @@ func (c *conn) stopped() string {
 	}
 	if c.s.shuttingDown() {
 		return reasonShutdown
+	}
+	if c.s.cutOff() {
+		return reasonCutOff
 	}
 	return ""
 }
@@ -276,11 +285,8 @@ func (c *conn) pace() {
 // readFailure tells why reading failed, and tells the client if it is to
 // blame.
 func (c *conn) readFailure(err error) string {
-	if reason := c.out.err(); reason != "" {
+	if reason := c.stopped(); reason != "" {
 		return reason
-	}
-	if c.s.shuttingDown() {
-		return reasonShutdown
 	}
 	switch {
 	case errors.Is(err, errNoLineEnd):
@@ -365,6 +371,8 @@ func (c *conn) finish(cause string) {
 		reason, bye = c.quitReason, cmp.Or(c.quitReason, "goodbye")
 	case reasonShutdown:
 		bye = "the server is shutting down"
+	case reasonCutOff:
+		bye = "this server is cut off from its cluster: connect to another"
 	}
 	if c.member != nil {
 		c.s.room.leave(c.member, reason)

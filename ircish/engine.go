@@ -7,11 +7,10 @@ import "time"
 // (localEngine) orders them with the room's lock; a cluster's (cluster.go)
 // with a NATS JetStream stream, which every server of the cluster applies.
 type engine interface {
-	// node returns the name of this server in member ids: "" in process.
-	node() string
 	// submit puts rec, which local member m did, in the room's order, or
-	// returns errSilenced if m may no longer be heard. It never waits for
-	// rec to be applied.
+	// returns errSilenced if m may no longer be heard. If it applies rec
+	// at once, it returns its verdict (see verdictOf); else, for a join,
+	// rename or whisper, m.wait.verdict gets it later.
 	submit(m *member, rec record) error
 }
 
@@ -22,8 +21,6 @@ type localEngine struct {
 	r   *room
 	seq int64 // of the last message
 }
-
-func (e *localEngine) node() string { return "" }
 
 func (e *localEngine) submit(m *member, rec record) error {
 	r := e.r
@@ -39,6 +36,5 @@ func (e *localEngine) submit(m *member, rec record) error {
 		e.seq++
 		rec.seq = e.seq
 	}
-	r.apply(rec)
-	return nil
+	return verdictOf(m, r.apply(rec))
 }

@@ -29,8 +29,9 @@ type room struct {
 	mu      sync.Mutex
 	state   *state
 	engine  engine
-	members []*member            // the members here, in no order
-	local   map[memberID]*member // the members here, and those joining, by id
+	node    string             // this server's in member ids: "" in process
+	members []*member          // the members here, in no order
+	local   map[uint64]*member // the members here, and those joining, by memberID.conn
 	lastID  uint64
 	closed  bool          // shutting down: no more joins or lines
 	done    chan struct{} // closed with closed
@@ -56,14 +57,19 @@ type room struct {
 // the room reads or writes its fields, under its lock; the client's
 // connection keeps a pointer to it to name itself in the room's methods.
 type member struct {
-	id     memberID
+	conn   uint64 // its memberID.conn
 	out    *outbox
-	nick   string // as the state last gave it
-	seqs   bool   // gets MSG lines with their seq, as HISTORY lines
+	seqs   bool // gets MSG lines with their seq, as HISTORY lines
 	joined bool
-	index  int // in room.members
-	handed int // see room.pending
+	index  int     // in room.members
+	handed int     // see room.pending
+	wait   *waiter // in a cluster only
+}
 
+// A waiter is what a member in a cluster waits for: its records, which
+// the room applies once the stream has them, not as they are made.
+type waiter struct {
+	sent uint64 // records the member made
 	// verdict gets what became of the member's last join, rename or
 	// whisper, once its record is applied.
 	verdict chan error
@@ -78,7 +84,7 @@ type member struct {
 // time in microseconds, so that they go on growing across restarts unless
 // a server said a million messages a second.
 func newRoom(keep int) *room {
-	r := &room{local: make(map[memberID]*member), done: make(chan struct{})}
+	r := &room{local: make(map[uint64]*member), done: make(chan struct{})}
 	start := time.Now().UnixMicro()
 	r.state = newState(newRing(keep, start-1))
 	r.engine = &localEngine{r: r, seq: start - 1}
@@ -98,15 +104,15 @@ func (r *room) join(out *outbox, nick string, seqs bool) (*member, error) {
 		return nil, errShuttingDown
 	}
 	r.lastID++
-	m := &member{id: memberID{r.engine.node(), r.lastID}, out: out, seqs: seqs, verdict: make(chan error, 1)}
-	r.local[m.id] = m
+	m := &member{conn: r.lastID, out: out, seqs: seqs}
+	r.local[m.conn] = m
 	r.mu.Unlock()
-	if err := r.ask(m, record{op: opJoin, id: m.id, nick: nick}); err != nil {
+	if err := r.ask(m, record{op: opJoin, id: r.idOf(m), nick: nick}); err != nil {
 		r.mu.Lock()
-		delete(r.local, m.id)
+		delete(r.local, m.conn)
 		r.mu.Unlock()
 		if err == errNoAnswer { // the join may yet be applied: undo it then
-			r.engine.submit(m, record{op: opLeave, id: m.id, text: reasonLost})
+			r.engine.submit(m, record{op: opLeave, id: r.idOf(m), text: reasonLost})
 		}
 		return nil, err
 	}
@@ -119,17 +125,17 @@ func (r *room) rename(m *member, nick string) error {
 	if err := CheckNick(nick); err != nil {
 		return err
 	}
-	return r.ask(m, record{op: opRename, id: m.id, nick: nick})
+	return r.ask(m, record{op: opRename, id: r.idOf(m), nick: nick})
 }
 
 // say sends text from m to everyone, m included.
 func (r *room) say(m *member, text string) error {
-	return r.engine.submit(m, record{op: opSay, id: m.id, text: text})
+	return r.engine.submit(m, record{op: opSay, id: r.idOf(m), text: text})
 }
 
 // whisper sends text from m to the member named to, and to m.
 func (r *room) whisper(m *member, to, text string) error {
-	return r.ask(m, record{op: opWhisper, id: m.id, nick: to, text: text})
+	return r.ask(m, record{op: opWhisper, id: r.idOf(m), nick: to, text: text})
 }
 
 // leave hands m what it has yet to be handed, removes it and tells
@@ -139,16 +145,17 @@ func (r *room) leave(m *member, reason string) {
 	r.handOut(m)
 	r.forget(m)
 	r.mu.Unlock()
-	r.engine.submit(m, record{op: opLeave, id: m.id, text: reason})
+	r.engine.submit(m, record{op: opLeave, id: r.idOf(m), text: reason})
 }
 
-// ask submits rec from m and returns what became of it.
+// ask submits rec from m and returns what became of it: at once in
+// process, else once m has its verdict.
 func (r *room) ask(m *member, rec record) error {
-	if err := r.engine.submit(m, rec); err != nil {
+	if err := r.engine.submit(m, rec); err != nil || m.wait == nil {
 		return err
 	}
 	select {
-	case err := <-m.verdict:
+	case err := <-m.wait.verdict:
 		return err
 	case <-m.out.failed():
 		return errSilenced
@@ -167,10 +174,10 @@ var errNoAnswer = errorf(CodeTimeout, "the room did not answer in time: try agai
 
 // forget takes m out of the members here. The caller holds r.mu.
 func (r *room) forget(m *member) {
-	if r.local[m.id] != m {
+	if r.local[m.conn] != m {
 		return
 	}
-	delete(r.local, m.id)
+	delete(r.local, m.conn)
 	if m.joined {
 		last := r.members[len(r.members)-1]
 		r.members[m.index], last.index = last, m.index
@@ -185,11 +192,11 @@ func (r *room) forget(m *member) {
 // returns it. The caller holds r.mu.
 func (r *room) apply(rec record) event {
 	ev := r.state.apply(rec)
-	m := r.local[rec.id]
+	m := r.localMember(rec.id)
 	switch ev.op {
 	case opJoin:
 		if m != nil {
-			m.joined, m.nick, m.index, m.handed = true, ev.nick, len(r.members), len(r.pending)
+			m.joined, m.index, m.handed = true, len(r.members), len(r.pending)
 			if m.seqs {
 				m.handed = len(r.pendingSeq)
 				r.seqMembers++
@@ -198,9 +205,6 @@ func (r *room) apply(rec record) event {
 		}
 		r.broadcast(m, presenceDelay(len(r.state.people)), Joined, ev.nick)
 	case opRename:
-		if m != nil {
-			m.nick = ev.arg
-		}
 		r.broadcast(m, presenceDelay(len(r.state.people)), Renamed, ev.nick, ev.arg)
 	case opSay:
 		r.schedule(msgDelay)
@@ -210,7 +214,7 @@ func (r *room) apply(rec record) event {
 		}
 		r.sent(m)
 	case opWhisper:
-		r.whispered(m, r.local[ev.to], Line(Whisper, ev.nick, ev.arg, rec.text))
+		r.whispered(m, r.localMember(ev.to), Line(Whisper, ev.nick, ev.arg, rec.text))
 	case opLeave:
 		if m != nil { // left by another's record: a server gone, as seen from another
 			m.out.drop(rec.text)
@@ -221,8 +225,6 @@ func (r *room) apply(rec record) event {
 		if m != nil && m.joined {
 			r.handOut(m)
 			m.out.pushReply(ev.err.Line())
-			m.tell(sentError{ev.err})
-			return ev
 		}
 	}
 	if m == nil {
@@ -230,10 +232,8 @@ func (r *room) apply(rec record) event {
 	}
 	switch rec.op {
 	case opJoin, opRename, opWhisper:
-		if ev.err != nil {
-			m.tell(ev.err)
-		} else {
-			m.tell(nil)
+		if m.wait != nil {
+			m.wait.tell(verdictOf(m, ev))
 		}
 	case opSay:
 		r.applied(m)
@@ -241,14 +241,38 @@ func (r *room) apply(rec record) event {
 	return ev
 }
 
+// idOf returns the member id of m, a member here.
+func (r *room) idOf(m *member) memberID { return memberID{r.node, m.conn} }
+
+// localMember returns the member here of id, or nil. The caller holds
+// r.mu.
+func (r *room) localMember(id memberID) *member {
+	if id.node != r.node {
+		return nil
+	}
+	return r.local[id.conn]
+}
+
+// verdictOf returns what ev, the event of a record of m's, is to m: the
+// error it was refused with (sent already, if m is in the room), or nil.
+func verdictOf(m *member, ev event) error {
+	switch {
+	case ev.op != opRefuse:
+		return nil
+	case m.joined:
+		return sentError{ev.err}
+	}
+	return ev.err
+}
+
 // tell gives m the verdict on its last join, rename or whisper. One left
 // untaken, after a timeout, is replaced.
-func (m *member) tell(err error) {
+func (w *waiter) tell(err error) {
 	select {
-	case <-m.verdict:
+	case <-w.verdict:
 	default:
 	}
-	m.verdict <- err
+	w.verdict <- err
 }
 
 // whispered sends a whisper line to its target and to its sender, if they
@@ -404,11 +428,11 @@ func (r *room) sendHistory(m *member, after int64, count int) int {
 // after a PONG, a client has seen its own messages.
 func (r *room) lockCaughtUp(m *member) {
 	r.mu.Lock()
-	if m.unapplied == 0 {
+	if m.wait == nil || m.wait.unapplied == 0 {
 		return
 	}
 	ch := make(chan struct{})
-	m.caughtUp = ch
+	m.wait.caughtUp = ch
 	r.mu.Unlock()
 	select {
 	case <-ch:
@@ -417,16 +441,16 @@ func (r *room) lockCaughtUp(m *member) {
 	case <-time.After(askTimeout):
 	}
 	r.mu.Lock()
-	m.caughtUp = nil
+	m.wait.caughtUp = nil
 }
 
 // applied counts a message of m's as applied. The caller holds r.mu.
 func (r *room) applied(m *member) {
-	if m.unapplied > 0 {
-		m.unapplied--
-		if m.unapplied == 0 && m.caughtUp != nil {
-			close(m.caughtUp)
-			m.caughtUp = nil
+	if w := m.wait; w != nil && w.unapplied > 0 {
+		w.unapplied--
+		if w.unapplied == 0 && w.caughtUp != nil {
+			close(w.caughtUp)
+			w.caughtUp = nil
 		}
 	}
 }

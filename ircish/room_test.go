@@ -116,10 +116,10 @@ func (p pipeMember) expect(want string) {
 	p.t.Helper()
 	line, err := p.peer.ReadString('\n')
 	if err != nil {
-		p.t.Fatalf("%s: waiting for %q: %v", p.c.nick, want, err)
+		p.t.Fatalf("member %d: waiting for %q: %v", p.c.conn, want, err)
 	}
 	if got := strings.TrimSuffix(line, "\r\n"); got != want {
-		p.t.Fatalf("%s: got %q, want %q", p.c.nick, got, want)
+		p.t.Fatalf("member %d: got %q, want %q", p.c.conn, got, want)
 	}
 }
 

@@ -413,6 +413,19 @@ func (s *Server) untrack(l net.Listener) {
 
 func (s *Server) shuttingDown() bool { return s.closing.Load() }
 
+// cutOff reports whether the server is in a cluster and cut off from it.
+func (s *Server) cutOff() bool { return s.cluster != nil && s.cluster.fenced.Load() }
+
+// fence wakes every client's reader, which finds the server cut off from
+// its cluster, says BYE and ends.
+func (s *Server) fence() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		closeRead(c.netConn)
+	}
+}
+
 // Shutdown stops the listeners, has every client told BYE and waits until
 // the clients are gone or ctx ends; then it closes what is left and returns
 // ctx's error. When it returns, every Serve is done with its connections

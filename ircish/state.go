@@ -16,6 +16,7 @@ import (
 type record struct {
 	op   op
 	id   memberID
+	n    uint64    // the member's count of its own records; 0: not the member's
 	nick string    // join, rename: the nick asked for; whisper: whom to
 	text string    // say, whisper: the text; leave: the reason
 	seq  int64     // given by the engine: a message's seq
@@ -68,7 +69,7 @@ type state struct {
 type person struct {
 	id   memberID
 	nick string
-	key  string // FoldNick(nick)
+	n    uint64 // the n of its last record applied
 }
 
 func newState(history ring) *state {
@@ -78,8 +79,11 @@ func newState(history ring) *state {
 // apply applies r and returns what it did.
 func (s *state) apply(r record) event {
 	p := s.byID[r.id]
-	if p == nil && r.op != opJoin || p != nil && r.op == opJoin {
-		return event{id: r.id}
+	if p == nil && r.op != opJoin || p != nil && (r.op == opJoin || r.n != 0 && r.n <= p.n) {
+		return event{id: r.id} // from someone gone, or a copy of a record applied
+	}
+	if p != nil && r.n != 0 {
+		p.n = r.n
 	}
 	switch r.op {
 	case opJoin:
@@ -87,7 +91,7 @@ func (s *state) apply(r record) event {
 		if s.byNick[key] != nil {
 			return event{op: opRefuse, id: r.id, err: errNickInUse(r.nick)}
 		}
-		p = &person{id: r.id, nick: r.nick, key: key}
+		p = &person{id: r.id, nick: r.nick, n: r.n}
 		s.people = slices.Insert(s.people, s.place(r.nick), p)
 		s.byNick[key], s.byID[r.id] = p, p
 		return event{op: opJoin, id: r.id, nick: r.nick}
@@ -101,7 +105,7 @@ func (s *state) apply(r record) event {
 		}
 		s.remove(p)
 		old := p.nick
-		p.nick, p.key = r.nick, key
+		p.nick = r.nick
 		s.people = slices.Insert(s.people, s.place(r.nick), p)
 		s.byNick[key], s.byID[r.id] = p, p
 		return event{op: opRename, id: r.id, nick: old, arg: r.nick}
@@ -125,7 +129,7 @@ func (s *state) apply(r record) event {
 func (s *state) remove(p *person) {
 	i := s.place(p.nick)
 	s.people = slices.Delete(s.people, i, i+1)
-	delete(s.byNick, p.key)
+	delete(s.byNick, FoldNick(p.nick))
 	delete(s.byID, p.id)
 }
 

@@ -50,6 +50,11 @@ func TestStateApply(t *testing.T) {
 		{record{op: opWhisper, id: a, nick: "ANN2", text: "psst"}, "WHISPER a ann2 to n1/2", "a ann ann2"},
 		{record{op: opWhisper, id: a, nick: "zed", text: "psst"}, "ERR NO_SUCH_USER", "a ann ann2"},
 		{record{op: opWhisper, id: memberID{"n3", 1}, nick: "a", text: "psst"}, "nothing", "a ann ann2"},
+		// Records numbered by their member: a copy of one applied is nothing.
+		{record{op: opSay, id: c, n: 2, text: "one", seq: 10, at: at}, "MSG 10 ann2 one", "a ann ann2"},
+		{record{op: opSay, id: c, n: 2, text: "one", seq: 11, at: at}, "nothing", "a ann ann2"},
+		{record{op: opSay, id: c, n: 1, text: "zero", seq: 11, at: at}, "nothing", "a ann ann2"},
+		{record{op: opSay, id: c, n: 3, text: "two", seq: 11, at: at}, "MSG 11 ann2 two", "a ann ann2"},
 		{record{op: opLeave, id: c, text: "quit"}, "LEFT ann2 quit", "a ann"},
 		{record{op: opLeave, id: c, text: "server lost"}, "nothing", "a ann"},
 		{record{op: opSay, id: c, text: "after leaving", seq: 9}, "nothing", "a ann"},
@@ -74,8 +79,13 @@ func TestStateApply(t *testing.T) {
 		}
 	}
 	// History keeps what was heard, and only that.
-	if from, to, gap := s.history.after(0, 10); to-from != 2 || gap || s.history.at(0).from != "Ann" || s.history.at(1).seq != 12 {
-		t.Errorf("history holds %d messages (gap %v), want Ann's 7 and a's 12", to-from, gap)
+	var kept []string
+	for i := range len(s.history.entries) {
+		e := s.history.at(i)
+		kept = append(kept, fmt.Sprint(e.seq, " ", e.from, " ", e.text))
+	}
+	if got, want := strings.Join(kept, "|"), "7 Ann hi  there |10 ann2 one|11 ann2 two|12 a last"; got != want {
+		t.Errorf("history holds %q, want %q", got, want)
 	}
 }
 

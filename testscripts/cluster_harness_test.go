@@ -13,35 +13,77 @@ import (
 	"ircish/internal/natstest"
 )
 
-// nats starts the script's NATS server (JetStream, keeping its streams in
-// $WORK/nats) and sets NATS to its URL; or stops it. Started again, it has
-// the streams it had, on another port.
+// nats start [N] starts the script's NATS server, with JetStream, keeping
+// its streams under $WORK/nats; or, given N, a JetStream cluster of N
+// nodes. It sets NATS to their URLs, comma-separated, and NATS_1 to NATS_N
+// to each node's. If they were stopped, it starts them again where they
+// were. nats stop [I] stops them all, or node I.
 func (h *harness) nats(ts *testscript.TestScript, args []string) {
-	switch args[0] {
-	case "start":
-		h.natsURL(ts)
-	case "stop":
-		if h.natsd == nil {
-			ts.Fatalf("nats stop: no NATS server is running")
+	switch {
+	case args[0] == "start" && len(args) <= 2:
+		if h.natsd != nil {
+			for _, n := range h.natsd {
+				if !n.Running() {
+					ts.Check(n.Restart())
+				}
+			}
+			return
 		}
-		h.natsd.Shutdown()
-		h.natsd.WaitForShutdown()
-		h.natsd = nil
+		count := 1
+		if len(args) == 2 {
+			var err error
+			if count, err = strconv.Atoi(args[1]); err != nil || count < 1 {
+				ts.Fatalf("nats start: N %q: want a number from 1 up", args[1])
+			}
+		}
+		h.startNATS(ts, count)
+	case args[0] == "stop" && len(args) <= 2:
+		nodes := h.natsd
+		if len(args) == 2 {
+			nodes = []*natstest.Node{h.natsNode(ts, args[1])}
+		}
+		for _, n := range nodes {
+			n.Stop()
+		}
 	default:
-		ts.Fatalf("usage: nats start|stop")
+		ts.Fatalf("usage: %s", natsUsage)
 	}
 }
 
-// natsURL returns the URL of the script's NATS server, which it starts if
+const natsUsage = "nats start [N] | nats stop [I]"
+
+func (h *harness) natsNode(ts *testscript.TestScript, i string) *natstest.Node {
+	n, err := strconv.Atoi(i)
+	if err != nil || n < 1 || n > len(h.natsd) {
+		ts.Fatalf("nats: no node %q: want a number from 1 to %d", i, len(h.natsd))
+	}
+	return h.natsd[n-1]
+}
+
+// startNATS starts count NATS nodes, a cluster if more than one.
+func (h *harness) startNATS(ts *testscript.TestScript, count int) {
+	var err error
+	if count == 1 {
+		var n *natstest.Node
+		n, err = natstest.Start(ts.MkAbs("nats"))
+		h.natsd = []*natstest.Node{n}
+	} else {
+		h.natsd, err = natstest.StartCluster(ts.MkAbs("nats"), count)
+	}
+	ts.Check(err)
+	ts.Setenv("NATS", natstest.URLs(h.natsd))
+	for i, n := range h.natsd {
+		ts.Setenv(fmt.Sprint("NATS_", i+1), n.URL())
+	}
+}
+
+// natsURL returns the URLs of the script's NATS servers, and starts one if
 // need be.
 func (h *harness) natsURL(ts *testscript.TestScript) string {
 	if h.natsd == nil {
-		ns, err := natstest.Start(ts.MkAbs("nats"))
-		ts.Check(err)
-		h.natsd = ns
-		ts.Setenv("NATS", ns.ClientURL())
+		h.startNATS(ts, 1)
 	}
-	return h.natsd.ClientURL()
+	return natstest.URLs(h.natsd)
 }
 
 // collect reads lines from NAME until N lines read match REGEXP, the lines

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"ircish/internal/natstest"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +25,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -80,7 +80,7 @@ var harnessCommands = map[string]harnessCommand{
 	"listen": {"listen NAME", 1, 1, (*harness).listen},
 	"accept": {"accept NAME", 1, 1, (*harness).accept},
 
-	"nats":      {"nats start|stop", 1, 1, (*harness).nats},
+	"nats":      {natsUsage, 1, 2, (*harness).nats},
 	"collect":   {"collect NAME N REGEXP", 3, 3, (*harness).collect},
 	"sameorder": {"sameorder REGEXP NAME NAME...", 3, -1, (*harness).sameorder},
 }
@@ -113,7 +113,7 @@ type harness struct {
 	unread    map[*peer]net.Conn      // connect -noread connections not yet read
 	listeners map[string]net.Listener // the fake servers, by name
 	clustered bool                    // every server joins natsd
-	natsd     *server.Server          // the script's NATS server, if started
+	natsd     []*natstest.Node        // the script's NATS servers, once started
 }
 
 // setupHarness returns the testscript Setup: it gives the script a harness
@@ -142,8 +142,8 @@ func setup(e *testscript.Env, clustered bool) error {
 }
 
 func (h *harness) cleanup() {
-	if h.natsd != nil {
-		defer h.natsd.Shutdown() // after the servers: they leave it first
+	for _, n := range h.natsd {
+		defer n.Shutdown() // after the servers: they leave it first
 	}
 	for _, l := range h.listeners {
 		l.Close()
