@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -25,14 +26,16 @@ var (
 const maxDiscard = 8 << 20
 
 // A lineReader frames a connection's bytes into lines. It knows nothing of
-// the protocol. Its buffer starts small and grows to the line limit only
-// while a long line is being read, so an idle connection holds little
-// memory. It is used by one goroutine at a time.
+// the protocol. Its buffer is small and grows to the line limit only while
+// a long line is being read; while nothing is buffered, a connection whose
+// socket it can read directly holds no buffer at all. It is used by one
+// goroutine at a time.
 type lineReader struct {
 	conn       net.Conn
-	max        int           // longest line, without its terminator
-	timeout    time.Duration // for a begun line to end
-	buf        []byte        // buf[r:w] is read but not yet returned
+	raw        syscall.RawConn // conn's socket, read while idle (see readIdle); nil if none
+	max        int             // longest line, without its terminator
+	timeout    time.Duration   // for a begun line to end
+	buf        []byte          // buf[r:w] is read but not yet returned
 	r, w       int
 	discarded  int     // bytes dropped of the current over-long line; -1: none
 	deadline   instant // set by setDeadline
@@ -59,7 +62,7 @@ func (i instant) time() time.Time {
 }
 
 func newLineReader(conn net.Conn, max int, timeout time.Duration) lineReader {
-	return lineReader{conn: conn, max: max, timeout: timeout, buf: make([]byte, minReadBuf), discarded: -1}
+	return lineReader{conn: conn, raw: rawConn(conn), max: max, timeout: timeout, discarded: -1}
 }
 
 const minReadBuf = 512
@@ -116,14 +119,17 @@ func (l *lineReader) fill() error {
 	} else if l.lineStart == 0 {
 		l.lineStart = instantOf(time.Now())
 	}
-	if l.buf == nil {
+	idle := l.r == l.w && l.discarded < 0 && l.raw != nil
+	if idle {
+		l.releaseBuf()
+	} else if l.buf == nil {
 		l.buf = make([]byte, minReadBuf)
 	}
 	if l.r > 0 {
 		l.w = copy(l.buf, l.buf[l.r:l.w])
 		l.r = 0
 	}
-	if l.w == len(l.buf) {
+	if !idle && l.w == len(l.buf) {
 		l.buf = append(l.buf, make([]byte, len(l.buf))...)
 	}
 	lineBy := l.deadline
@@ -134,7 +140,13 @@ func (l *lineReader) fill() error {
 		l.conn.SetReadDeadline(lineBy.time())
 		l.readByTime = lineBy
 	}
-	n, err := l.conn.Read(l.buf[l.w:])
+	var n int
+	var err error
+	if idle {
+		n, err = l.readIdle(l.raw)
+	} else {
+		n, err = l.conn.Read(l.buf[l.w:])
+	}
 	l.w += n
 	if n > 0 {
 		return nil
