@@ -52,6 +52,7 @@ const (
 	startupListen = 2500 * time.Millisecond
 	lostEvery     = 5 * time.Second
 	compactEvery  = 10 * time.Second
+	reconnectWait = 500 * time.Millisecond
 )
 
 // reasonServerLost is the reason in the LEFT line of a user whose server
@@ -83,6 +84,8 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		nats.Name("ircish " + c.Name),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), // NATS may be starting too
+		// Back well within fenceAfter after a blip.
+		nats.ReconnectWait(reconnectWait),
 		nats.NoCallbacksAfterClientClose(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			e.log.Warn("nats disconnected", slog.Any("err", err))

@@ -79,6 +79,19 @@ func TestClusterTotalOrder(t *testing.T) {
 	if len(want) != senders*(lines+1) {
 		t.Fatalf("c0 saw %d messages, want %d", len(want), senders*(lines+1))
 	}
+	// Each sender's lines come in the order it sent them.
+	next := make(map[string]int)
+	for _, line := range want {
+		var from string
+		var i, j int
+		if _, err := fmt.Sscanf(line, "MSG %s %d-%d", &from, &i, &j); err != nil {
+			continue // "done"
+		}
+		if j != next[from] {
+			t.Fatalf("c0 saw %q after line %d of %s", line, next[from]-1, from)
+		}
+		next[from]++
+	}
 }
 
 // Two clients on two servers ask for one nick at once: one gets it, the

@@ -15,9 +15,11 @@ import (
 
 // nats start [N] starts the script's NATS server, with JetStream, keeping
 // its streams under $WORK/nats; or, given N, a JetStream cluster of N
-// nodes. It sets NATS to their URLs, comma-separated, and NATS_1 to NATS_N
-// to each node's. If they were stopped, it starts them again where they
-// were. nats stop [I] stops them all, or node I.
+// nodes, which tell clients of no other node than the one they connect
+// to. It sets NATS to their URLs, comma-separated, and NATS_1 to NATS_N to
+// each node's. If they were stopped, it starts them again where they
+// were. nats stop [I|leader] stops them all, node I, or the node that
+// leads the room's stream.
 func (h *harness) nats(ts *testscript.TestScript, args []string) {
 	switch {
 	case args[0] == "start" && len(args) <= 2:
@@ -39,7 +41,14 @@ func (h *harness) nats(ts *testscript.TestScript, args []string) {
 		h.startNATS(ts, count)
 	case args[0] == "stop" && len(args) <= 2:
 		nodes := h.natsd
-		if len(args) == 2 {
+		if len(args) == 2 && args[1] == "leader" {
+			leader := natstest.StreamLeader(h.natsd, "ircish")
+			if leader == nil {
+				ts.Fatalf("nats stop leader: no node leads the stream ircish")
+			}
+			ts.Logf("stopping %s, the stream's leader", leader.Name())
+			nodes = []*natstest.Node{leader}
+		} else if len(args) == 2 {
 			nodes = []*natstest.Node{h.natsNode(ts, args[1])}
 		}
 		for _, n := range nodes {
@@ -50,7 +59,7 @@ func (h *harness) nats(ts *testscript.TestScript, args []string) {
 	}
 }
 
-const natsUsage = "nats start [N] | nats stop [I]"
+const natsUsage = "nats start [N] | nats stop [I|leader]"
 
 func (h *harness) natsNode(ts *testscript.TestScript, i string) *natstest.Node {
 	n, err := strconv.Atoi(i)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,46 +32,84 @@ func Start(dir string) (*Node, error) {
 
 // StartCluster starts count NATS servers as one JetStream cluster, each
 // keeping its streams in dir/n1, dir/n2 and so on, on loopback ports. It
-// returns once the cluster has a JetStream leader. The caller stops them.
+// returns once every node is ready. The caller stops them.
 func StartCluster(dir string, count int) ([]*Node, error) {
-	var nodes []*Node
-	stop := func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}
+	// A JetStream cluster wants every node's routes before it starts, so
+	// the cluster ports are chosen first: the one place where a test picks
+	// a free port and lets it go, as nothing else can say where it will be.
 	var routes []*url.URL
+	for range count {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
+	}
+	var nodes []*Node
 	for i := range count {
 		name := fmt.Sprint("n", i+1)
 		opts := options(filepath.Join(dir, name), name)
-		opts.Cluster = server.ClusterOpts{Name: "ircish-test", Host: "127.0.0.1", Port: -1}
-		opts.Routes = routes // the first node's: the others learn of each other from it
+		port, _ := strconv.Atoi(routes[i].Port())
+		// NoAdvertise: a client knows the nodes it was told of, and no
+		// others, so that a test can cut it off by stopping them.
+		opts.Cluster = server.ClusterOpts{Name: "ircish-test", Host: "127.0.0.1", Port: port, NoAdvertise: true}
+		opts.Routes = routes
 		n := &Node{opts: opts}
-		if err := n.start(); err != nil {
-			stop()
+		if err := n.launch(); err != nil {
+			for _, n := range nodes {
+				n.Stop()
+			}
 			return nil, err
 		}
 		nodes = append(nodes, n)
-		if i == 0 {
-			routes = []*url.URL{{Scheme: "nats-route", Host: n.ClusterAddr().String()}}
-		}
 	}
-	// Started again, a node finds the others where they were.
 	for _, n := range nodes {
-		n.opts.Routes = nil
-		for _, other := range nodes {
-			if other != n {
-				n.opts.Routes = append(n.opts.Routes, &url.URL{Scheme: "nats-route", Host: other.ClusterAddr().String()})
+		if err := n.ready(); err != nil {
+			for _, n := range nodes {
+				n.Stop()
 			}
+			return nil, err
 		}
 	}
-	for deadline := time.Now().Add(20 * time.Second); !hasLeader(nodes); time.Sleep(20 * time.Millisecond) {
+	// JetStream answers once the nodes have elected a leader.
+	for deadline := time.Now().Add(20 * time.Second); !hasLeader(nodes); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			stop()
+			for _, n := range nodes {
+				n.Stop()
+			}
 			return nil, errors.New("natstest: no JetStream leader within 20s")
 		}
 	}
 	return nodes, nil
+}
+
+func hasLeader(nodes []*Node) bool {
+	for _, n := range nodes {
+		if n.JetStreamIsLeader() {
+			return true
+		}
+	}
+	return false
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StreamLeader returns the node that leads the stream named stream, or
+// nil if none does.
+func StreamLeader(nodes []*Node, stream string) *Node {
+	for _, n := range nodes {
+		if n.Running() && n.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return n
+		}
+	}
+	return nil
 }
 
 // URLs returns the client URLs of nodes, comma-separated.
@@ -80,15 +119,6 @@ func URLs(nodes []*Node) string {
 		urls = append(urls, n.URL())
 	}
 	return strings.Join(urls, ",")
-}
-
-func hasLeader(nodes []*Node) bool {
-	for _, n := range nodes {
-		if n.Running() && n.JetStreamIsLeader() {
-			return true
-		}
-	}
-	return false
 }
 
 func options(dir, name string) *server.Options {
@@ -104,21 +134,34 @@ func options(dir, name string) *server.Options {
 }
 
 func (n *Node) start() error {
+	if err := n.launch(); err != nil {
+		return err
+	}
+	if err := n.ready(); err != nil {
+		n.Stop()
+		return err
+	}
+	return nil
+}
+
+// launch starts the node's server, and returns once it listens.
+func (n *Node) launch() error {
 	s, err := server.NewServer(n.opts)
 	if err != nil {
 		return err
 	}
 	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		return errors.New("natstest: the NATS server was not ready for connections within 10s")
-	}
 	n.Server = s
-	// Started again, it takes the same ports.
-	n.opts.Port = s.Addr().(*net.TCPAddr).Port
-	if a := s.ClusterAddr(); a != nil {
-		n.opts.Cluster.Port = a.Port
+	return nil
+}
+
+// ready waits until the node is ready for clients.
+func (n *Node) ready() error {
+	if !n.ReadyForConnections(20 * time.Second) {
+		return errors.New("natstest: the NATS server was not ready for connections within 20s")
 	}
+	// Started again, it takes the same port.
+	n.opts.Port = n.Addr().(*net.TCPAddr).Port
 	return nil
 }
 
