@@ -73,7 +73,6 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		log:      s.log(),
 		id:       hex.EncodeToString(id),
 		name:     c.Name,
-		keep:     s.room.state.history.size,
 		lastSeen: make(map[string]time.Time),
 		names:    make(map[string]string),
 		proposed: make(map[string]time.Time),
@@ -127,17 +126,17 @@ type cluster struct {
 	log       *slog.Logger
 	id        string // this server's node in member ids and subjects
 	name      string
-	keep      int // messages kept in the stream
 	replicas  int // the stream's
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	cons      jetstream.ConsumeContext
 	sub       *nats.Subscription
-	fenced    atomic.Bool    // cut off from NATS: clients refused
-	onFence   func()         // tells the clients to go, as the fence begins
-	leaving   sync.WaitGroup // leave records being published
-	ready     chan struct{}  // closed once the stream is read up to its end
+	fenced    atomic.Bool // cut off from NATS: clients refused
+	onFence   func()      // tells the clients to go, as the fence begins
+	pub       *publisher
+	applied   atomic.Int64  // the stream seq of the last message applied
+	ready     chan struct{} // closed once the stream is read up to its end
 	readyOnce sync.Once
 	closeOnce sync.Once
 	stop      chan struct{} // closed by close
@@ -181,7 +180,7 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	info := e.stream.CachedInfo()
 	e.replicas = info.Config.Replicas
 	e.r.mu.Lock()
-	e.r.state.history.gone = int64(info.State.FirstSeq) - 1
+	e.r.state.history.gone = int64(info.State.FirstSeq)<<batchBits - 1
 	e.r.mu.Unlock()
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
@@ -207,8 +206,10 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 		e.cons.Stop()
 		return err
 	}
-	e.tasks.Add(1)
+	e.pub = newPublisher(e)
+	e.tasks.Add(2)
 	go e.watch()
+	go e.pub.run()
 	return nil
 }
 
@@ -317,20 +318,27 @@ func (e *cluster) receive(msg jetstream.Msg) {
 		e.log.Error("stream record without metadata", slog.Any("err", err))
 		return
 	}
-	rec, err := decodeRecord(msg.Data())
+	recs, err := decodeRecords(msg.Data())
 	if err != nil {
 		e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
-	} else {
-		rec.seq, rec.at = int64(md.Sequence.Stream), md.Timestamp
-		e.r.mu.Lock()
-		ev := e.r.apply(rec)
-		e.r.mu.Unlock()
-		if ev.op == opLeave {
-			e.mu.Lock()
-			e.departed = append(e.departed, departure{rec.id, rec.seq})
-			e.mu.Unlock()
+	}
+	// A record's seq is its message's, and its place in it.
+	base := int64(md.Sequence.Stream) << batchBits
+	var left []departure
+	e.r.mu.Lock()
+	for i, rec := range recs {
+		rec.seq, rec.at = base+int64(i), md.Timestamp
+		if ev := e.r.apply(rec); ev.op == opLeave {
+			left = append(left, departure{rec.id, rec.seq})
 		}
 	}
+	e.r.mu.Unlock()
+	if left != nil {
+		e.mu.Lock()
+		e.departed = append(e.departed, left...)
+		e.mu.Unlock()
+	}
+	e.applied.Store(int64(md.Sequence.Stream))
 	if md.NumPending == 0 {
 		e.caughtUp()
 	}
@@ -339,10 +347,8 @@ func (e *cluster) receive(msg jetstream.Msg) {
 // caughtUp notes that the stream has been read to its end.
 func (e *cluster) caughtUp() { e.readyOnce.Do(func() { close(e.ready) }) }
 
-// submit publishes rec, numbered in m's count, and returns once the stream
-// has it: so a member's records are in the stream in the order it made
-// them, whatever fails and is retried. A leave is published in the
-// background, as the connection goes.
+// submit queues rec, numbered in m's count, for the stream (see
+// publisher). It waits only while the queue is full.
 func (e *cluster) submit(m *member, rec record) error {
 	r := e.r
 	r.mu.Lock()
@@ -361,58 +367,8 @@ func (e *cluster) submit(m *member, rec record) error {
 		m.wait.unapplied++
 	}
 	r.mu.Unlock()
-	msgID := e.id + "." + strconv.FormatUint(rec.id.conn, 10) + "." + strconv.FormatUint(rec.n, 10)
-	if rec.op == opLeave {
-		e.leaving.Go(func() { e.publish(nil, rec, msgID) })
-		return nil
-	}
-	return e.publish(m, rec, msgID)
+	return e.pub.add(m, rec)
 }
-
-// publish adds rec to the stream as the message msgID, and returns once
-// the stream has it. After a failure it publishes again under the same id:
-// the stream stores one message of an id however often it comes within its
-// duplicate window (two minutes), so no record is stored twice. It gives up
-// after retryFor, well within the window, or once m (if not nil) is
-// dropped or the cluster closes, and then returns errSilenced: the record
-// may or may not be in the stream, and should it come later than its
-// member's next record, the fold (state.apply) makes it nothing.
-func (e *cluster) publish(m *member, rec record, msgID string) error {
-	msg := nats.NewMsg(subjectOf(rec))
-	msg.Data = encodeRecord(rec)
-	msg.Header.Set(jetstream.MsgIDHeader, msgID)
-	var dropped <-chan struct{}
-	if m != nil {
-		dropped = m.out.failed()
-	}
-	deadline := time.Now().Add(retryFor)
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-		_, err := e.js.PublishMsg(ctx, msg)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			e.log.Error("record not published", slog.String("id", msgID), slog.Any("err", err))
-			return errSilenced
-		}
-		select {
-		case <-time.After(wait):
-		case <-dropped:
-			return errSilenced
-		case <-e.stop:
-			return errSilenced
-		}
-	}
-}
-
-// Publishing: one try waits publishTimeout for the stream's answer; tries
-// go on for retryFor, half the stream's duplicate window.
-const (
-	publishTimeout = 2 * time.Second
-	retryFor       = time.Minute
-)
 
 // alive notes the heartbeat of a server, this one's included.
 func (e *cluster) alive(msg *nats.Msg) {
@@ -526,7 +482,7 @@ func (e *cluster) leaveLost() {
 	for _, id := range ids {
 		if lost[id.node] > 0 {
 			msg := nats.NewMsg(memberSubject(id))
-			msg.Data = encodeRecord(record{op: opLeave, id: id, text: reasonServerLost})
+			msg.Data = appendRecord(nil, record{op: opLeave, id: id, text: reasonServerLost})
 			msg.Header.Set(jetstream.MsgIDHeader, "lost."+id.node+"."+strconv.FormatUint(id.conn, 10))
 			e.js.PublishMsgAsync(msg) // if it fails, the next round publishes again
 		}
@@ -546,26 +502,30 @@ func (e *cluster) compacts() bool {
 	return true
 }
 
-// compact deletes from the stream the messages beyond the last e.keep, and
-// the subjects of members who left before the oldest message still kept:
-// what remains still gives every server that reads it the room as it is.
+// compact deletes from the stream the messages said before the oldest
+// one still kept (see ring), and the subjects of members who left before
+// it: what remains still gives every server that reads it the room as it
+// is, and its last -history messages.
 func (e *cluster) compact() {
 	ctx, cancel := context.WithTimeout(context.Background(), compactEvery)
 	defer cancel()
-	if err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(sayingsSubject), jetstream.WithPurgeKeep(uint64(e.keep))); err != nil {
+	// Stream seqs: the stream keeps messages from keptFrom on; all is
+	// applied up to applied.
+	applied := e.applied.Load()
+	e.r.mu.Lock()
+	keptFrom := applied + 1
+	if h := &e.r.state.history; len(h.entries) > 0 {
+		keptFrom = h.at(0).seq >> batchBits
+	}
+	e.r.mu.Unlock()
+	err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(sayingsSubject), jetstream.WithPurgeSequence(uint64(keptFrom)))
+	if err != nil {
 		e.log.Warn("compaction failed", slog.Any("err", err))
 		return
 	}
-	e.r.mu.Lock()
-	h := &e.r.state.history
-	oldest := int64(-1)
-	if len(h.entries) > 0 {
-		oldest = h.at(0).seq
-	}
-	e.r.mu.Unlock()
 	e.mu.Lock()
 	var gone []departure
-	for len(e.departed) > 0 && (oldest < 0 || e.departed[0].seq < oldest) {
+	for len(e.departed) > 0 && e.departed[0].seq>>batchBits < keptFrom {
 		gone = append(gone, e.departed[0])
 		e.departed = e.departed[1:]
 	}
@@ -585,18 +545,9 @@ func (e *cluster) close(ctx context.Context) {
 }
 
 func (e *cluster) leave(ctx context.Context) {
-	left := make(chan struct{})
-	go func() {
-		e.leaving.Wait()
-		close(left)
-	}()
-	select {
-	case <-left:
-	case <-ctx.Done():
-	}
+	e.pub.flush(ctx)
 	close(e.stop)
 	e.tasks.Wait()
-	e.leaving.Wait()
 	e.cons.Stop()
 	e.sub.Unsubscribe()
 	e.nc.Close()
@@ -614,12 +565,14 @@ func memberSubject(id memberID) string {
 	return "ircish.m." + id.node + "." + strconv.FormatUint(id.conn, 10)
 }
 
-// Records in the stream are text: "<op> <node> <conn> <n> [<nick>]", a
-// line feed, and the text, as it came (it holds no line feed).
+// Records in the stream are text, two lines each: "<op> <node> <conn> <n>
+// [<nick>]", and the text, as it came (it holds no line feed).
 var opNames = [...]string{opJoin: "JOIN", opRename: "RENAME", opSay: "SAY", opWhisper: "WHISPER", opLeave: "LEAVE"}
 
-func encodeRecord(rec record) []byte {
-	b := append([]byte(opNames[rec.op]), ' ')
+// appendRecord appends the text of rec to b.
+func appendRecord(b []byte, rec record) []byte {
+	b = append(b, opNames[rec.op]...)
+	b = append(b, ' ')
 	b = append(b, rec.id.node...)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, rec.id.conn, 10)
@@ -628,16 +581,38 @@ func encodeRecord(rec record) []byte {
 	if rec.nick != "" {
 		b = append(append(b, ' '), rec.nick...)
 	}
-	return append(append(b, '\n'), rec.text...)
+	b = append(append(b, '\n'), rec.text...)
+	return append(b, '\n')
 }
 
-func decodeRecord(b []byte) (record, error) {
-	head, text, _ := bytes.Cut(b, []byte{'\n'})
+// decodeRecords returns the records of a message; on an error, those
+// before it.
+func decodeRecords(b []byte) ([]record, error) {
+	var recs []record
+	for len(b) > 0 {
+		head, rest, ok1 := bytes.Cut(b, []byte{'\n'})
+		text, rest, ok2 := bytes.Cut(rest, []byte{'\n'})
+		if !ok1 || !ok2 {
+			return recs, fmt.Errorf("ircish: record without its end: %q", b)
+		}
+		rec, err := decodeHead(head)
+		if err != nil {
+			return recs, err
+		}
+		rec.text = string(text)
+		recs = append(recs, rec)
+		b = rest
+	}
+	return recs, nil
+}
+
+// decodeHead returns the record of a first line.
+func decodeHead(head []byte) (record, error) {
 	f := strings.Fields(string(head))
 	if len(f) < 4 || len(f) > 5 {
 		return record{}, fmt.Errorf("ircish: bad record %q", head)
 	}
-	rec := record{id: memberID{node: f[1]}, text: string(text)}
+	rec := record{id: memberID{node: f[1]}}
 	for o, name := range opNames {
 		if name != "" && name == f[0] {
 			rec.op = op(o)

@@ -1,0 +1,189 @@
+package ircish
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A publisher sends a server's records to the cluster's stream, one
+// message at a time, each once the stream has the one before: so the
+// records are in the stream in the order they were made, whatever fails
+// and is published again. The messages said while the last NATS message
+// was on its way go together, as one NATS message on sayingsSubject: the
+// busier the room, the more each carries. Any other record goes alone, on
+// its member's subject (see streamName).
+type publisher struct {
+	e *cluster
+
+	mu      sync.Mutex
+	queue   []record      // made, not yet taken for a message
+	roomFor chan struct{} // closed when the queue has room again; made by add
+	busy    bool          // a message is on its way
+	more    chan struct{} // has a token when the queue has records
+	sent    uint64        // messages published, for their ids
+}
+
+// Bounds of the queue, and of the records of one message: a message's
+// records are numbered within it in 10 bits (see receive), and NATS takes
+// messages of 1 MB by default.
+const (
+	maxQueued     = 100_000
+	maxBatch      = 1 << batchBits
+	batchBits     = 10
+	maxBatchBytes = 512 << 10
+)
+
+func newPublisher(e *cluster) *publisher {
+	return &publisher{e: e, more: make(chan struct{}, 1)}
+}
+
+// add queues rec, which m made, waiting while the queue is full; it
+// returns errSilenced if m is dropped, or the cluster closes, meanwhile.
+func (p *publisher) add(m *member, rec record) error {
+	p.mu.Lock()
+	for len(p.queue) >= maxQueued {
+		if p.roomFor == nil {
+			p.roomFor = make(chan struct{})
+		}
+		wait := p.roomFor
+		p.mu.Unlock()
+		select {
+		case <-wait:
+		case <-m.out.failed():
+			return errSilenced
+		case <-p.e.stop:
+			return errSilenced
+		}
+		p.mu.Lock()
+	}
+	p.queue = append(p.queue, rec)
+	p.mu.Unlock()
+	select {
+	case p.more <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// run publishes the queue's records until the cluster closes.
+func (p *publisher) run() {
+	defer p.e.tasks.Done()
+	for {
+		select {
+		case <-p.more:
+		case <-p.e.stop:
+			return
+		}
+		for {
+			msg, n := p.next()
+			if msg == nil {
+				break
+			}
+			p.publish(msg, n)
+			p.mu.Lock()
+			p.busy = false
+			p.mu.Unlock()
+		}
+	}
+}
+
+// next takes from the queue the records of the next message, and returns
+// it and how many records it holds; nil if the queue is empty.
+func (p *publisher) next() (*nats.Msg, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil, 0
+	}
+	var data []byte
+	n := 1
+	if p.queue[0].op == opSay {
+		for n = 0; n < len(p.queue) && n < maxBatch && p.queue[n].op == opSay && len(data) < maxBatchBytes; n++ {
+			data = appendRecord(data, p.queue[n])
+		}
+	} else {
+		data = appendRecord(data, p.queue[0])
+	}
+	msg := nats.NewMsg(subjectOf(p.queue[0]))
+	msg.Data = data
+	p.sent++
+	msg.Header.Set(jetstream.MsgIDHeader, p.e.id+"."+strconv.FormatUint(p.sent, 10))
+	clear(p.queue[:n])
+	p.queue = p.queue[n:]
+	if len(p.queue) == 0 {
+		p.queue = nil // let a burst's array go
+	}
+	if p.roomFor != nil && len(p.queue) < maxQueued {
+		close(p.roomFor)
+		p.roomFor = nil
+	}
+	p.busy = true
+	return msg, n
+}
+
+// publish publishes msg, which holds n records, and returns once the
+// stream has it. After a failure it publishes it again under the same
+// message id: the stream stores one message of an id however often it
+// comes within its duplicate window (two minutes), so no record is stored
+// twice. It gives up after retryFor, well within the window, or once the
+// cluster closes. A message given up on may or may not be in the stream;
+// should it come after later records of its members, the fold
+// (state.apply) ignores them, as it knows their numbers.
+func (p *publisher) publish(msg *nats.Msg, n int) {
+	deadline := time.Now().Add(retryFor)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		_, err := p.e.js.PublishMsg(ctx, msg)
+		cancel()
+		if err == nil {
+			if wait > 50*time.Millisecond {
+				p.e.log.Info("records published after a retry", slog.Int("records", n))
+			}
+			return
+		}
+		if wait == 50*time.Millisecond {
+			p.e.log.Warn("publish failed; publishing again", slog.Int("records", n), slog.Any("err", err))
+		}
+		if time.Now().After(deadline) {
+			p.e.log.Error("records not published", slog.Int("records", n), slog.Any("err", err))
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-p.e.stop:
+			return
+		}
+	}
+}
+
+// Publishing: one try waits publishTimeout for the stream's answer; tries
+// go on for retryFor, half the stream's duplicate window.
+const (
+	publishTimeout = 2 * time.Second
+	retryFor       = time.Minute
+)
+
+// flush waits until every record queued is published, or ctx ends.
+func (p *publisher) flush(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		done := len(p.queue) == 0 && !p.busy
+		p.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
