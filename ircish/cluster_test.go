@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"ircish/internal/natstest"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startCluster starts a NATS server and n ircish servers on it, and
@@ -145,5 +147,56 @@ func TestClusterWhisperAndList(t *testing.T) {
 	carl.send("LIST")
 	if got := carl.expect("^LIST "); got != "LIST ann bert bob" {
 		t.Errorf("LIST = %q, want %q", got, "LIST ann bert bob")
+	}
+}
+
+// Compaction keeps what a server needs to read the room as it is: the
+// last -history messages, and the records of those present. A server
+// started after it sees the same room and history.
+func TestClusterCompaction(t *testing.T) {
+	ns, err := natstest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Stop)
+	s1 := &Server{FloodRate: -1, History: 3}
+	addr1 := joinCluster(t, s1, ns.ClientURL(), "s1")
+	ann := register(t, addr1, "ann")
+	bob := register(t, addr1, "bob")
+	bob.send("MSG bye")
+	ann.expect("^MSG bob bye$")
+	bob.send("QUIT")
+	ann.expect("^LEFT bob$")
+	for i := range 5 {
+		ann.send(fmt.Sprint("MSG ", i))
+		ann.expect(fmt.Sprintf("^MSG ann %d$", i))
+	}
+	want := ann.askHistory("")
+
+	s1.cluster.compact()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	info, err := s1.cluster.stream.Info(ctx, jetstream.WithSubjectFilter("ircish.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	for subject, n := range info.State.Subjects {
+		subjects = append(subjects, fmt.Sprint(subject, "=", n))
+	}
+	slices.Sort(subjects)
+	annSubject := memberSubject(memberID{s1.cluster.id, 1})
+	if got, want := strings.Join(subjects, " "), annSubject+"=1 ircish.say=3"; got != want {
+		t.Errorf("after compaction the stream holds %s, want %s", got, want)
+	}
+
+	s2 := &Server{FloodRate: -1, History: 3}
+	cid := register(t, joinCluster(t, s2, ns.ClientURL(), "s2"), "cid")
+	cid.send("LIST")
+	if got := cid.expect("^LIST "); got != "LIST ann cid" {
+		t.Errorf("on a server started after compaction, %q, want %q", got, "LIST ann cid")
+	}
+	if got := cid.askHistory(""); !slices.Equal(got, want) {
+		t.Errorf("HISTORY on a server started after compaction:\n%s\nwant, as on the first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
