@@ -272,35 +272,40 @@ func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer) error 
 }
 
 // clearLost waits, if the room has users of other servers, to hear from
-// those servers, and has the users of those not heard leave before this
-// server takes clients: after a crash, they may be its own former users,
-// reconnecting under their nicks.
+// those servers, and has the users of those not heard within startupListen
+// leave before this server takes clients: after a crash, they may be its
+// own former users, reconnecting under their nicks.
 func (e *cluster) clearLost(ctx context.Context) error {
-	// others reports whether the room has users of other servers; with
-	// lostOnly, of servers lost.
-	others := func(lostOnly bool) bool {
+	// unheard reports whether the room has users of servers not heard yet;
+	// with lostOnly, of servers lost.
+	unheard := func(lostOnly bool) bool {
 		e.r.mu.Lock()
 		defer e.r.mu.Unlock()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		now := time.Now()
 		for _, p := range e.r.state.people {
-			if p.id.node != e.id && (!lostOnly || e.lost(p.id.node, now)) {
+			_, heard := e.lastSeen[p.id.node]
+			if p.id.node != e.id && (lostOnly && e.lost(p.id.node, now) || !lostOnly && !heard) {
 				return true
 			}
 		}
 		return false
 	}
-	if !others(false) {
-		return nil
-	}
-	select {
-	case <-time.After(startupListen + time.Millisecond):
-	case <-ctx.Done():
-		return ctx.Err()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(startupListen + time.Millisecond)
+	for listening := true; listening && unheard(false); {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			listening = false
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	e.leaveLost()
-	for tick := time.NewTicker(10 * time.Millisecond); others(true); {
+	for unheard(true) {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
