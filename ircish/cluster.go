@@ -78,6 +78,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		proposed: make(map[string]time.Time),
 		ready:    make(chan struct{}),
 		stop:     make(chan struct{}),
+		onFence:  s.fence,
 	}
 	opts := []nats.Option{
 		nats.Name("ircish " + c.Name),
@@ -109,7 +110,6 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		nc.Close()
 		return err
 	}
-	e.onFence = s.fence
 	s.room.mu.Lock()
 	s.room.engine, s.room.node = e, e.id
 	s.room.mu.Unlock()
