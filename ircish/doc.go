@@ -5,7 +5,7 @@
 // AppendLine, is the protocol; Error is a protocol error that carries its
 // ERR line; CheckNick and FoldNick are the nick rules; Server serves one
 // room on any number of listeners, with Serve and Shutdown as net/http's
-// Server does.
+// Server does, alone or, after JoinCluster, with other servers.
 //
 // # Goroutines and who owns what
 //
@@ -24,18 +24,33 @@
 // only one of the two writes the connection at a time. A client whose queue grows
 // past its limit is dropped, so that no one waits for a slow reader.
 //
-// The room holds the registered clients, each as a member: its nick and
-// its place in the room's lines, which only the room touches, under its
-// mutex. The mutex orders every broadcast, which gives all members one and
-// the same order of JOINED, RENAMED, LEFT and MSG lines; no I/O is done
-// under it. A broadcast line is appended once to the room's pending lines,
-// which all members share; a moment later each member is handed its part
-// of them as one slice, queued in its outbox, which never blocks. So a
-// burst of lines costs each member one queue entry and a few writes, not
-// one a line. (Members that asked for seqs, with HISTORY LIVE, share a
-// second copy of the pending lines, with MSG lines in the HISTORY form.)
-// The room also keeps the last messages said, numbered, in a ring
-// (history.go).
+// The room's logic is a pure fold (state.go): records of what members do
+// (join, rename, say, whisper, leave) go in, in one order, and events
+// come out: who joined, which nick is refused, who hears what. An engine
+// orders the records (engine.go): in process, the room's mutex; in a
+// cluster (JoinCluster, cluster.go), a NATS JetStream stream that every
+// server reads and folds alike.
+//
+// The room holds the clients registered here, each as a member: its place
+// in the room's lines, which only the room touches, under its mutex. The
+// mutex is held while a record is applied and its event sent, which gives
+// all members one and the same order of JOINED, RENAMED, LEFT and MSG
+// lines; no I/O is done under it. A broadcast line is appended once to the
+// room's pending lines, which all members share; a moment later each
+// member is handed its part of them as one slice, queued in its outbox,
+// which never blocks. So a burst of lines costs each member one queue
+// entry and a few writes, not one a line. (Members that asked for seqs,
+// with HISTORY LIVE, share a second copy of the pending lines, with MSG
+// lines in the HISTORY form.) The room also keeps the last messages said,
+// numbered, in a ring (history.go).
+//
+// In a cluster, three goroutines more: the stream's consumer applies the
+// records as they come, under the room's mutex; the publisher
+// (publisher.go) sends this server's records to the stream, one NATS
+// message at a time; and the watch sends heartbeats, fences the server
+// when it stops hearing its own, has the users of lost servers leave and
+// compacts the stream. A client's goroutine queues its records for the
+// publisher and, for a join, rename or whisper, waits for its verdict.
 //
 // The Server's own mutex guards its listeners, its set of connections, its
 // per-IP counters and its refusals (how many are being told why, and the
