@@ -80,6 +80,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		stop:     make(chan struct{}),
 		onFence:  s.fence,
 	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	opts := []nats.Option{
 		nats.Name("ircish " + c.Name),
 		nats.MaxReconnects(-1),
@@ -107,6 +108,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		if !nc.IsConnected() {
 			err = fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, cmp.Or(nc.LastError(), err))
 		}
+		e.cancel()
 		nc.Close()
 		return err
 	}
@@ -139,7 +141,9 @@ type cluster struct {
 	ready     chan struct{} // closed once the stream is read up to its end
 	readyOnce sync.Once
 	closeOnce sync.Once
-	stop      chan struct{} // closed by close
+	stop      chan struct{}   // closed by close
+	ctx       context.Context // canceled by close, for the calls to NATS under way
+	cancel    context.CancelFunc
 	tasks     sync.WaitGroup
 
 	mu        sync.Mutex
@@ -512,7 +516,7 @@ func (e *cluster) compacts() bool {
 // it: what remains still gives every server that reads it the room as it
 // is, and its last -history messages.
 func (e *cluster) compact() {
-	ctx, cancel := context.WithTimeout(context.Background(), compactEvery)
+	ctx, cancel := context.WithTimeout(e.ctx, compactEvery)
 	defer cancel()
 	// Stream seqs: the stream keeps messages from keptFrom on; all is
 	// applied up to applied.
@@ -552,6 +556,7 @@ func (e *cluster) close(ctx context.Context) {
 func (e *cluster) leave(ctx context.Context) {
 	e.pub.flush(ctx)
 	close(e.stop)
+	e.cancel()
 	e.tasks.Wait()
 	e.cons.Stop()
 	e.sub.Unsubscribe()

@@ -138,7 +138,7 @@ func (p *publisher) next() (*nats.Msg, int) {
 func (p *publisher) publish(msg *nats.Msg, n int) {
 	deadline := time.Now().Add(retryFor)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		ctx, cancel := context.WithTimeout(p.e.ctx, publishTimeout)
 		_, err := p.e.js.PublishMsg(ctx, msg)
 		cancel()
 		if err == nil {
