@@ -18,16 +18,23 @@ import (
 // returns their addresses.
 func startCluster(t *testing.T, n int) []string {
 	t.Helper()
-	ns, err := natstest.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
+	ns := startNATS(t)
 	var addrs []string
 	for i := range n {
 		addrs = append(addrs, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), fmt.Sprint("s", i+1)))
 	}
 	return addrs
+}
+
+// startNATS starts a NATS server with JetStream until the test ends.
+func startNATS(t *testing.T) *natstest.Node {
+	t.Helper()
+	ns, err := natstest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Stop)
+	return ns
 }
 
 // joinCluster has s join the cluster of the NATS server at url, serves it
@@ -154,11 +161,7 @@ func TestClusterWhisperAndList(t *testing.T) {
 // last -history messages, and the records of those present. A server
 // started after it sees the same room and history.
 func TestClusterCompaction(t *testing.T) {
-	ns, err := natstest.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
+	ns := startNATS(t)
 	s1 := &Server{FloodRate: -1, History: 3}
 	addr1 := joinCluster(t, s1, ns.ClientURL(), "s1")
 	ann := register(t, addr1, "ann")

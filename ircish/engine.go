@@ -31,10 +31,9 @@ func (e *localEngine) submit(m *member, rec record) error {
 			return err
 		}
 	}
-	rec.at = time.Now()
 	if rec.op == opSay {
 		e.seq++
-		rec.seq = e.seq
+		rec.seq, rec.at = e.seq, time.Now()
 	}
 	return verdictOf(m, r.apply(rec))
 }

@@ -20,7 +20,7 @@ type record struct {
 	nick string    // join, rename: the nick asked for; whisper: whom to
 	text string    // say, whisper: the text; leave: the reason
 	seq  int64     // given by the engine: a message's seq
-	at   time.Time // given by the engine: when the record was ordered
+	at   time.Time // given by the engine: when a message was ordered
 }
 
 // An op is what a record does; opRefuse is only an event's.
