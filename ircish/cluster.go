@@ -1,14 +1,15 @@
 package ircish
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,16 +328,22 @@ func (e *cluster) receive(msg jetstream.Msg) {
 		e.log.Error("stream record without metadata", slog.Any("err", err))
 		return
 	}
-	recs, err := decodeRecords(msg.Data())
-	if err != nil {
-		e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
-	}
 	// A record's seq is its message's, and its place in it.
-	base := int64(md.Sequence.Stream) << batchBits
+	seq := int64(md.Sequence.Stream) << batchBits
 	var left []departure
 	e.r.mu.Lock()
-	for i, rec := range recs {
-		rec.seq, rec.at = base+int64(i), md.Timestamp
+	if len(e.r.members) > 0 {
+		// Room for the lines these records make, which are about as long:
+		// grown once rather than line by line.
+		e.r.pending = slices.Grow(e.r.pending, len(msg.Data()))
+	}
+	for rec, err := range records(msg.Data()) {
+		if err != nil {
+			e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
+			break
+		}
+		rec.seq, rec.at = seq, md.Timestamp
+		seq++
 		if ev := e.r.apply(rec); ev.op == opLeave {
 			left = append(left, departure{rec.id, rec.seq})
 		}
@@ -595,47 +602,50 @@ func appendRecord(b []byte, rec record) []byte {
 	return append(b, '\n')
 }
 
-// decodeRecords returns the records of a message; on an error, those
-// before it.
-func decodeRecords(b []byte) ([]record, error) {
-	var recs []record
-	for len(b) > 0 {
-		head, rest, ok1 := bytes.Cut(b, []byte{'\n'})
-		text, rest, ok2 := bytes.Cut(rest, []byte{'\n'})
-		if !ok1 || !ok2 {
-			return recs, fmt.Errorf("ircish: record without its end: %q", b)
+// records yields the records of a message in turn, and then, if the
+// message ends badly, an error. Their strings are parts of one copy of the
+// message: one allocation for all of them, however many there are. What
+// history keeps of a batch of messages keeps all of it, which costs at
+// most one batch (maxBatchBytes) more than history itself: every batch
+// but the oldest one in history is in history whole.
+func records(msg []byte) iter.Seq2[record, error] {
+	return func(yield func(record, error) bool) {
+		rest := string(msg)
+		for rest != "" {
+			head, after, ok1 := strings.Cut(rest, "\n")
+			text, after, ok2 := strings.Cut(after, "\n")
+			if !ok1 || !ok2 {
+				yield(record{}, fmt.Errorf("ircish: record without its end: %q", rest))
+				return
+			}
+			rec, err := decodeHead(head)
+			rec.text = text
+			if !yield(rec, err) || err != nil {
+				return
+			}
+			rest = after
 		}
-		rec, err := decodeHead(head)
-		if err != nil {
-			return recs, err
-		}
-		rec.text = string(text)
-		recs = append(recs, rec)
-		b = rest
 	}
-	return recs, nil
 }
 
-// decodeHead returns the record of a first line.
-func decodeHead(head []byte) (record, error) {
-	f := strings.Fields(string(head))
-	if len(f) < 4 || len(f) > 5 {
-		return record{}, fmt.Errorf("ircish: bad record %q", head)
-	}
-	rec := record{id: memberID{node: f[1]}}
-	for o, name := range opNames {
-		if name != "" && name == f[0] {
+// decodeHead returns the record of a first line: "<op> <node> <conn> <n>
+// [<nick>]".
+func decodeHead(head string) (record, error) {
+	name, rest, _ := strings.Cut(head, " ")
+	node, rest, _ := strings.Cut(rest, " ")
+	conn, rest, _ := strings.Cut(rest, " ")
+	n, nick, _ := strings.Cut(rest, " ")
+	rec := record{id: memberID{node: node}, nick: nick}
+	for o, opName := range opNames {
+		if opName != "" && opName == name {
 			rec.op = op(o)
 		}
 	}
 	var err1, err2 error
-	rec.id.conn, err1 = strconv.ParseUint(f[2], 10, 64)
-	rec.n, err2 = strconv.ParseUint(f[3], 10, 64)
-	if rec.op == opNone || err1 != nil || err2 != nil {
+	rec.id.conn, err1 = strconv.ParseUint(conn, 10, 64)
+	rec.n, err2 = strconv.ParseUint(n, 10, 64)
+	if rec.op == opNone || node == "" || err1 != nil || err2 != nil || strings.Contains(nick, " ") {
 		return record{}, fmt.Errorf("ircish: bad record %q", head)
-	}
-	if len(f) == 5 {
-		rec.nick = f[4]
 	}
 	return rec, nil
 }

@@ -203,3 +203,54 @@ func TestClusterCompaction(t *testing.T) {
 		t.Errorf("HISTORY on a server started after compaction:\n%s\nwant, as on the first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A message's records read back as they were written, and a message that
+// ends badly yields the records before the fault, then an error.
+func TestRecords(t *testing.T) {
+	recs := []record{
+		{op: opJoin, id: memberID{"a1b2", 7}, n: 1, nick: "alice"},
+		{op: opRename, id: memberID{"a1b2", 7}, n: 2, nick: "Alice"},
+		{op: opSay, id: memberID{"a1b2", 7}, n: 3, text: "hello, world"},
+		{op: opSay, id: memberID{"c3d4", 9}, n: 12, text: ""},
+		{op: opWhisper, id: memberID{"c3d4", 9}, n: 13, nick: "Alice", text: "psst"},
+		{op: opLeave, id: memberID{"a1b2", 7}, text: "server lost"},
+	}
+	var msg []byte
+	for _, rec := range recs {
+		msg = appendRecord(msg, rec)
+	}
+	var got []record
+	for rec, err := range records(msg) {
+		if err != nil {
+			t.Fatalf("records(%q): %v", msg, err)
+		}
+		got = append(got, rec)
+	}
+	if !slices.Equal(got, recs) {
+		t.Errorf("records(%q) = %v, want %v", msg, got, recs)
+	}
+
+	good := "SAY a1b2 7 3\nhi\n"
+	for _, bad := range []string{
+		"SAY a1b2 7 3\nno end",
+		"SAY a1b2 7 3",
+		"SHOUT a1b2 7 3\nhi\n",
+		"SAY a1b2 x 3\nhi\n",
+		"SAY a1b2 7 -3\nhi\n",
+		"SAY  7 3\nhi\n",
+		"JOIN a1b2 7 1 two words\n\n",
+		"SAY a1b2 7\nhi\n",
+	} {
+		var n int
+		var err error
+		for _, err = range records([]byte(good + bad)) {
+			if err != nil {
+				break
+			}
+			n++
+		}
+		if n != 1 || err == nil {
+			t.Errorf("records(%q): %d records, then %v; want 1, then an error", good+bad, n, err)
+		}
+	}
+}
