@@ -421,9 +421,9 @@ func (e *cluster) lost(node string, now time.Time) bool {
 	return now.Sub(e.listening) > startupListen
 }
 
-// watch says this server is alive, fences it while it does not hear its
-// own heartbeats, has the users of lost servers leave, and compacts the
-// stream, until the cluster is closed.
+// watch says this server is alive, fences it while it is cut off, has the
+// users of lost servers leave, and compacts the stream, until the cluster
+// is closed.
 func (e *cluster) watch() {
 	defer e.tasks.Done()
 	tick := time.NewTicker(aliveEvery)
@@ -431,7 +431,7 @@ func (e *cluster) watch() {
 	lastCompact := time.Now()
 	for {
 		e.nc.Publish(aliveSubject, []byte(e.id+" "+e.name))
-		e.checkFence()
+		e.checkFence(e.pub.stuck())
 		if !e.fenced.Load() {
 			e.leaveLost()
 			if time.Since(lastCompact) >= compactEvery && e.compacts() {
@@ -448,20 +448,25 @@ func (e *cluster) watch() {
 }
 
 // checkFence fences this server once it has not heard its own heartbeat
-// for fenceAfter, and ends the fence once it hears one. Cut off from NATS,
-// a server must not go on as a room of its own: the others will have its
-// users leave after lostAfter, which is longer.
-func (e *cluster) checkFence() {
+// for fenceAfter, or its records are stuck (see publisher.stuck), and ends
+// the fence once neither is so. Cut off from NATS, a server must not go on
+// as a room of its own: the others will have its users leave after
+// lostAfter, which is longer. Cut off from the stream only, it would keep
+// its clients waiting for nothing; it goes on saying it is alive, so that
+// its users stay in the room until their records, held, are in the stream
+// (and their leaving after them).
+func (e *cluster) checkFence(stuck bool) {
 	e.mu.Lock()
 	heard := e.lastSeen[e.id]
 	e.mu.Unlock()
-	cutOff := time.Since(heard) > fenceAfter
+	cutOff := stuck || time.Since(heard) > fenceAfter
 	if cutOff == e.fenced.Load() {
 		return
 	}
 	e.fenced.Store(cutOff)
 	if cutOff {
-		e.log.Warn("cut off from the cluster: clients told to go, and refused", slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)))
+		e.log.Warn("cut off from the cluster: clients told to go, and refused",
+			slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)), slog.Bool("stuck", stuck))
 		e.onFence()
 		return
 	}

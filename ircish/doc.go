@@ -48,8 +48,8 @@
 // records as they come, under the room's mutex; the publisher
 // (publisher.go) sends this server's records to the stream, one NATS
 // message at a time; and the watch sends heartbeats, fences the server
-// when it stops hearing its own, has the users of lost servers leave and
-// compacts the stream. A client's goroutine queues its records for the
+// when it stops hearing its own or its records wait too long for the
+// stream, has the users of lost servers leave and compacts the stream. A client's goroutine queues its records for the
 // publisher and, for a join, rename or whisper, waits for its verdict.
 //
 // The Server's own mutex guards its listeners, its set of connections, its

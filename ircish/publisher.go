@@ -25,6 +25,7 @@ type publisher struct {
 	queue   []record      // made, not yet taken for a message
 	roomFor chan struct{} // closed when the queue has room again; made by add
 	busy    bool          // a message is on its way
+	since   time.Time     // since when it is
 	more    chan struct{} // has a token when the queue has records
 	sent    uint64        // messages published, for their ids
 }
@@ -123,20 +124,20 @@ func (p *publisher) next() (*nats.Msg, int) {
 		close(p.roomFor)
 		p.roomFor = nil
 	}
-	p.busy = true
+	p.busy, p.since = true, time.Now()
 	return msg, n
 }
 
 // publish publishes msg, which holds n records, and returns once the
-// stream has it. After a failure it publishes it again under the same
-// message id: the stream stores one message of an id however often it
-// comes within its duplicate window (two minutes), so no record is stored
-// twice. It gives up after retryFor, well within the window, or once the
-// cluster closes. A message given up on may or may not be in the stream;
-// should it come after later records of its members, the fold
-// (state.apply) ignores them, as it knows their numbers.
+// stream has it, or the cluster closes. After a failure it publishes it
+// again under the same message id: the stream stores one message of an id
+// however often it comes within its duplicate window (two minutes), so no
+// record is stored twice. Should a copy still be stored after the window,
+// its records come after later ones of their members, and the fold
+// (state.apply) ignores them, as it knows their numbers. While it fails,
+// the records wait, and after stuckAfter the server fences itself (see
+// cluster.checkFence).
 func (p *publisher) publish(msg *nats.Msg, n int) {
-	deadline := time.Now().Add(retryFor)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		ctx, cancel := context.WithTimeout(p.e.ctx, publishTimeout)
 		_, err := p.e.js.PublishMsg(ctx, msg)
@@ -150,10 +151,6 @@ func (p *publisher) publish(msg *nats.Msg, n int) {
 		if wait == 50*time.Millisecond {
 			p.e.log.Warn("publish failed; publishing again", slog.Int("records", n), slog.Any("err", err))
 		}
-		if time.Now().After(deadline) {
-			p.e.log.Error("records not published", slog.Int("records", n), slog.Any("err", err))
-			return
-		}
 		select {
 		case <-time.After(wait):
 		case <-p.e.stop:
@@ -162,12 +159,20 @@ func (p *publisher) publish(msg *nats.Msg, n int) {
 	}
 }
 
-// Publishing: one try waits publishTimeout for the stream's answer; tries
-// go on for retryFor, half the stream's duplicate window.
+// One try waits publishTimeout for the stream's answer. A message not
+// taken after stuckAfter, longer than NATS takes to move a stream to
+// another node, means the stream takes no records for now.
 const (
 	publishTimeout = 2 * time.Second
-	retryFor       = time.Minute
+	stuckAfter     = 20 * time.Second
 )
+
+// stuck reports whether a message has waited stuckAfter for the stream.
+func (p *publisher) stuck() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy && time.Since(p.since) > stuckAfter
+}
 
 // flush waits until every record queued is published, or ctx ends.
 func (p *publisher) flush(ctx context.Context) {
