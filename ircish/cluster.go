@@ -135,7 +135,7 @@ type cluster struct {
 	stream    jetstream.Stream
 	cons      jetstream.ConsumeContext
 	sub       *nats.Subscription
-	fenced    atomic.Bool // cut off from NATS: clients refused
+	fenced    atomic.Bool // cut off from NATS or the stream: clients refused
 	onFence   func()      // tells the clients to go, as the fence begins
 	pub       *publisher
 	applied   atomic.Int64  // the stream seq of the last message applied
@@ -212,8 +212,9 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 		return err
 	}
 	e.pub = newPublisher(e)
-	e.tasks.Add(2)
+	e.tasks.Add(3)
 	go e.watch()
+	go e.compactor()
 	go e.pub.run()
 	return nil
 }
@@ -421,28 +422,42 @@ func (e *cluster) lost(node string, now time.Time) bool {
 	return now.Sub(e.listening) > startupListen
 }
 
-// watch says this server is alive, fences it while it is cut off, has the
-// users of lost servers leave, and compacts the stream, until the cluster
-// is closed.
+// watch says this server is alive, fences it while it is cut off and has
+// the users of lost servers leave, until the cluster is closed.
 func (e *cluster) watch() {
 	defer e.tasks.Done()
 	tick := time.NewTicker(aliveEvery)
 	defer tick.Stop()
-	lastCompact := time.Now()
 	for {
 		e.nc.Publish(aliveSubject, []byte(e.id+" "+e.name))
 		e.checkFence(e.pub.stuck())
 		if !e.fenced.Load() {
 			e.leaveLost()
-			if time.Since(lastCompact) >= compactEvery && e.compacts() {
-				e.compact()
-				lastCompact = time.Now()
-			}
 		}
 		select {
 		case <-tick.C:
 		case <-e.stop:
 			return
+		}
+	}
+}
+
+// compactor compacts the stream every compactEvery while this server is
+// the one to (see compacts), until the cluster is closed. It is apart from
+// watch, as a stream without a quorum may keep it waiting for compactEvery,
+// and heartbeats must not wait.
+func (e *cluster) compactor() {
+	defer e.tasks.Done()
+	tick := time.NewTicker(compactEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-e.stop:
+			return
+		}
+		if !e.fenced.Load() && e.compacts() {
+			e.compact()
 		}
 	}
 }
@@ -566,7 +581,9 @@ func (e *cluster) close(ctx context.Context) {
 }
 
 func (e *cluster) leave(ctx context.Context) {
-	e.pub.flush(ctx)
+	if n := e.pub.flush(ctx); n > 0 {
+		e.log.Error("records not published", slog.Int("records", n))
+	}
 	close(e.stop)
 	e.cancel()
 	e.tasks.Wait()
@@ -624,8 +641,12 @@ func records(msg []byte) iter.Seq2[record, error] {
 				return
 			}
 			rec, err := decodeHead(head)
+			if err != nil {
+				yield(record{}, err)
+				return
+			}
 			rec.text = text
-			if !yield(rec, err) || err != nil {
+			if !yield(rec, nil) {
 				return
 			}
 			rest = after

@@ -230,6 +230,18 @@ func TestRecords(t *testing.T) {
 		t.Errorf("records(%q) = %v, want %v", msg, got, recs)
 	}
 
+	// Reading stops when the loop does, and costs one allocation, however
+	// many records there are.
+	for range records(msg) {
+		break
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		for range records(msg) {
+		}
+	}); n != 1 {
+		t.Errorf("records of %d records: %v allocations, want 1", len(recs), n)
+	}
+
 	good := "SAY a1b2 7 3\nhi\n"
 	for _, bad := range []string{
 		"SAY a1b2 7 3\nno end",
@@ -241,16 +253,16 @@ func TestRecords(t *testing.T) {
 		"JOIN a1b2 7 1 two words\n\n",
 		"SAY a1b2 7\nhi\n",
 	} {
-		var n int
-		var err error
-		for _, err = range records([]byte(good + bad)) {
-			if err != nil {
-				break
-			}
-			n++
+		in := good + bad
+		if strings.HasSuffix(bad, "\n") {
+			in += good // not to be read
 		}
-		if n != 1 || err == nil {
-			t.Errorf("records(%q): %d records, then %v; want 1, then an error", good+bad, n, err)
+		var errs []error
+		for _, err := range records([]byte(in)) {
+			errs = append(errs, err)
+		}
+		if len(errs) != 2 || errs[0] != nil || errs[1] == nil {
+			t.Errorf("records(%q) yielded errors %v; want a record, then an error, and nothing more", in, errs)
 		}
 	}
 }

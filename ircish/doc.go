@@ -44,13 +44,15 @@
 // lines in the HISTORY form.) The room also keeps the last messages said,
 // numbered, in a ring (history.go).
 //
-// In a cluster, three goroutines more: the stream's consumer applies the
+// In a cluster, four goroutines more: the stream's consumer applies the
 // records as they come, under the room's mutex; the publisher
 // (publisher.go) sends this server's records to the stream, one NATS
-// message at a time; and the watch sends heartbeats, fences the server
-// when it stops hearing its own or its records wait too long for the
-// stream, has the users of lost servers leave and compacts the stream. A client's goroutine queues its records for the
-// publisher and, for a join, rename or whisper, waits for its verdict.
+// message at a time; the watch sends heartbeats, fences the server when
+// it stops hearing its own or its records wait too long for the stream,
+// and has the users of lost servers leave; and the compactor compacts the
+// stream. A
+// client's goroutine queues its records for the publisher and, for a
+// join, rename or whisper, waits for its verdict.
 //
 // The Server's own mutex guards its listeners, its set of connections, its
 // per-IP counters and its refusals (how many are being told why, and the

@@ -24,7 +24,7 @@ type publisher struct {
 	mu      sync.Mutex
 	queue   []record      // made, not yet taken for a message
 	roomFor chan struct{} // closed when the queue has room again; made by add
-	busy    bool          // a message is on its way
+	flying  int           // the records of the message on its way, if one is
 	since   time.Time     // since when it is
 	more    chan struct{} // has a token when the queue has records
 	sent    uint64        // messages published, for their ids
@@ -45,10 +45,12 @@ func newPublisher(e *cluster) *publisher {
 }
 
 // add queues rec, which m made, waiting while the queue is full; it
-// returns errSilenced if m is dropped, or the cluster closes, meanwhile.
+// returns errSilenced if m is dropped, or the room or the cluster closes,
+// meanwhile. A leave never waits: there is one per member at most, and a
+// member's leaving must not wait for a stream that takes nothing.
 func (p *publisher) add(m *member, rec record) error {
 	p.mu.Lock()
-	for len(p.queue) >= maxQueued {
+	for rec.op != opLeave && len(p.queue) >= maxQueued {
 		if p.roomFor == nil {
 			p.roomFor = make(chan struct{})
 		}
@@ -57,6 +59,8 @@ func (p *publisher) add(m *member, rec record) error {
 		select {
 		case <-wait:
 		case <-m.out.failed():
+			return errSilenced
+		case <-p.e.r.done:
 			return errSilenced
 		case <-p.e.stop:
 			return errSilenced
@@ -88,7 +92,7 @@ func (p *publisher) run() {
 			}
 			p.publish(msg, n)
 			p.mu.Lock()
-			p.busy = false
+			p.flying = 0
 			p.mu.Unlock()
 		}
 	}
@@ -102,14 +106,18 @@ func (p *publisher) next() (*nats.Msg, int) {
 	if len(p.queue) == 0 {
 		return nil, 0
 	}
-	var data []byte
+	data := appendRecord(nil, p.queue[0])
 	n := 1
 	if p.queue[0].op == opSay {
-		for n = 0; n < len(p.queue) && n < maxBatch && p.queue[n].op == opSay && len(data) < maxBatchBytes; n++ {
-			data = appendRecord(data, p.queue[n])
+		// NATS refuses a message over its max_payload, headers included.
+		limit := min(maxBatchBytes, int(p.e.nc.MaxPayload())-1024)
+		for ; n < len(p.queue) && n < maxBatch && p.queue[n].op == opSay; n++ {
+			more := appendRecord(data, p.queue[n])
+			if len(more) > limit {
+				break
+			}
+			data = more
 		}
-	} else {
-		data = appendRecord(data, p.queue[0])
 	}
 	msg := nats.NewMsg(subjectOf(p.queue[0]))
 	msg.Data = data
@@ -124,7 +132,7 @@ func (p *publisher) next() (*nats.Msg, int) {
 		close(p.roomFor)
 		p.roomFor = nil
 	}
-	p.busy, p.since = true, time.Now()
+	p.flying, p.since = n, time.Now()
 	return msg, n
 }
 
@@ -172,24 +180,25 @@ const (
 func (p *publisher) stuck() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.busy && time.Since(p.since) > stuckAfter
+	return p.flying > 0 && time.Since(p.since) > stuckAfter
 }
 
-// flush waits until every record queued is published, or ctx ends.
-func (p *publisher) flush(ctx context.Context) {
+// flush waits until every record queued is published, or ctx ends; it
+// returns how many are not.
+func (p *publisher) flush(ctx context.Context) int {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		p.mu.Lock()
-		done := len(p.queue) == 0 && !p.busy
+		left := len(p.queue) + p.flying
 		p.mu.Unlock()
-		if done {
-			return
+		if left == 0 {
+			return 0
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return
+			return left
 		}
 	}
 }
