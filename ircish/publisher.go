@@ -141,8 +141,8 @@ func (p *publisher) next() (*nats.Msg, int) {
 // again under the same message id: the stream stores one message of an id
 // however often it comes within its duplicate window (two minutes), so no
 // record is stored twice. Should a copy still be stored after the window,
-// its records come after later ones of their members, and the fold
-// (state.apply) ignores them, as it knows their numbers. While it fails,
+// the fold (state.apply) ignores its records, as it knows their members'
+// numbers and has applied them already. While it fails,
 // the records wait, and after stuckAfter the server fences itself (see
 // cluster.checkFence).
 func (p *publisher) publish(msg *nats.Msg, n int) {
