@@ -482,6 +482,7 @@ func (e *cluster) checkFence(stuck bool) {
 	if cutOff {
 		e.log.Warn("cut off from the cluster: clients told to go, and refused",
 			slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)), slog.Bool("stuck", stuck))
+		e.pub.wake()
 		e.onFence()
 		return
 	}

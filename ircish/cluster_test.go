@@ -3,6 +3,7 @@ package ircish
 import (
 	"context"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -201,6 +202,53 @@ func TestClusterCompaction(t *testing.T) {
 	}
 	if got := cid.askHistory(""); !slices.Equal(got, want) {
 		t.Errorf("HISTORY on a server started after compaction:\n%s\nwant, as on the first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A server cuts its batches of messages to what its NATS server takes:
+// with a max_payload of 64 KiB, a burst of long lines, which would make a
+// larger batch, all reaches the room, in order.
+func TestClusterBatchesWithinMaxPayload(t *testing.T) {
+	ns, err := natstest.StartMaxPayload(t.TempDir(), 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Stop)
+	c := register(t, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), "s1"), "ann")
+	const n = 1000
+	text := strings.Repeat("x", 400)
+	var burst []string
+	for i := range n {
+		burst = append(burst, fmt.Sprintf("MSG %d %s", i, text))
+	}
+	c.send(strings.Join(burst, "\n"))
+	for i := range n {
+		c.expect(fmt.Sprintf("^MSG ann %d x+$", i))
+	}
+}
+
+// Clients whose lines fill the publisher's queue while NATS is gone still
+// get their BYE when the server fences itself: their wait for room in the
+// queue ends with the fence.
+func TestClusterFenceEndsWaitForQueue(t *testing.T) {
+	ns := startNATS(t)
+	addr := joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), "s1")
+	var cs []*testConn
+	for i := range 4 {
+		cs = append(cs, register(t, addr, fmt.Sprint("c", i)))
+	}
+	ns.Stop()
+	var burst []string
+	for i := range (maxQueued+maxBatch)/len(cs) + 100 {
+		burst = append(burst, fmt.Sprint("MSG ", i))
+	}
+	for _, c := range cs {
+		// Not c.send: the write may still be under way, and fail, when
+		// the server closes the connection.
+		go io.WriteString(c.conn, strings.Join(burst, "\n")+"\n")
+	}
+	for _, c := range cs {
+		c.expect("^BYE this server is cut off from its cluster: connect to another$")
 	}
 }
 

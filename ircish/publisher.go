@@ -45,12 +45,17 @@ func newPublisher(e *cluster) *publisher {
 }
 
 // add queues rec, which m made, waiting while the queue is full; it
-// returns errSilenced if m is dropped, or the room or the cluster closes,
-// meanwhile. A leave never waits: there is one per member at most, and a
-// member's leaving must not wait for a stream that takes nothing.
+// returns errSilenced if m is dropped, the server fenced, or the room or
+// the cluster closed, meanwhile. A leave never waits: there is one per
+// member at most, and a member's leaving must not wait for a stream that
+// takes nothing.
 func (p *publisher) add(m *member, rec record) error {
 	p.mu.Lock()
 	for rec.op != opLeave && len(p.queue) >= maxQueued {
+		if p.e.fenced.Load() {
+			p.mu.Unlock()
+			return errSilenced
+		}
 		if p.roomFor == nil {
 			p.roomFor = make(chan struct{})
 		}
@@ -74,6 +79,23 @@ func (p *publisher) add(m *member, rec record) error {
 	default:
 	}
 	return nil
+}
+
+// wake has the adds waiting for room in the queue look again: the server
+// has fenced itself.
+func (p *publisher) wake() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.letIn()
+}
+
+// letIn wakes the adds waiting for room in the queue. The caller holds
+// p.mu.
+func (p *publisher) letIn() {
+	if p.roomFor != nil {
+		close(p.roomFor)
+		p.roomFor = nil
+	}
 }
 
 // run publishes the queue's records until the cluster closes.
@@ -128,9 +150,8 @@ func (p *publisher) next() (*nats.Msg, int) {
 	if len(p.queue) == 0 {
 		p.queue = nil // let a burst's array go
 	}
-	if p.roomFor != nil && len(p.queue) < maxQueued {
-		close(p.roomFor)
-		p.roomFor = nil
+	if len(p.queue) < maxQueued {
+		p.letIn()
 	}
 	p.flying, p.since = n, time.Now()
 	return msg, n

@@ -25,8 +25,13 @@ type Node struct {
 
 // Start starts a NATS server with JetStream, which keeps its streams in
 // dir, on a loopback port. The caller stops it.
-func Start(dir string) (*Node, error) {
+func Start(dir string) (*Node, error) { return StartMaxPayload(dir, 0) }
+
+// StartMaxPayload is Start with a max_payload, as an operator may set: the
+// largest message, headers included, the server takes (0: NATS's 1 MB).
+func StartMaxPayload(dir string, maxPayload int32) (*Node, error) {
 	n := &Node{opts: options(dir, "n1")}
+	n.opts.MaxPayload = maxPayload
 	return n, n.start()
 }
 
