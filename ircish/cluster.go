@@ -25,6 +25,7 @@ import (
 type Cluster struct {
 	URLs     string // NATS server URLs, comma-separated
 	Creds    string // a NATS credentials file, or ""
+	CA       string // a PEM file of the CAs that vouch for NATS's TLS certificates, or "": the system's
 	Name     string // this server's name in logs
 	Replicas int    // the stream's replicas, if it is created: 1 by default
 }
@@ -99,6 +100,9 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	}
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))
+	}
+	if c.CA != "" {
+		opts = append(opts, nats.RootCAs(c.CA))
 	}
 	nc, err := nats.Connect(c.URLs, opts...)
 	if err != nil {

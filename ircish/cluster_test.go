@@ -12,6 +12,7 @@ import (
 
 	"ircish/internal/natstest"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -19,18 +20,19 @@ import (
 // returns their addresses.
 func startCluster(t *testing.T, n int) []string {
 	t.Helper()
-	ns := startNATS(t)
+	ns := startNATS(t, nil)
 	var addrs []string
 	for i := range n {
-		addrs = append(addrs, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), fmt.Sprint("s", i+1)))
+		addrs = append(addrs, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Name: fmt.Sprint("s", i+1)}))
 	}
 	return addrs
 }
 
-// startNATS starts a NATS server with JetStream until the test ends.
-func startNATS(t *testing.T) *natstest.Node {
+// startNATS starts a NATS server with JetStream, and the options set sets,
+// until the test ends.
+func startNATS(t *testing.T, set func(*server.Options)) *natstest.Node {
 	t.Helper()
-	ns, err := natstest.Start(t.TempDir())
+	ns, err := natstest.StartWith(t.TempDir(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +40,13 @@ func startNATS(t *testing.T) *natstest.Node {
 	return ns
 }
 
-// joinCluster has s join the cluster of the NATS server at url, serves it
-// until the test ends and returns its address.
-func joinCluster(t *testing.T, s *Server, url, name string) string {
+// joinCluster has s join the cluster c, serves it until the test ends and
+// returns its address.
+func joinCluster(t *testing.T, s *Server, c Cluster) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := s.JoinCluster(ctx, Cluster{URLs: url, Name: name}); err != nil {
+	if err := s.JoinCluster(ctx, c); err != nil {
 		t.Fatalf("JoinCluster: %v", err)
 	}
 	return startServer(t, s)
@@ -162,9 +164,9 @@ func TestClusterWhisperAndList(t *testing.T) {
 // last -history messages, and the records of those present. A server
 // started after it sees the same room and history.
 func TestClusterCompaction(t *testing.T) {
-	ns := startNATS(t)
+	ns := startNATS(t, nil)
 	s1 := &Server{FloodRate: -1, History: 3}
-	addr1 := joinCluster(t, s1, ns.ClientURL(), "s1")
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
 	ann := register(t, addr1, "ann")
 	bob := register(t, addr1, "bob")
 	bob.send("MSG bye")
@@ -195,7 +197,7 @@ func TestClusterCompaction(t *testing.T) {
 	}
 
 	s2 := &Server{FloodRate: -1, History: 3}
-	cid := register(t, joinCluster(t, s2, ns.ClientURL(), "s2"), "cid")
+	cid := register(t, joinCluster(t, s2, Cluster{URLs: ns.ClientURL(), Name: "s2"}), "cid")
 	cid.send("LIST")
 	if got := cid.expect("^LIST "); got != "LIST ann cid" {
 		t.Errorf("on a server started after compaction, %q, want %q", got, "LIST ann cid")
@@ -209,12 +211,8 @@ func TestClusterCompaction(t *testing.T) {
 // with a max_payload of 64 KiB, a burst of long lines, which would make a
 // larger batch, all reaches the room, in order.
 func TestClusterBatchesWithinMaxPayload(t *testing.T) {
-	ns, err := natstest.StartMaxPayload(t.TempDir(), 64<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	c := register(t, joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), "s1"), "ann")
+	ns := startNATS(t, func(o *server.Options) { o.MaxPayload = 64 << 10 })
+	c := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Name: "s1"}), "ann")
 	const n = 1000
 	text := strings.Repeat("x", 400)
 	var burst []string
@@ -231,8 +229,8 @@ func TestClusterBatchesWithinMaxPayload(t *testing.T) {
 // get their BYE when the server fences itself: their wait for room in the
 // queue ends with the fence.
 func TestClusterFenceEndsWaitForQueue(t *testing.T) {
-	ns := startNATS(t)
-	addr := joinCluster(t, &Server{FloodRate: -1}, ns.ClientURL(), "s1")
+	ns := startNATS(t, nil)
+	addr := joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Name: "s1"})
 	var cs []*testConn
 	for i := range 4 {
 		cs = append(cs, register(t, addr, fmt.Sprint("c", i)))

@@ -25,13 +25,15 @@ type Node struct {
 
 // Start starts a NATS server with JetStream, which keeps its streams in
 // dir, on a loopback port. The caller stops it.
-func Start(dir string) (*Node, error) { return StartMaxPayload(dir, 0) }
+func Start(dir string) (*Node, error) { return StartWith(dir, nil) }
 
-// StartMaxPayload is Start with a max_payload, as an operator may set: the
-// largest message, headers included, the server takes (0: NATS's 1 MB).
-func StartMaxPayload(dir string, maxPayload int32) (*Node, error) {
+// StartWith is Start with options as an operator may set them, by set:
+// max_payload, TLS, accounts.
+func StartWith(dir string, set func(*server.Options)) (*Node, error) {
 	n := &Node{opts: options(dir, "n1")}
-	n.opts.MaxPayload = maxPayload
+	if set != nil {
+		set(n.opts)
+	}
 	return n, n.start()
 }
 

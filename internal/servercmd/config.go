@@ -65,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve /debug/pprof/ and counters at /debug/vars on; empty: none")
 	fs.StringVar(&cfg.cluster.URLs, "nats", "", "serve the room with other servers through NATS JetStream at these `URLs` (nats://host:port, tls://host:port), comma-separated; empty: alone")
 	fs.StringVar(&cfg.cluster.Creds, "nats-creds", "", "NATS credentials `file`, for -nats")
+	fs.StringVar(&cfg.cluster.CA, "nats-ca", "", "PEM `file` of the CAs that vouch for NATS's TLS certificates, for -nats (default the system's)")
 	fs.IntVar(&cfg.cluster.Replicas, "nats-replicas", 1, "replicas of the room's stream, if this server creates it (3 on a 3-node JetStream cluster)")
 	fs.StringVar(&cfg.cluster.Name, "node", "", "this server's `name` in the cluster's logs (default host:port)")
 	fail := func(format string, args ...any) (*config, int) {
@@ -95,8 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 		return fail("-ipv6-prefix must be from 1 to 128")
 	case (*tlsCert == "") != (*tlsKey == ""):
 		return fail("-tls-cert and -tls-key go together")
-	case cfg.cluster.URLs == "" && (cfg.cluster.Creds != "" || cfg.cluster.Name != ""):
-		return fail("-nats-creds and -node go with -nats")
+	case cfg.cluster.URLs == "" && (cfg.cluster.Creds != "" || cfg.cluster.CA != "" || cfg.cluster.Name != ""):
+		return fail("-nats-creds, -nats-ca and -node go with -nats")
 	case cfg.cluster.Replicas < 1 || cfg.cluster.Replicas > 5:
 		return fail("-nats-replicas must be from 1 to 5")
 	}
