@@ -83,17 +83,38 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		onFence:  s.fence,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	// warnNew logs a failure NATS reports, unless it has been logged since
+	// this server last connected: NATS that refuses it says so at every
+	// try. nats.go calls the handlers one at a time.
+	logged := make(map[string]bool)
+	warnNew := func(msg string, err error) {
+		if !logged[err.Error()] {
+			logged[err.Error()] = true
+			e.log.Warn(msg, slog.Any("err", err))
+		}
+	}
 	opts := []nats.Option{
 		nats.Name("ircish " + c.Name),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), // NATS may be starting too
 		// Back well within fenceAfter after a blip.
 		nats.ReconnectWait(reconnectWait),
+		// Go on trying when NATS refuses the credentials, as when it is
+		// away: they may be put right (each try reads the file again),
+		// and nats.go gives up for good after a second refusal otherwise.
+		nats.IgnoreAuthErrorAbort(),
 		nats.NoCallbacksAfterClientClose(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			e.log.Warn("nats disconnected", slog.Any("err", err))
 		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			warnNew("nats reconnect failed; trying again", err)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			warnNew("nats error", err)
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			clear(logged)
 			e.log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
 			e.heard()
 		}),

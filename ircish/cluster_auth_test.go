@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"ircish/internal/natstest"
 )
 
 // A cluster whose NATS asks for TLS: servers that trust its certificate's
@@ -46,73 +50,136 @@ func TestClusterOverTLS(t *testing.T) {
 // (Cluster.Creds) share the room through it; a server without is told
 // why it cannot join.
 func TestClusterWithCreds(t *testing.T) {
-	operator, operatorClaims := newOperator(t)
-	resolver := &server.MemAccResolver{}
-	system, _ := newAccount(t, operator, resolver, nil)
-	_, account := newAccount(t, operator, resolver, func(c *jwt.AccountClaims) {
-		c.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-	})
-	ns := startNATS(t, func(o *server.Options) {
-		o.TrustedOperators = []*jwt.OperatorClaims{operatorClaims}
-		o.AccountResolver = resolver
-		o.SystemAccount = system
-	})
-
-	user, err := nkeys.CreateUser()
-	check(t, err)
-	userID, err := user.PublicKey()
-	check(t, err)
-	userJWT, err := jwt.NewUserClaims(userID).Encode(account)
-	check(t, err)
-	seed, err := user.Seed()
-	check(t, err)
-	creds, err := jwt.FormatUserConfig(userJWT, seed)
-	check(t, err)
-	credsFile := filepath.Join(t.TempDir(), "ircish.creds")
-	check(t, os.WriteFile(credsFile, creds, 0o600))
+	ns := startOperatorNATS(t)
+	creds := filepath.Join(t.TempDir(), "ircish.creds")
+	ns.writeCreds(t, creds)
 
 	wantJoinError(t, Cluster{URLs: ns.ClientURL(), Name: "s0"}, "Authorization Violation")
 
-	ann := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Creds: credsFile, Name: "s1"}), "ann")
-	bob := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Creds: credsFile, Name: "s2"}), "bob")
+	ann := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Creds: creds, Name: "s1"}), "ann")
+	bob := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Creds: creds, Name: "s2"}), "bob")
 	ann.expect("^JOINED bob$")
 	bob.send("MSG with credentials")
 	ann.expect("^MSG bob with credentials$")
 }
 
-// newOperator returns the key pair of a new NATS operator, and its
-// self-signed claims.
-func newOperator(t *testing.T) (nkeys.KeyPair, *jwt.OperatorClaims) {
+// A server whose credentials NATS refuses when it comes back goes on
+// trying, logs why once, and serves again once its credentials file is
+// put right. (nats.go on its own gives up for good at the second refusal.)
+func TestClusterCredsRefusedThenRenewed(t *testing.T) {
+	ns := startOperatorNATS(t)
+	creds := filepath.Join(t.TempDir(), "ircish.creds")
+	user := ns.writeCreds(t, creds)
+	var log logBuffer
+	s := &Server{FloodRate: -1, Log: log.logger()}
+	addr := joinCluster(t, s, Cluster{URLs: ns.ClientURL(), Creds: creds, Name: "s1"})
+
+	ns.Stop()
+	waitFor(t, "the server to fence itself", s.cutOff)
+	ns.setAccount(t, func(c *jwt.AccountClaims) { c.Revoke(user) })
+	check(t, ns.Restart())
+	refusals := new(refusalCounter)
+	ns.SetLoggerV2(refusals, false, false, false)
+	waitFor(t, "three refusals of the revoked user", func() bool { return refusals.count.Load() >= 3 })
+	if got := strings.Count(log.String(), `msg="nats error" err="nats: authorization violation"`); got != 1 {
+		t.Errorf("the refusal is logged %d times, want once; log:\n%s", got, log.String())
+	}
+
+	ns.writeCreds(t, creds)
+	waitFor(t, "the server to serve again", func() bool { return !s.cutOff() })
+	register(t, addr, "ann")
+}
+
+// An operatorNATS is a NATS server in operator mode (JWT accounts), with a
+// system account and an account with JetStream, whose users' credentials
+// it writes.
+type operatorNATS struct {
+	*natstest.Node
+	operator nkeys.KeyPair
+	resolver *server.MemAccResolver
+	account  nkeys.KeyPair
+}
+
+func startOperatorNATS(t *testing.T) *operatorNATS {
 	t.Helper()
 	operator, err := nkeys.CreateOperator()
 	check(t, err)
-	id, err := operator.PublicKey()
+	operatorID, err := operator.PublicKey()
 	check(t, err)
-	claims := jwt.NewOperatorClaims(id)
-	token, err := claims.Encode(operator)
+	token, err := jwt.NewOperatorClaims(operatorID).Encode(operator)
 	check(t, err)
-	claims, err = jwt.DecodeOperatorClaims(token)
+	operatorClaims, err := jwt.DecodeOperatorClaims(token)
 	check(t, err)
-	return operator, claims
+	o := &operatorNATS{operator: operator, resolver: &server.MemAccResolver{}}
+	system, err := nkeys.CreateAccount()
+	check(t, err)
+	systemID, err := system.PublicKey()
+	check(t, err)
+	o.store(t, jwt.NewAccountClaims(systemID))
+	o.account, err = nkeys.CreateAccount()
+	check(t, err)
+	o.setAccount(t, nil)
+	o.Node = startNATS(t, func(opts *server.Options) {
+		opts.TrustedOperators = []*jwt.OperatorClaims{operatorClaims}
+		opts.AccountResolver = o.resolver
+		opts.SystemAccount = systemID
+	})
+	return o
 }
 
-// newAccount makes an account, signed by operator, with the claims set
-// sets, known to resolver. It returns its id and its key pair.
-func newAccount(t *testing.T, operator nkeys.KeyPair, resolver *server.MemAccResolver, set func(*jwt.AccountClaims)) (string, nkeys.KeyPair) {
+// setAccount gives NATS the claims of the account, with JetStream and
+// what set sets.
+func (o *operatorNATS) setAccount(t *testing.T, set func(*jwt.AccountClaims)) {
 	t.Helper()
-	account, err := nkeys.CreateAccount()
-	check(t, err)
-	id, err := account.PublicKey()
+	id, err := o.account.PublicKey()
 	check(t, err)
 	claims := jwt.NewAccountClaims(id)
+	claims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
 	if set != nil {
 		set(claims)
 	}
-	token, err := claims.Encode(operator)
-	check(t, err)
-	check(t, resolver.Store(id, token))
-	return id, account
+	o.store(t, claims)
 }
+
+func (o *operatorNATS) store(t *testing.T, claims *jwt.AccountClaims) {
+	t.Helper()
+	token, err := claims.Encode(o.operator)
+	check(t, err)
+	check(t, o.resolver.Store(claims.Subject, token))
+}
+
+// writeCreds writes to file the credentials of a new user of the account,
+// and returns the user's id.
+func (o *operatorNATS) writeCreds(t *testing.T, file string) string {
+	t.Helper()
+	user, err := nkeys.CreateUser()
+	check(t, err)
+	id, err := user.PublicKey()
+	check(t, err)
+	token, err := jwt.NewUserClaims(id).Encode(o.account)
+	check(t, err)
+	seed, err := user.Seed()
+	check(t, err)
+	creds, err := jwt.FormatUserConfig(token, seed)
+	check(t, err)
+	check(t, os.WriteFile(file, creds, 0o600))
+	return id
+}
+
+// A refusalCounter is a NATS server's logger that counts the clients it
+// refused.
+type refusalCounter struct{ count atomic.Int32 }
+
+func (r *refusalCounter) Errorf(format string, v ...any) {
+	if strings.Contains(fmt.Sprintf(format, v...), "authentication error") {
+		r.count.Add(1)
+	}
+}
+func (*refusalCounter) Noticef(string, ...any) {}
+func (*refusalCounter) Warnf(string, ...any)   {}
+func (*refusalCounter) Fatalf(string, ...any)  {}
+func (*refusalCounter) Debugf(string, ...any)  {}
+func (*refusalCounter) Tracef(string, ...any)  {}
 
 // wantJoinError checks that a server cannot join c, with an error that
 // says want.

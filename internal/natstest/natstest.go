@@ -153,7 +153,8 @@ func (n *Node) start() error {
 
 // launch starts the node's server, and returns once it listens.
 func (n *Node) launch() error {
-	s, err := server.NewServer(n.opts)
+	// A clone: the server fills in options, as one it is given again must not have.
+	s, err := server.NewServer(n.opts.Clone())
 	if err != nil {
 		return err
 	}
