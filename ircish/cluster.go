@@ -76,6 +76,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		id:       hex.EncodeToString(id),
 		name:     c.Name,
 		lastSeen: make(map[string]time.Time),
+		reached:  make(map[string]int64),
 		names:    make(map[string]string),
 		proposed: make(map[string]time.Time),
 		ready:    make(chan struct{}),
@@ -175,6 +176,7 @@ type cluster struct {
 	mu        sync.Mutex
 	listening time.Time            // since when heartbeats are heard
 	lastSeen  map[string]time.Time // by node: when it was last heard
+	reached   map[string]int64     // by node: the stream seq it had applied, as it last said
 	names     map[string]string    // by node: its name, for the log
 	proposed  map[string]time.Time // by node: when its users were last said to leave
 	departed  []departure          // members gone, whose subjects are to go
@@ -412,15 +414,24 @@ func (e *cluster) submit(m *member, rec record) error {
 	return e.pub.add(m, rec)
 }
 
-// alive notes the heartbeat of a server, this one's included.
+// alive notes the heartbeat of a server, this one's included: "<node>
+// <applied> <name>", applied being the stream seq of the last message it
+// applied.
 func (e *cluster) alive(msg *nats.Msg) {
-	node, name, _ := strings.Cut(string(msg.Data), " ")
+	node, rest, _ := strings.Cut(string(msg.Data), " ")
+	applied, name, _ := strings.Cut(rest, " ")
+	seq, err := strconv.ParseInt(applied, 10, 64)
+	if err != nil {
+		e.log.Error("bad heartbeat", slog.String("data", string(msg.Data)))
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.names[node]; !ok && node != e.id {
 		e.log.Info("server found", slog.String("node", name), slog.String("id", node))
 	}
 	e.lastSeen[node] = time.Now()
+	e.reached[node] = seq
 	e.names[node] = name
 }
 
@@ -454,7 +465,7 @@ func (e *cluster) watch() {
 	tick := time.NewTicker(aliveEvery)
 	defer tick.Stop()
 	for {
-		e.nc.Publish(aliveSubject, []byte(e.id+" "+e.name))
+		e.nc.Publish(aliveSubject, fmt.Appendf(nil, "%s %d %s", e.id, e.applied.Load(), e.name))
 		e.checkFence(e.pub.stuck())
 		if !e.fenced.Load() {
 			e.leaveLost()
@@ -567,7 +578,9 @@ func (e *cluster) compacts() bool {
 // compact deletes from the stream the messages said before the oldest
 // one still kept (see ring), and the subjects of members who left before
 // it: what remains still gives every server that reads it the room as it
-// is, and its last -history messages.
+// is, and its last -history messages. It deletes nothing that a server
+// heard from lately has yet to apply: a server that lags, its reader
+// stalled or its NATS blinking, must still find every record it needs.
 func (e *cluster) compact() {
 	ctx, cancel := context.WithTimeout(e.ctx, compactEvery)
 	defer cancel()
@@ -580,6 +593,13 @@ func (e *cluster) compact() {
 		keptFrom = h.at(0).seq >> batchBits
 	}
 	e.r.mu.Unlock()
+	e.mu.Lock()
+	for node, seen := range e.lastSeen {
+		if time.Since(seen) < lostAfter {
+			keptFrom = min(keptFrom, e.reached[node]+1)
+		}
+	}
+	e.mu.Unlock()
 	err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(sayingsSubject), jetstream.WithPurgeSequence(uint64(keptFrom)))
 	if err != nil {
 		e.log.Warn("compaction failed", slog.Any("err", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -311,4 +312,114 @@ func TestRecords(t *testing.T) {
 			t.Errorf("records(%q) yielded errors %v; want a record, then an error, and nothing more", in, errs)
 		}
 	}
+}
+
+// Compaction deletes nothing a server heard from lately has yet to read:
+// a server cut off from NATS for less than it takes to fence itself still
+// finds, once back, the messages said and the user who left meanwhile,
+// though the server that compacted had no more use for them.
+func TestClusterCompactionWaitsForLaggingServer(t *testing.T) {
+	ns := startNATS(t, nil)
+	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	s1 := &Server{FloodRate: -1, History: 3}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 := joinCluster(t, &Server{FloodRate: -1, History: 3}, Cluster{URLs: proxy.url(), Name: "s2"})
+	ann := register(t, addr1, "ann")
+	xena := register(t, addr1, "xena")
+	bob := register(t, addr2, "bob")
+	xena.expect("^JOINED bob$")
+	waitFor(t, "s1 to hear that s2 has read the room", func() bool {
+		e := s1.cluster
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for node := range e.lastSeen {
+			if e.reached[node] < e.applied.Load() {
+				return false
+			}
+		}
+		return len(e.lastSeen) == 2
+	})
+
+	proxy.cut()
+	xena.send("QUIT")
+	ann.expect("^LEFT xena$")
+	for i := range 5 {
+		ann.send(fmt.Sprint("MSG ", i))
+		ann.expect(fmt.Sprintf("^MSG ann %d$", i))
+	}
+	s1.cluster.compact()
+	proxy.mend()
+
+	bob.expect("^LEFT xena$")
+	for i := range 5 {
+		bob.expect(fmt.Sprintf("^MSG ann %d$", i))
+	}
+	bob.send("LIST")
+	if got := bob.expect("^LIST "); got != "LIST ann bob" {
+		t.Errorf("on s2, LIST = %q, want %q", got, "LIST ann bob")
+	}
+}
+
+// A cutProxy passes TCP connections on to a NATS server, until cut closes
+// them all and refuses new ones, until mend.
+type cutProxy struct {
+	l      net.Listener
+	target string
+
+	mu    sync.Mutex
+	isCut bool
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{l: l, target: target}
+	t.Cleanup(func() {
+		l.Close()
+		p.cut()
+	})
+	go p.serve()
+	return p
+}
+
+func (p *cutProxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		u, err := net.Dial("tcp", p.target)
+		if p.isCut || err != nil {
+			c.Close()
+			p.mu.Unlock()
+			continue
+		}
+		p.conns = append(p.conns, c, u)
+		p.mu.Unlock()
+		go func() { io.Copy(u, c); u.Close() }()
+		go func() { io.Copy(c, u); c.Close() }()
+	}
+}
+
+func (p *cutProxy) url() string { return "nats://" + p.l.Addr().String() }
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isCut = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cutProxy) mend() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isCut = false
 }
