@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -394,6 +395,16 @@ func (e *cluster) caughtUp() { e.readyOnce.Do(func() { close(e.ready) }) }
 // submit queues rec, numbered in m's count, for the stream (see
 // publisher). It waits only while the queue is full.
 func (e *cluster) submit(m *member, rec record) error {
+	// A record is at most maxLine and a nick long, and headed by less
+	// than 64 bytes: only a NATS of a small max_payload needs the check.
+	if over := len(rec.text) + len(rec.nick) + 64 - e.maxMessage(); over > 0 {
+		if over := len(appendRecord(nil, rec)) - e.maxMessage(); over > 0 {
+			if rec.op != opLeave {
+				return errorf(CodeLineTooLong, fmt.Sprintf("the cluster's NATS takes messages of at most %d bytes: this one was dropped", e.nc.MaxPayload()))
+			}
+			rec.text = cutText(rec.text, len(rec.text)-over) // the reason: a leave must go
+		}
+	}
 	r := e.r
 	r.mu.Lock()
 	if rec.op != opLeave {
@@ -412,6 +423,23 @@ func (e *cluster) submit(m *member, rec record) error {
 	}
 	r.mu.Unlock()
 	return e.pub.add(m, rec)
+}
+
+// cutText returns s cut to at most n bytes, at the start of a rune.
+func cutText(s string, n int) string {
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:max(n, 0)]
+}
+
+// maxMessage returns the most bytes of records one NATS message may
+// hold: NATS refuses a message over its max_payload, headers included.
+func (e *cluster) maxMessage() int {
+	return min(maxBatchBytes, int(e.nc.MaxPayload())-1024)
 }
 
 // alive notes the heartbeat of a server, this one's included: "<node>

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"ircish/internal/natstest"
 
@@ -422,4 +423,24 @@ func (p *cutProxy) mend() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.isCut = false
+}
+
+// A line too long for the NATS's max_payload, which no NATS message can
+// carry, is refused, and those after it go on; a leave whose reason is
+// too long goes with the reason cut.
+func TestClusterRefusesLineOverMaxPayload(t *testing.T) {
+	ns := startNATS(t, func(o *server.Options) { o.MaxPayload = 2048 })
+	addr := joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	ann := register(t, addr, "ann")
+	bob := register(t, addr, "bob")
+	long := strings.Repeat("é", 1500) // 3,000 bytes, within -max-line
+	ann.send("MSG " + long)
+	ann.expect("^ERR LINE_TOO_LONG the cluster's NATS takes messages of at most 2048 bytes: this one was dropped$")
+	ann.send("MSG after")
+	bob.expect("^MSG ann after$")
+	ann.send("QUIT " + long)
+	left := bob.expect("^LEFT ann ")
+	if reason := strings.TrimPrefix(left, "LEFT ann "); !strings.HasPrefix(long, reason) || len(reason) < 500 || !utf8.ValidString(reason) {
+		t.Errorf("bob saw %q, want LEFT ann and the start of the reason, cut between runes", left)
+	}
 }

@@ -131,8 +131,7 @@ func (p *publisher) next() (*nats.Msg, int) {
 	data := appendRecord(nil, p.queue[0])
 	n := 1
 	if p.queue[0].op == opSay {
-		// NATS refuses a message over its max_payload, headers included.
-		limit := min(maxBatchBytes, int(p.e.nc.MaxPayload())-1024)
+		limit := p.e.maxMessage()
 		for ; n < len(p.queue) && n < maxBatch && p.queue[n].op == opSay; n++ {
 			more := appendRecord(data, p.queue[n])
 			if len(more) > limit {
