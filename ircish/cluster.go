@@ -47,13 +47,15 @@ const (
 // A server never heard from is lost once this server has listened for
 // heartbeats for startupListen. A server that has not heard its own
 // heartbeat for fenceAfter fences itself (see checkFence); the users of a
-// lost server are said to leave every lostEvery until they have.
+// lost server are said to leave every lostEvery until they have, by every
+// server that heard its own heartbeat within judgeWithin.
 const (
 	aliveEvery    = time.Second
 	fenceAfter    = 3 * time.Second
 	lostAfter     = 4 * time.Second
 	startupListen = 2500 * time.Millisecond
 	lostEvery     = 5 * time.Second
+	judgeWithin   = 2 * time.Second
 	compactEvery  = 10 * time.Second
 	reconnectWait = 500 * time.Millisecond
 )
@@ -235,15 +237,17 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 		return err
 	}
 	e.heard()
-	if err := e.clearLost(ctx); err != nil {
-		e.cons.Stop()
-		return err
-	}
 	e.pub = newPublisher(e)
 	e.tasks.Add(3)
 	go e.watch()
 	go e.compactor()
 	go e.pub.run()
+	if err := e.clearLost(ctx); err != nil {
+		close(e.stop)
+		e.tasks.Wait()
+		e.cons.Stop()
+		return err
+	}
 	return nil
 }
 
@@ -557,8 +561,15 @@ func (e *cluster) checkFence(stuck bool) {
 // leaveLost publishes, for each user of a server lost, that it left.
 // Every server does, every lostEvery for as long as the user is in the
 // room: the stream keeps one record per user (see publish), and the fold
-// makes any other nothing.
+// makes any other nothing. A server that has not heard its own heartbeat
+// within judgeWithin may be the one cut off: it judges no other.
 func (e *cluster) leaveLost() {
+	e.mu.Lock()
+	cutOff := time.Since(e.lastSeen[e.id]) > judgeWithin
+	e.mu.Unlock()
+	if cutOff {
+		return
+	}
 	e.r.mu.Lock()
 	var ids []memberID
 	for _, p := range e.r.state.people {
@@ -623,7 +634,7 @@ func (e *cluster) compact() {
 	e.r.mu.Unlock()
 	e.mu.Lock()
 	for node, seen := range e.lastSeen {
-		if time.Since(seen) < lostAfter {
+		if node != e.id && time.Since(seen) < lostAfter {
 			keptFrom = min(keptFrom, e.reached[node]+1)
 		}
 	}

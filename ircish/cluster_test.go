@@ -4,17 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"ircish/internal/natstest"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -443,4 +446,44 @@ func TestClusterRefusesLineOverMaxPayload(t *testing.T) {
 	if reason := strings.TrimPrefix(left, "LEFT ann "); !strings.HasPrefix(long, reason) || len(reason) < 500 || !utf8.ValidString(reason) {
 		t.Errorf("bob saw %q, want LEFT ann and the start of the reason, cut between runes", left)
 	}
+}
+
+// A server says the users of a server it has not heard from have left,
+// but only while it hears its own heartbeat: one that does not may be
+// the one cut off, as when it is cut off within seconds of starting,
+// before it has heard the others (startupListen) and before it fences
+// itself (fenceAfter).
+func TestClusterCutOffJudgesNoOne(t *testing.T) {
+	for _, tc := range []struct {
+		selfHeard time.Duration // ago
+		want      int           // leaves published
+	}{
+		{selfHeard: 0, want: 1},
+		{selfHeard: judgeWithin + 500*time.Millisecond, want: 0},
+	} {
+		r := newRoom(10)
+		ann := memberID{"other", 1}
+		r.state.apply(record{op: opJoin, id: ann, nick: "ann"})
+		js := &publishRecorder{}
+		e := &cluster{r: r, log: slog.New(slog.DiscardHandler), id: "self", js: js,
+			listening: time.Now().Add(-time.Minute), // "other" never heard: lost
+			lastSeen:  map[string]time.Time{"self": time.Now().Add(-tc.selfHeard)},
+			names:     make(map[string]string), proposed: make(map[string]time.Time)}
+		e.leaveLost()
+		if len(js.subjects) != tc.want {
+			t.Errorf("own heartbeat heard %v ago: leaves published on %q, want %d", tc.selfHeard, js.subjects, tc.want)
+		}
+	}
+}
+
+// A publishRecorder is a JetStream that notes the subjects of the
+// messages published asynchronously, and has no other method.
+type publishRecorder struct {
+	jetstream.JetStream
+	subjects []string
+}
+
+func (p *publishRecorder) PublishMsgAsync(msg *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	p.subjects = append(p.subjects, msg.Subject)
+	return nil, nil
 }
