@@ -199,8 +199,12 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 		return err
 	}
 	var cons jetstream.Consumer
+	var firstKept uint64 // the stream seq of the first message it keeps
 	err = retry(ctx, func(ctx context.Context) error {
 		if e.stream, err = e.openStream(ctx, replicas); err != nil {
+			return err
+		}
+		if firstKept, err = e.firstKept(ctx); err != nil {
 			return err
 		}
 		cons, err = e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
@@ -215,7 +219,7 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	info := e.stream.CachedInfo()
 	e.replicas = info.Config.Replicas
 	e.r.mu.Lock()
-	e.r.state.history.gone = int64(info.State.FirstSeq)<<batchBits - 1
+	e.r.state.history.gone = int64(firstKept)<<batchBits - 1
 	e.r.mu.Unlock()
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
@@ -269,6 +273,27 @@ func (e *cluster) openStream(ctx context.Context, replicas int) (jetstream.Strea
 		return e.js.Stream(ctx, streamName)
 	}
 	return stream, err
+}
+
+// firstKept returns the stream seq of the first message said that the
+// stream keeps; if it keeps none, of the next. Messages before it are
+// gone, for HISTORY.
+func (e *cluster) firstKept(ctx context.Context) (uint64, error) {
+	info, err := e.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if info.State.Msgs == 0 {
+		return info.State.FirstSeq, nil
+	}
+	msg, err := e.stream.GetMsg(ctx, info.State.FirstSeq, jetstream.WithGetMsgSubject(sayingsSubject))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return info.State.LastSeq + 1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return msg.Sequence, nil
 }
 
 // retry calls f until it succeeds, fails for want of JetStream, or ctx
