@@ -182,10 +182,11 @@ type cluster struct {
 	reached   map[string]int64     // by node: the stream seq it had applied, as it last said
 	names     map[string]string    // by node: its name, for the log
 	proposed  map[string]time.Time // by node: when its users were last said to leave
-	departed  []departure          // members gone, whose subjects are to go
+	departed  []departure          // members gone, whose subjects are to go (see isLast)
 }
 
-// A departure is a member who left, and the seq of its leaving.
+// A departure is a member gone for good (see isLast), and the seq of its
+// last record.
 type departure struct {
 	id  memberID
 	seq int64
@@ -402,7 +403,7 @@ func (e *cluster) receive(msg jetstream.Msg) {
 		}
 		rec.seq, rec.at = seq, md.Timestamp
 		seq++
-		if ev := e.r.apply(rec); ev.op == opLeave {
+		if ev := e.r.apply(rec); isLast(rec, ev) {
 			left = append(left, departure{rec.id, rec.seq})
 		}
 	}
@@ -416,6 +417,13 @@ func (e *cluster) receive(msg jetstream.Msg) {
 	if md.NumPending == 0 {
 		e.caughtUp()
 	}
+}
+
+// isLast reports whether rec, which did ev, is the last record of its
+// member: a leave (of a member present or not), or a join refused, as a
+// client that asks again for a nick is another member.
+func isLast(rec record, ev event) bool {
+	return rec.op == opLeave || rec.op == opJoin && ev.op == opRefuse
 }
 
 // caughtUp notes that the stream has been read to its end.

@@ -221,6 +221,47 @@ func TestClusterCompaction(t *testing.T) {
 	}
 }
 
+// A client refused a nick, which then asks for another one, and one whose
+// join timed out and was undone, leave nothing in the stream after
+// compaction: each try is a member of its own, gone for good.
+func TestClusterCompactionDeletesRefusedJoins(t *testing.T) {
+	ns := startNATS(t, nil)
+	s := &Server{FloodRate: -1, History: 3}
+	addr := joinCluster(t, s, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	register(t, addr, "ann")
+	c := dial(t, addr, "retry")
+	for range 3 {
+		c.send("NICK ann")
+		c.expect("^ERR NICK_IN_USE ")
+	}
+	c.send("NICK bea")
+	c.expect("^JOINED bea$")
+	c.send("QUIT")
+	c.closed()
+	// The leave that undoes a join nobody answered in time.
+	s.room.engine.submit(&member{conn: 99}, record{op: opLeave, id: memberID{s.cluster.id, 99}, text: reasonLost})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if n := s.cluster.pub.flush(ctx); n > 0 {
+		t.Fatalf("%d records not published", n)
+	}
+	info, err := s.cluster.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every record to be applied", func() bool { return s.cluster.applied.Load() >= int64(info.State.LastSeq) })
+
+	s.cluster.compact()
+	info, err = s.cluster.stream.Info(ctx, jetstream.WithSubjectFilter("ircish.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	annSubject := memberSubject(memberID{s.cluster.id, 1})
+	if len(info.State.Subjects) != 1 || info.State.Subjects[annSubject] != 1 {
+		t.Errorf("after compaction the stream holds %v, want %s=1 only", info.State.Subjects, annSubject)
+	}
+}
+
 // A server cuts its batches of messages to what its NATS server takes:
 // with a max_payload of 64 KiB, a burst of long lines, which would make a
 // larger batch, all reaches the room, in order.
