@@ -109,7 +109,7 @@ func (r *room) join(out *outbox, nick string, seqs bool) (*member, error) {
 	r.mu.Unlock()
 	if err := r.ask(m, record{op: opJoin, id: r.idOf(m), nick: nick}); err != nil {
 		r.mu.Lock()
-		delete(r.local, m.conn)
+		r.forget(m) // a join that timed out may have been applied meanwhile
 		r.mu.Unlock()
 		if err == errNoAnswer { // the join may yet be applied: undo it then
 			r.engine.submit(m, record{op: opLeave, id: r.idOf(m), text: reasonLost})

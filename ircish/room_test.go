@@ -2,6 +2,7 @@ package ircish
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -133,4 +134,38 @@ func TestCloseStopsTheHandOuts(t *testing.T) {
 	if r.timer.Stop() {
 		t.Error("after close, a hand-out is still due")
 	}
+}
+
+// A join that times out, and that the room applies just then, leaves no
+// member behind: the client is not handed the room's lines while it has
+// no nick, nor twice once it has one again.
+func TestTimedOutJoinLeavesNoMember(t *testing.T) {
+	r := newRoom(0)
+	r.engine = lateEngine{r}
+	mine, peer := net.Pipe()
+	t.Cleanup(func() { mine.Close(); peer.Close() })
+	go io.Copy(io.Discard, peer)
+	if _, err := r.join(newOutbox(mine, 1<<20, time.Minute), "ann", false); err != errNoAnswer {
+		t.Fatalf("join: %v, want errNoAnswer", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.members) != 0 || len(r.local) != 0 || len(r.state.people) != 0 {
+		t.Errorf("after a join that timed out, the room has %d members, %d here, %d people; want none", len(r.members), len(r.local), len(r.state.people))
+	}
+}
+
+// A lateEngine applies every record, and answers a join as if it had
+// timed out (errNoAnswer): as a cluster does when the record is applied
+// just as the wait for it ends.
+type lateEngine struct{ r *room }
+
+func (e lateEngine) submit(m *member, rec record) error {
+	e.r.mu.Lock()
+	defer e.r.mu.Unlock()
+	e.r.apply(rec)
+	if rec.op == opJoin {
+		return errNoAnswer
+	}
+	return nil
 }
