@@ -557,9 +557,7 @@ func (e *cluster) compactor() {
 		case <-e.stop:
 			return
 		}
-		if !e.fenced.Load() && e.compacts() {
-			e.compact()
-		}
+		e.tidy()
 	}
 }
 
@@ -647,6 +645,18 @@ func (e *cluster) compacts() bool {
 	return true
 }
 
+// tidy compacts the stream if this server is the one to. Else it forgets
+// the departures before its history: the server that compacts deletes
+// their subjects itself, and this one keeps those it would still have to,
+// should it take over.
+func (e *cluster) tidy() {
+	if !e.fenced.Load() && e.compacts() {
+		e.compact()
+		return
+	}
+	e.takeDeparted(e.historyStart())
+}
+
 // compact deletes from the stream the messages said before the oldest
 // one still kept (see ring), and the subjects of members who left before
 // it: what remains still gives every server that reads it the room as it
@@ -656,15 +666,8 @@ func (e *cluster) compacts() bool {
 func (e *cluster) compact() {
 	ctx, cancel := context.WithTimeout(e.ctx, compactEvery)
 	defer cancel()
-	// Stream seqs: the stream keeps messages from keptFrom on; all is
-	// applied up to applied.
-	applied := e.applied.Load()
-	e.r.mu.Lock()
-	keptFrom := applied + 1
-	if h := &e.r.state.history; len(h.entries) > 0 {
-		keptFrom = h.at(0).seq >> batchBits
-	}
-	e.r.mu.Unlock()
+	// The stream keeps messages from the stream seq keptFrom on.
+	keptFrom := e.historyStart()
 	e.mu.Lock()
 	for node, seen := range e.lastSeen {
 		if node != e.id && time.Since(seen) < lostAfter {
@@ -677,19 +680,41 @@ func (e *cluster) compact() {
 		e.log.Warn("compaction failed", slog.Any("err", err))
 		return
 	}
-	e.mu.Lock()
-	var gone []departure
-	for len(e.departed) > 0 && e.departed[0].seq>>batchBits < keptFrom {
-		gone = append(gone, e.departed[0])
-		e.departed = e.departed[1:]
-	}
-	e.mu.Unlock()
-	for _, d := range gone {
+	gone := e.takeDeparted(keptFrom)
+	for i, d := range gone {
 		if err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(memberSubject(d.id))); err != nil {
 			e.log.Warn("compaction failed", slog.Any("err", err))
+			e.mu.Lock()
+			e.departed = append(gone[i:], e.departed...) // for the next time
+			e.mu.Unlock()
 			return
 		}
 	}
+}
+
+// historyStart returns the stream seq of the oldest message in history,
+// or the next to apply if it has none.
+func (e *cluster) historyStart() int64 {
+	e.r.mu.Lock()
+	defer e.r.mu.Unlock()
+	if h := &e.r.state.history; len(h.entries) > 0 {
+		return h.at(0).seq >> batchBits
+	}
+	return e.applied.Load() + 1
+}
+
+// takeDeparted takes from e.departed the departures before the stream
+// seq before, and returns them.
+func (e *cluster) takeDeparted(before int64) []departure {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := 0
+	for i < len(e.departed) && e.departed[i].seq>>batchBits < before {
+		i++
+	}
+	gone := slices.Clone(e.departed[:i])
+	e.departed = slices.Delete(e.departed, 0, i)
+	return gone
 }
 
 // close waits until the records submitted are in the stream, or ctx ends,

@@ -382,17 +382,7 @@ func TestClusterCompactionWaitsForLaggingServer(t *testing.T) {
 	xena := register(t, addr1, "xena")
 	bob := register(t, addr2, "bob")
 	xena.expect("^JOINED bob$")
-	waitFor(t, "s1 to hear that s2 has read the room", func() bool {
-		e := s1.cluster
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for node := range e.lastSeen {
-			if e.reached[node] < e.applied.Load() {
-				return false
-			}
-		}
-		return len(e.lastSeen) == 2
-	})
+	waitHeardCaughtUp(t, s1, 2)
 
 	proxy.cut()
 	xena.send("QUIT")
@@ -536,4 +526,52 @@ type publishRecorder struct {
 func (p *publishRecorder) PublishMsgAsync(msg *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	p.subjects = append(p.subjects, msg.Subject)
 	return nil, nil
+}
+
+// Every server forgets the users who left before its history, in time,
+// not only the one that compacts: a server that ran for months with its
+// list of them growing would run out of memory.
+func TestClusterForgetsDepartures(t *testing.T) {
+	ns := startNATS(t, nil)
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3}
+	addr := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	joinCluster(t, s2, Cluster{URLs: ns.ClientURL(), Name: "s2"})
+	ann := register(t, addr, "ann")
+	for i := range 3 {
+		c := register(t, addr, fmt.Sprint("u", i))
+		c.send("QUIT")
+		ann.expect(fmt.Sprintf("^LEFT u%d$", i))
+	}
+	for i := range 5 {
+		ann.send(fmt.Sprint("MSG ", i))
+		ann.expect(fmt.Sprintf("^MSG ann %d$", i))
+	}
+	waitHeardCaughtUp(t, s1, 2)
+	waitHeardCaughtUp(t, s2, 2)
+	for _, s := range []*Server{s1, s2} {
+		s.cluster.tidy()
+		s.cluster.mu.Lock()
+		left := len(s.cluster.departed)
+		s.cluster.mu.Unlock()
+		if left != 0 {
+			t.Errorf("%s (compacts: %t) still keeps %d departures", s.cluster.name, s.cluster.compacts(), left)
+		}
+	}
+}
+
+// waitHeardCaughtUp waits until s has heard, from each of the n servers of
+// its cluster, that it has applied all that s has.
+func waitHeardCaughtUp(t *testing.T, s *Server, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%s to hear %d servers say they have applied all it has", s.cluster.name, n), func() bool {
+		e := s.cluster
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for node := range e.lastSeen {
+			if e.reached[node] < e.applied.Load() {
+				return false
+			}
+		}
+		return len(e.lastSeen) == n
+	})
 }
