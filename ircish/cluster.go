@@ -325,8 +325,11 @@ func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer) error 
 		case <-e.ready:
 			return nil
 		case <-tick.C:
-			// In case compaction deleted the last records on the way.
-			if info, err := cons.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+			// In case compaction deleted the last records on the way: the
+			// consumer has none left to deliver, and all it delivered (its
+			// client may hold some still) is applied.
+			info, err := cons.Info(ctx)
+			if err == nil && info.NumPending == 0 && e.applied.Load() >= int64(info.Delivered.Stream) {
 				e.caughtUp()
 			}
 		case <-ctx.Done():
