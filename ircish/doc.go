@@ -50,9 +50,9 @@
 // message at a time; the watch sends heartbeats, fences the server when
 // it stops hearing its own or its records wait too long for the stream,
 // and has the users of lost servers leave; and the compactor compacts the
-// stream. A
-// client's goroutine queues its records for the publisher and, for a
-// join, rename or whisper, waits for its verdict.
+// stream, or, on the servers that do not, forgets the users gone. A
+// client's goroutine queues its records for the publisher and, for a join,
+// rename or whisper, waits for its verdict.
 //
 // The Server's own mutex guards its listeners, its set of connections, its
 // per-IP counters and its refusals (how many are being told why, and the
