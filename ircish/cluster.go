@@ -454,7 +454,7 @@ func (e *cluster) submit(m *member, rec record) error {
 		}
 	}
 	if m.wait == nil {
-		m.wait = &waiter{verdict: make(chan error, 1)}
+		m.wait = &waiter{verdict: make(chan verdict, 1)}
 	}
 	m.wait.sent++
 	rec.n = m.wait.sent

@@ -72,11 +72,18 @@ type waiter struct {
 	sent uint64 // records the member made
 	// verdict gets what became of the member's last join, rename or
 	// whisper, once its record is applied.
-	verdict chan error
+	verdict chan verdict
 	// unapplied counts the member's messages not applied yet, and caughtUp,
 	// if not nil, is closed when none is left (see lockCaughtUp).
 	unapplied int
 	caughtUp  chan struct{}
+}
+
+// A verdict is what became of a member's record: the error it was
+// refused with, or nil; n is the record's number in the member's count.
+type verdict struct {
+	n   uint64
+	err error
 }
 
 // newRoom returns a room that keeps the last keep messages for HISTORY,
@@ -154,15 +161,24 @@ func (r *room) ask(m *member, rec record) error {
 	if err := r.engine.submit(m, rec); err != nil || m.wait == nil {
 		return err
 	}
-	select {
-	case err := <-m.wait.verdict:
-		return err
-	case <-m.out.failed():
-		return errSilenced
-	case <-r.done:
-		return errSilenced
-	case <-time.After(askTimeout):
-		return errNoAnswer
+	r.mu.Lock()
+	n := m.wait.sent // rec's: a member's client makes one record at a time
+	r.mu.Unlock()
+	timeout := time.After(askTimeout)
+	for {
+		select {
+		case v := <-m.wait.verdict:
+			// One on an earlier record, whose wait timed out, is no answer.
+			if v.n == n {
+				return v.err
+			}
+		case <-m.out.failed():
+			return errSilenced
+		case <-r.done:
+			return errSilenced
+		case <-timeout:
+			return errNoAnswer
+		}
 	}
 }
 
@@ -233,7 +249,7 @@ func (r *room) apply(rec record) event {
 	switch rec.op {
 	case opJoin, opRename, opWhisper:
 		if m.wait != nil {
-			m.wait.tell(verdictOf(m, ev))
+			m.wait.tell(verdict{rec.n, verdictOf(m, ev)})
 		}
 	case opSay:
 		r.applied(m)
@@ -267,12 +283,12 @@ func verdictOf(m *member, ev event) error {
 
 // tell gives m the verdict on its last join, rename or whisper. One left
 // untaken, after a timeout, is replaced.
-func (w *waiter) tell(err error) {
+func (w *waiter) tell(v verdict) {
 	select {
 	case <-w.verdict:
 	default:
 	}
-	w.verdict <- err
+	w.verdict <- v
 }
 
 // whispered sends a whisper line to its target and to its sender, if they

@@ -169,3 +169,35 @@ func (e lateEngine) submit(m *member, rec record) error {
 	}
 	return nil
 }
+
+// A verdict that comes after its wait timed out is not taken for the
+// verdict on the member's next record.
+func TestLateVerdictIsNotTheNext(t *testing.T) {
+	r := newRoom(0)
+	r.engine = queueEngine{}
+	m := &member{conn: 1, out: newOutbox(nil, 10, time.Minute)}
+	// The verdict on the member's first record, whose wait timed out.
+	m.wait = &waiter{sent: 1, verdict: make(chan verdict, 1)}
+	m.wait.tell(verdict{1, errorf(CodeNoSuchUser, "no user named bob is here")})
+
+	answer := make(chan error, 1)
+	go func() { answer <- r.ask(m, record{op: opRename, nick: "ann2"}) }()
+	select {
+	case err := <-answer:
+		t.Fatalf("ask returned %v at once: the verdict on the record before", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	m.wait.tell(verdict{2, nil})
+	if err := <-answer; err != nil {
+		t.Errorf("ask: %v, want the verdict on its own record, nil", err)
+	}
+}
+
+// A queueEngine numbers a member's records, as a cluster does, and leaves
+// their verdicts to the test.
+type queueEngine struct{}
+
+func (queueEngine) submit(m *member, _ record) error {
+	m.wait.sent++
+	return nil
+}
