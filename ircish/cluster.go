@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -87,11 +88,18 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		onFence:  s.fence,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	// NATS refusing this server ends the wait to join at once: trying
+	// again will not help until an operator acts.
+	ctx, refuse := context.WithCancelCause(ctx)
+	defer refuse(nil)
 	// warnNew logs a failure NATS reports, unless it has been logged since
 	// this server last connected: NATS that refuses it says so at every
 	// try. nats.go calls the handlers one at a time.
 	logged := make(map[string]bool)
 	warnNew := func(msg string, err error) {
+		if refusal(err) {
+			refuse(err)
+		}
 		if !logged[err.Error()] {
 			logged[err.Error()] = true
 			e.log.Warn(msg, slog.Any("err", err))
@@ -136,7 +144,11 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	e.nc = nc
 	if err := e.start(ctx, max(1, c.Replicas)); err != nil {
 		if !nc.IsConnected() {
-			err = fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, cmp.Or(nc.LastError(), err))
+			why := nc.LastError()
+			if cause := context.Cause(ctx); refusal(cause) {
+				why = cause
+			}
+			err = fmt.Errorf("cannot connect to NATS at %s: %w", c.URLs, cmp.Or(why, err))
 		}
 		e.cancel()
 		nc.Close()
@@ -149,6 +161,16 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	e.log.Info("joined cluster", slog.String("nats", nc.ConnectedUrlRedacted()), slog.String("node", c.Name),
 		slog.String("id", e.id), slog.Int("replicas", e.replicas), slog.Int("users", len(s.room.state.people)))
 	return nil
+}
+
+// refusal reports whether err is NATS refusing this server: its
+// credentials, or the certificate of NATS, which this server does not
+// trust.
+func refusal(err error) bool {
+	var untrusted *tls.CertificateVerificationError
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired) ||
+		errors.As(err, &untrusted)
 }
 
 // A cluster is the room's engine in a cluster: a NATS JetStream stream

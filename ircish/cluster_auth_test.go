@@ -182,14 +182,19 @@ func (*refusalCounter) Debugf(string, ...any)  {}
 func (*refusalCounter) Tracef(string, ...any)  {}
 
 // wantJoinError checks that a server cannot join c, with an error that
-// says want.
+// says want, and that it says so as soon as NATS has refused it, rather
+// than once its wait for NATS is over.
 func wantJoinError(t *testing.T, c Cluster, want string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
+	start := time.Now()
 	err := new(Server).JoinCluster(ctx, c)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("JoinCluster: got error %v, want one that says %q", err, want)
+	}
+	if took := time.Since(start); took > waitTimeout/2 {
+		t.Errorf("JoinCluster took %v to give up, most of its wait of %v", took.Round(time.Millisecond), waitTimeout)
 	}
 }
 
