@@ -88,16 +88,18 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		onFence:  s.fence,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	// NATS refusing this server ends the wait to join at once: trying
-	// again will not help until an operator acts.
+	// NATS refusing this server ends the wait to join at once, if there
+	// is no other NATS to try: trying again will not help until an
+	// operator acts.
 	ctx, refuse := context.WithCancelCause(ctx)
 	defer refuse(nil)
 	// warnNew logs a failure NATS reports, unless it has been logged since
 	// this server last connected: NATS that refuses it says so at every
 	// try. nats.go calls the handlers one at a time.
 	logged := make(map[string]bool)
+	oneURL := !strings.Contains(c.URLs, ",")
 	warnNew := func(msg string, err error) {
-		if refusal(err) {
+		if refusal(err) && oneURL { // another may take this server
 			refuse(err)
 		}
 		if !logged[err.Error()] {
@@ -247,6 +249,9 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
 	}
+	// Heard from while it reads the stream, this server has compaction
+	// keep what it has yet to read (see keptFrom, readToEnd).
+	e.beat()
 	if info.State.Msgs == 0 {
 		e.caughtUp()
 	}
@@ -270,6 +275,7 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	go e.compactor()
 	go e.pub.run()
 	if err := e.clearLost(ctx); err != nil {
+		e.cancel()
 		close(e.stop)
 		e.tasks.Wait()
 		e.cons.Stop()
@@ -349,9 +355,16 @@ func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer) error 
 		case <-tick.C:
 			// In case compaction deleted the last records on the way: the
 			// consumer has none left to deliver, and all it delivered (its
-			// client may hold some still) is applied.
+			// client may hold some still) is applied, or the stream is
+			// empty.
+			e.beat()
 			info, err := cons.Info(ctx)
-			if err == nil && info.NumPending == 0 && e.applied.Load() >= int64(info.Delivered.Stream) {
+			if err != nil || info.NumPending > 0 {
+				break
+			}
+			if e.applied.Load() >= int64(info.Delivered.Stream) {
+				e.caughtUp()
+			} else if stream, err := e.stream.Info(ctx); err == nil && stream.State.Msgs == 0 {
 				e.caughtUp()
 			}
 		case <-ctx.Done():
@@ -498,22 +511,33 @@ func cutText(s string, n int) string {
 	return s[:max(n, 0)]
 }
 
+// msgHeaderRoom is room for a message's headers: its id, in fewer than
+// 64 bytes.
+const msgHeaderRoom = 128
+
 // maxMessage returns the most bytes of records one NATS message may
 // hold: NATS refuses a message over its max_payload, headers included.
 func (e *cluster) maxMessage() int {
-	return min(maxBatchBytes, int(e.nc.MaxPayload())-1024)
+	return min(maxBatchBytes, int(e.nc.MaxPayload())-msgHeaderRoom)
+}
+
+// beat sends this server's heartbeat: see alive.
+func (e *cluster) beat() {
+	e.nc.Publish(aliveSubject, fmt.Appendf(nil, "%s %d %s", e.id, e.applied.Load(), e.name))
 }
 
 // alive notes the heartbeat of a server, this one's included: "<node>
 // <applied> <name>", applied being the stream seq of the last message it
 // applied.
 func (e *cluster) alive(msg *nats.Msg) {
-	node, rest, _ := strings.Cut(string(msg.Data), " ")
-	applied, name, _ := strings.Cut(rest, " ")
-	seq, err := strconv.ParseInt(applied, 10, 64)
-	if err != nil {
-		e.log.Error("bad heartbeat", slog.String("data", string(msg.Data)))
-		return
+	node, name, _ := strings.Cut(string(msg.Data), " ")
+	// From a server of an earlier version, "<node> <name>": compaction
+	// keeps all for it (reached 0) until it is gone or upgraded.
+	var seq int64
+	if applied, rest, ok := strings.Cut(name, " "); ok {
+		if n, err := strconv.ParseInt(applied, 10, 64); err == nil {
+			seq, name = n, rest
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -555,7 +579,7 @@ func (e *cluster) watch() {
 	tick := time.NewTicker(aliveEvery)
 	defer tick.Stop()
 	for {
-		e.nc.Publish(aliveSubject, fmt.Appendf(nil, "%s %d %s", e.id, e.applied.Load(), e.name))
+		e.beat()
 		e.checkFence(e.pub.stuck())
 		if !e.fenced.Load() {
 			e.leaveLost()
@@ -671,15 +695,17 @@ func (e *cluster) compacts() bool {
 }
 
 // tidy compacts the stream if this server is the one to. Else it forgets
-// the departures before its history: the server that compacts deletes
-// their subjects itself, and this one keeps those it would still have to,
-// should it take over.
+// the departures that one deletes the subjects of, as it uses the same
+// bound (keptFrom); it keeps those it would still have to delete, should
+// it take over.
 func (e *cluster) tidy() {
-	if !e.fenced.Load() && e.compacts() {
+	switch {
+	case e.fenced.Load(): // it may be the one to compact, once back
+	case e.compacts():
 		e.compact()
-		return
+	default:
+		e.takeDeparted(e.keptFrom())
 	}
-	e.takeDeparted(e.historyStart())
 }
 
 // compact deletes from the stream the messages said before the oldest
@@ -691,15 +717,7 @@ func (e *cluster) tidy() {
 func (e *cluster) compact() {
 	ctx, cancel := context.WithTimeout(e.ctx, compactEvery)
 	defer cancel()
-	// The stream keeps messages from the stream seq keptFrom on.
-	keptFrom := e.historyStart()
-	e.mu.Lock()
-	for node, seen := range e.lastSeen {
-		if node != e.id && time.Since(seen) < lostAfter {
-			keptFrom = min(keptFrom, e.reached[node]+1)
-		}
-	}
-	e.mu.Unlock()
+	keptFrom := e.keptFrom()
 	err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(sayingsSubject), jetstream.WithPurgeSequence(uint64(keptFrom)))
 	if err != nil {
 		e.log.Warn("compaction failed", slog.Any("err", err))
@@ -717,15 +735,24 @@ func (e *cluster) compact() {
 	}
 }
 
-// historyStart returns the stream seq of the oldest message in history,
-// or the next to apply if it has none.
-func (e *cluster) historyStart() int64 {
+// keptFrom returns the stream seq from which on compaction keeps the
+// stream: that of the oldest message in history (or the next to apply if
+// it has none), unless a server heard from lately has yet to apply it.
+func (e *cluster) keptFrom() int64 {
 	e.r.mu.Lock()
-	defer e.r.mu.Unlock()
+	from := e.applied.Load() + 1
 	if h := &e.r.state.history; len(h.entries) > 0 {
-		return h.at(0).seq >> batchBits
+		from = h.at(0).seq >> batchBits
 	}
-	return e.applied.Load() + 1
+	e.r.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for node, seen := range e.lastSeen {
+		if node != e.id && time.Since(seen) < lostAfter {
+			from = min(from, e.reached[node]+1)
+		}
+	}
+	return from
 }
 
 // takeDeparted takes from e.departed the departures before the stream

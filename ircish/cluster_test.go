@@ -575,3 +575,81 @@ func waitHeardCaughtUp(t *testing.T, s *Server, n int) {
 		return len(e.lastSeen) == n
 	})
 }
+
+// Heartbeats say each server's applied stream seq and name; one from a
+// server of the version before, without the seq, still counts it as
+// heard, and has compaction keep all for it.
+func TestClusterHeartbeats(t *testing.T) {
+	e := &cluster{log: slog.New(slog.DiscardHandler), id: "self", lastSeen: make(map[string]time.Time),
+		reached: make(map[string]int64), names: make(map[string]string)}
+	for _, tc := range []struct {
+		data, node, name string
+		reached          int64
+	}{
+		{"a1 42 host:13001", "a1", "host:13001", 42},
+		{"a2 7 a name with spaces", "a2", "a name with spaces", 7},
+		{"a3 host:13003", "a3", "host:13003", 0},
+		{"a4 0", "a4", "0", 0},
+	} {
+		e.alive(&nats.Msg{Data: []byte(tc.data)})
+		if _, heard := e.lastSeen[tc.node]; !heard || e.names[tc.node] != tc.name || e.reached[tc.node] != tc.reached {
+			t.Errorf("heartbeat %q: heard %t, name %q, reached %d; want heard, %q, %d",
+				tc.data, heard, e.names[tc.node], e.reached[tc.node], tc.name, tc.reached)
+		}
+	}
+}
+
+// A fenced server may be the one to compact once it is back: it forgets
+// none of the departures whose subjects it will have to delete then.
+func TestClusterFencedKeepsDepartures(t *testing.T) {
+	e := &cluster{r: newRoom(10), id: "self", lastSeen: map[string]time.Time{}, reached: map[string]int64{},
+		departed: []departure{{memberID{"self", 1}, 1 << batchBits}}}
+	e.applied.Store(5)
+	e.fenced.Store(true)
+	e.tidy() // were it to compact, with no stream here, it would panic
+	if len(e.departed) != 1 {
+		t.Errorf("a fenced server forgot departures: %v left", e.departed)
+	}
+}
+
+// With a NATS max_payload as small as 1 KiB, records still fit: users
+// join and talk.
+func TestClusterSmallMaxPayload(t *testing.T) {
+	ns := startNATS(t, func(o *server.Options) { o.MaxPayload = 1024 })
+	addr := joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	ann := register(t, addr, "ann")
+	ann.send("MSG " + strings.Repeat("x", 700))
+	ann.expect("^MSG ann x{700}$")
+}
+
+// A starting server whose stream compaction empties before it reads it
+// still gets to the end of it.
+func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
+	ns := startNATS(t, nil)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	e := &cluster{r: newRoom(10), log: slog.New(slog.DiscardHandler), nc: nc, js: js, ready: make(chan struct{})}
+	e.stream, err = e.openStream(ctx, 1)
+	check(t, err)
+	gone := memberID{"aaaaaaaaaaaa", 1}
+	for _, rec := range []record{{op: opJoin, id: gone, n: 1, nick: "xena"}, {op: opLeave, id: gone, n: 2}} {
+		_, err := js.Publish(ctx, memberSubject(gone), appendRecord(nil, rec))
+		check(t, err)
+	}
+	cons, err := e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	check(t, err)
+	check(t, e.stream.Purge(ctx, jetstream.WithPurgeSubject(memberSubject(gone)))) // as compaction does
+	cc, err := cons.Consume(e.receive)
+	check(t, err)
+	defer cc.Stop()
+	if err := e.readToEnd(ctx, cons); err != nil {
+		t.Errorf("readToEnd: %v", err)
+	}
+}

@@ -118,7 +118,7 @@ func (r *room) join(out *outbox, nick string, seqs bool) (*member, error) {
 		r.mu.Lock()
 		r.forget(m) // a join that timed out may have been applied meanwhile
 		r.mu.Unlock()
-		if err == errNoAnswer { // the join may yet be applied: undo it then
+		if err == errNoAnswer || err == errSilenced { // the join may yet be applied: undo it then
 			r.engine.submit(m, record{op: opLeave, id: r.idOf(m), text: reasonLost})
 		}
 		return nil, err
