@@ -127,7 +127,9 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			warnNew("nats error", err)
 		}),
+		nats.ConnectHandler(func(nc *nats.Conn) { e.maxPayload.Store(nc.MaxPayload()) }),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			e.maxPayload.Store(nc.MaxPayload())
 			clear(logged)
 			e.log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
 			e.heard()
@@ -156,6 +158,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		nc.Close()
 		return err
 	}
+	e.maxPayload.Store(nc.MaxPayload())
 	s.room.mu.Lock()
 	s.room.engine, s.room.node = e, e.id
 	s.room.mu.Unlock()
@@ -178,27 +181,30 @@ func refusal(err error) bool {
 // A cluster is the room's engine in a cluster: a NATS JetStream stream
 // orders the records, and a consumer applies them in its order.
 type cluster struct {
-	r         *room
-	log       *slog.Logger
-	id        string // this server's node in member ids and subjects
-	name      string
-	replicas  int // the stream's
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	stream    jetstream.Stream
-	cons      jetstream.ConsumeContext
-	sub       *nats.Subscription
-	fenced    atomic.Bool // cut off from NATS or the stream: clients refused
-	onFence   func()      // tells the clients to go, as the fence begins
-	pub       *publisher
-	applied   atomic.Int64  // the stream seq of the last message applied
-	ready     chan struct{} // closed once the stream is read up to its end
-	readyOnce sync.Once
-	closeOnce sync.Once
-	stop      chan struct{}   // closed by close
-	ctx       context.Context // canceled by close, for the calls to NATS under way
-	cancel    context.CancelFunc
-	tasks     sync.WaitGroup
+	r        *room
+	log      *slog.Logger
+	id       string // this server's node in member ids and subjects
+	name     string
+	replicas int // the stream's
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	cons     jetstream.ConsumeContext
+	sub      *nats.Subscription
+	fenced   atomic.Bool // cut off from NATS or the stream: clients refused
+	// maxPayload is the NATS server's max_payload, as it last said: asking
+	// nats.go waits for its connection's lock, held while it reconnects.
+	maxPayload atomic.Int64
+	onFence    func() // tells the clients to go, as the fence begins
+	pub        *publisher
+	applied    atomic.Int64  // the stream seq of the last message applied
+	ready      chan struct{} // closed once the stream is read up to its end
+	readyOnce  sync.Once
+	closeOnce  sync.Once
+	stop       chan struct{}   // closed by close
+	ctx        context.Context // canceled by close, for the calls to NATS under way
+	cancel     context.CancelFunc
+	tasks      sync.WaitGroup
 
 	mu        sync.Mutex
 	listening time.Time            // since when heartbeats are heard
@@ -475,7 +481,7 @@ func (e *cluster) submit(m *member, rec record) error {
 	if over := len(rec.text) + len(rec.nick) + 64 - e.maxMessage(); over > 0 {
 		if over := len(appendRecord(nil, rec)) - e.maxMessage(); over > 0 {
 			if rec.op != opLeave {
-				return errorf(CodeLineTooLong, fmt.Sprintf("the cluster's NATS takes messages of at most %d bytes: this one was dropped", e.nc.MaxPayload()))
+				return errorf(CodeLineTooLong, fmt.Sprintf("the cluster's NATS takes messages of at most %d bytes: this one was dropped", e.maxMessage()+msgHeaderRoom))
 			}
 			rec.text = cutText(rec.text, len(rec.text)-over) // the reason: a leave must go
 		}
@@ -518,8 +524,11 @@ const msgHeaderRoom = 128
 // maxMessage returns the most bytes of records one NATS message may
 // hold: NATS refuses a message over its max_payload, headers included.
 func (e *cluster) maxMessage() int {
-	return min(maxBatchBytes, int(e.nc.MaxPayload())-msgHeaderRoom)
+	return min(maxBatchBytes, int(cmp.Or(e.maxPayload.Load(), defaultMaxPayload))-msgHeaderRoom)
 }
+
+// defaultMaxPayload is NATS's max_payload unless it is configured.
+const defaultMaxPayload = 1 << 20
 
 // beat sends this server's heartbeat: see alive.
 func (e *cluster) beat() {
