@@ -476,8 +476,8 @@ func (e *cluster) caughtUp() { e.readyOnce.Do(func() { close(e.ready) }) }
 // submit queues rec, numbered in m's count, for the stream (see
 // publisher). It waits only while the queue is full.
 func (e *cluster) submit(m *member, rec record) error {
-	// A record is at most maxLine and a nick long, and headed by less
-	// than 64 bytes: only a NATS of a small max_payload needs the check.
+	// A record is its text and nick, headed by less than 64 bytes: only a
+	// NATS of a small max_payload needs the exact check.
 	if over := len(rec.text) + len(rec.nick) + 64 - e.maxMessage(); over > 0 {
 		if over := len(appendRecord(nil, rec)) - e.maxMessage(); over > 0 {
 			if rec.op != opLeave {
