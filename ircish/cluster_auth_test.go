@@ -38,11 +38,7 @@ func TestClusterOverTLS(t *testing.T) {
 
 	wantJoinError(t, Cluster{URLs: url, Name: "s0"}, "certificate signed by unknown authority")
 
-	ann := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: url, CA: ca, Name: "s1"}), "ann")
-	bob := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: url, CA: ca, Name: "s2"}), "bob")
-	ann.expect("^JOINED bob$")
-	bob.send("MSG over TLS")
-	ann.expect("^MSG bob over TLS$")
+	shareRoom(t, Cluster{URLs: url, CA: ca})
 }
 
 // A cluster whose NATS asks for a user's JWT, signed by an account its
@@ -56,11 +52,20 @@ func TestClusterWithCreds(t *testing.T) {
 
 	wantJoinError(t, Cluster{URLs: ns.ClientURL(), Name: "s0"}, "Authorization Violation")
 
-	ann := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Creds: creds, Name: "s1"}), "ann")
-	bob := register(t, joinCluster(t, &Server{FloodRate: -1}, Cluster{URLs: ns.ClientURL(), Creds: creds, Name: "s2"}), "bob")
+	shareRoom(t, Cluster{URLs: ns.ClientURL(), Creds: creds})
+}
+
+// shareRoom checks that two servers that join c share a room: a user of
+// one sees a user of the other join and talk.
+func shareRoom(t *testing.T, c Cluster) {
+	t.Helper()
+	c.Name = "s1"
+	ann := register(t, joinCluster(t, &Server{FloodRate: -1}, c), "ann")
+	c.Name = "s2"
+	bob := register(t, joinCluster(t, &Server{FloodRate: -1}, c), "bob")
 	ann.expect("^JOINED bob$")
-	bob.send("MSG with credentials")
-	ann.expect("^MSG bob with credentials$")
+	bob.send("MSG hello")
+	ann.expect("^MSG bob hello$")
 }
 
 // A server whose credentials NATS refuses when it comes back goes on
