@@ -83,7 +83,7 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 		reached:  make(map[string]int64),
 		names:    make(map[string]string),
 		proposed: make(map[string]time.Time),
-		ready:    make(chan struct{}),
+		missed:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		onFence:  s.fence,
 	}
@@ -198,8 +198,10 @@ type cluster struct {
 	onFence    func() // tells the clients to go, as the fence begins
 	pub        *publisher
 	applied    atomic.Int64  // the stream seq of the last message applied
-	ready      chan struct{} // closed once the stream is read up to its end
-	readyOnce  sync.Once
+	reading    *reading      // the read of the stream whose records apply; r.mu guards it
+	missed     chan struct{} // has a token when records were deleted before they were read
+	rereading  atomic.Bool   // reading the room afresh: fenced until it is read
+	fenceMu    sync.Mutex    // one checkFence at a time
 	closeOnce  sync.Once
 	stop       chan struct{}   // closed by close
 	ctx        context.Context // canceled by close, for the calls to NATS under way
@@ -229,16 +231,8 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	if e.js, err = jetstream.New(e.nc); err != nil {
 		return err
 	}
-	var cons jetstream.Consumer
-	var firstKept uint64 // the stream seq of the first message it keeps
 	err = retry(ctx, func(ctx context.Context) error {
-		if e.stream, err = e.openStream(ctx, replicas); err != nil {
-			return err
-		}
-		if firstKept, err = e.firstKept(ctx); err != nil {
-			return err
-		}
-		cons, err = e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		e.stream, err = e.openStream(ctx, replicas)
 		return err
 	})
 	if errors.Is(err, nats.ErrNoResponders) {
@@ -247,38 +241,22 @@ func (e *cluster) start(ctx context.Context, replicas int) error {
 	if err != nil {
 		return fmt.Errorf("cannot open the stream %s: %w", streamName, err)
 	}
-	info := e.stream.CachedInfo()
-	e.replicas = info.Config.Replicas
-	e.r.mu.Lock()
-	e.r.state.history.gone = int64(firstKept)<<batchBits - 1
-	e.r.mu.Unlock()
+	e.replicas = e.stream.CachedInfo().Config.Replicas
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
 	}
 	// Heard from while it reads the stream, this server has compaction
 	// keep what it has yet to read (see keptFrom, readToEnd).
 	e.beat()
-	if info.State.Msgs == 0 {
-		e.caughtUp()
-	}
-	// Short pulls with frequent heartbeats: if the consumer's NATS node
-	// goes, the ordered consumer notices within a second or two and starts
-	// again where it was, rather than in 30 s.
-	if e.cons, err = cons.Consume(e.receive, jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			e.log.Warn("reading the stream", slog.Any("err", err))
-		})); err != nil {
-		return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
-	}
-	if err := e.readToEnd(ctx, cons); err != nil {
-		e.cons.Stop()
+	if err := e.readRoom(ctx); err != nil {
 		return err
 	}
 	e.heard()
 	e.pub = newPublisher(e)
-	e.tasks.Add(3)
+	e.tasks.Add(4)
 	go e.watch()
 	go e.compactor()
+	go e.rereader()
 	go e.pub.run()
 	if err := e.clearLost(ctx); err != nil {
 		e.cancel()
@@ -311,13 +289,9 @@ func (e *cluster) openStream(ctx context.Context, replicas int) (jetstream.Strea
 }
 
 // firstKept returns the stream seq of the first message said that the
-// stream keeps; if it keeps none, of the next. Messages before it are
-// gone, for HISTORY.
-func (e *cluster) firstKept(ctx context.Context) (uint64, error) {
-	info, err := e.stream.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
+// stream keeps, whose state is info; if it keeps none, of the next.
+// Messages before it are gone, for HISTORY.
+func (e *cluster) firstKept(ctx context.Context, info *jetstream.StreamInfo) (uint64, error) {
 	if info.State.Msgs == 0 {
 		return info.State.FirstSeq, nil
 	}
@@ -329,6 +303,82 @@ func (e *cluster) firstKept(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return msg.Sequence, nil
+}
+
+// A reading is one read of the room from the stream, from its first
+// message on, into a state of its own. It is whole if it got every
+// message the stream held as it began: compaction may delete records
+// while a server starts, before it hears that server (see keptFrom).
+type reading struct {
+	last, msgs uint64        // the stream's last seq, and how many messages it held, as it began
+	got        uint64        // how many of those it got
+	ready      chan struct{} // closed once it got to the stream's end
+	end, whole bool
+}
+
+// readRoom reads the room's state afresh from the stream, in a new
+// reading, and returns once it got to the stream's end; its records go on
+// being applied as they come. It reads again as long as records were
+// deleted before it read them.
+func (e *cluster) readRoom(ctx context.Context) error {
+	opts := []jetstream.PullConsumeOpt{
+		// Short pulls with frequent heartbeats: if the consumer's NATS
+		// node goes, the ordered consumer notices within a second or two
+		// and starts again where it was, rather than in 30 s.
+		jetstream.PullExpiry(2 * time.Second), jetstream.PullHeartbeat(500 * time.Millisecond),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			e.log.Warn("reading the stream", slog.Any("err", err))
+		}),
+	}
+	for {
+		var info *jetstream.StreamInfo
+		var firstKept uint64 // the stream seq of the first message it keeps
+		var cons jetstream.Consumer
+		err := retry(ctx, func(ctx context.Context) (err error) {
+			if info, err = e.stream.Info(ctx); err != nil {
+				return err
+			}
+			if firstKept, err = e.firstKept(ctx, info); err != nil {
+				return err
+			}
+			cons, err = e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
+		}
+		rd := &reading{last: info.State.LastSeq, msgs: info.State.Msgs, ready: make(chan struct{})}
+		r := e.r
+		r.mu.Lock()
+		r.state = newState(newRing(r.state.history.size, int64(firstKept)<<batchBits-1))
+		e.reading = rd
+		e.mu.Lock()
+		e.departed = nil
+		e.mu.Unlock()
+		// What is gone is applied, as far as it matters: the records that
+		// compaction deleted made no difference to the room as it is.
+		e.applied.Store(int64(info.State.FirstSeq) - 1)
+		if rd.msgs == 0 {
+			e.applied.Store(int64(info.State.LastSeq))
+			e.finish(rd)
+		}
+		r.mu.Unlock()
+		if e.cons, err = cons.Consume(func(msg jetstream.Msg) { e.receive(rd, msg) }, opts...); err != nil {
+			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
+		}
+		if err := e.readToEnd(ctx, cons, rd); err != nil {
+			e.cons.Stop()
+			return err
+		}
+		r.mu.Lock()
+		whole := rd.whole
+		r.mu.Unlock()
+		if whole {
+			return nil
+		}
+		e.log.Warn("records deleted while this server read them: reading the stream again")
+		e.cons.Stop()
+	}
 }
 
 // retry calls f until it succeeds, fails for want of JetStream, or ctx
@@ -350,13 +400,13 @@ func retry(ctx context.Context, f func(context.Context) error) error {
 	}
 }
 
-// readToEnd waits until the consumer has read the stream to its end.
-func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer) error {
+// readToEnd waits until the reading rd has got to the stream's end.
+func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer, rd *reading) error {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case <-e.ready:
+		case <-rd.ready:
 			return nil
 		case <-tick.C:
 			// In case compaction deleted the last records on the way: the
@@ -368,11 +418,20 @@ func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer) error 
 			if err != nil || info.NumPending > 0 {
 				break
 			}
-			if e.applied.Load() >= int64(info.Delivered.Stream) {
-				e.caughtUp()
-			} else if stream, err := e.stream.Info(ctx); err == nil && stream.State.Msgs == 0 {
-				e.caughtUp()
+			var gone int64 // the last seq of a stream emptied meanwhile
+			if e.applied.Load() < int64(info.Delivered.Stream) {
+				stream, err := e.stream.Info(ctx)
+				if err != nil || stream.State.Msgs > 0 {
+					break
+				}
+				gone = int64(stream.State.LastSeq)
 			}
+			e.r.mu.Lock()
+			if gone > e.applied.Load() {
+				e.applied.Store(gone)
+			}
+			e.finish(rd)
+			e.r.mu.Unlock()
 		case <-ctx.Done():
 			return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
 		}
@@ -423,23 +482,45 @@ func (e *cluster) clearLost(ctx context.Context) error {
 	return nil
 }
 
-// receive applies a record of the stream. The consumer calls it for one
-// record after another, in the stream's order.
-func (e *cluster) receive(msg jetstream.Msg) {
+// receive applies the records of a message that the reading rd got.
+// The consumer calls it for one message after another, in the stream's
+// order. Until rd has got to the stream's end, it applies them to the
+// state only: the members here, if any, are on their way out (see
+// rereader).
+func (e *cluster) receive(rd *reading, msg jetstream.Msg) {
 	md, err := msg.Metadata()
 	if err != nil {
 		e.log.Error("stream record without metadata", slog.Any("err", err))
 		return
 	}
-	// A record's seq is its message's, and its place in it.
-	seq := int64(md.Sequence.Stream) << batchBits
-	var left []departure
-	e.r.mu.Lock()
-	if len(e.r.members) > 0 {
+	r := e.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rd != e.reading { // given up
+		return
+	}
+	if next := e.applied.Load() + 1; rd.whole && int64(md.Sequence.Stream) > next {
+		// Compaction deleted records this server had yet to apply: it did
+		// not count this server, not heard from for lostAfter.
+		e.reading = nil
+		e.log.Warn("records deleted before this server read them: reading the room afresh",
+			slog.Int64("from", next), slog.Uint64("to", md.Sequence.Stream-1))
+		select {
+		case e.missed <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if md.Sequence.Stream <= rd.last {
+		rd.got++
+	}
+	if rd.whole && len(r.members) > 0 {
 		// Room for the lines these records make, which are about as long:
 		// grown once rather than line by line.
-		e.r.pending = slices.Grow(e.r.pending, len(msg.Data()))
+		r.pending = slices.Grow(r.pending, len(msg.Data()))
 	}
+	// A record's seq is its message's, and its place in it.
+	seq := int64(md.Sequence.Stream) << batchBits
 	for rec, err := range records(msg.Data()) {
 		if err != nil {
 			e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
@@ -447,19 +528,31 @@ func (e *cluster) receive(msg jetstream.Msg) {
 		}
 		rec.seq, rec.at = seq, md.Timestamp
 		seq++
-		if ev := e.r.apply(rec); isLast(rec, ev) {
-			left = append(left, departure{rec.id, rec.seq})
+		var ev event
+		if rd.whole {
+			ev = r.apply(rec)
+		} else {
+			ev = r.state.apply(rec)
 		}
-	}
-	e.r.mu.Unlock()
-	if left != nil {
-		e.mu.Lock()
-		e.departed = append(e.departed, left...)
-		e.mu.Unlock()
+		if isLast(rec, ev) {
+			e.mu.Lock()
+			e.departed = append(e.departed, departure{rec.id, rec.seq})
+			e.mu.Unlock()
+		}
 	}
 	e.applied.Store(int64(md.Sequence.Stream))
 	if md.NumPending == 0 {
-		e.caughtUp()
+		e.finish(rd)
+	}
+}
+
+// finish notes that the reading rd got to the stream's end, and whether
+// it got every message the stream held as it began. The caller holds
+// r.mu.
+func (e *cluster) finish(rd *reading) {
+	if !rd.end {
+		rd.end, rd.whole = true, rd.got >= rd.msgs
+		close(rd.ready)
 	}
 }
 
@@ -469,9 +562,6 @@ func (e *cluster) receive(msg jetstream.Msg) {
 func isLast(rec record, ev event) bool {
 	return rec.op == opLeave || rec.op == opJoin && ev.op == opRefuse
 }
-
-// caughtUp notes that the stream has been read to its end.
-func (e *cluster) caughtUp() { e.readyOnce.Do(func() { close(e.ready) }) }
 
 // submit queues rec, numbered in m's count, for the stream (see
 // publisher). It waits only while the queue is full.
@@ -619,6 +709,35 @@ func (e *cluster) compactor() {
 	}
 }
 
+// rereader reads the room afresh from the stream whenever this server
+// finds that records it had yet to apply were deleted (see receive),
+// until the cluster is closed. Its state may lack a leave, or have missed
+// lines: so that no client is served a room that differs from the
+// others', the server is fenced until it has read the room again.
+func (e *cluster) rereader() {
+	defer e.tasks.Done()
+	for {
+		select {
+		case <-e.missed:
+		case <-e.stop:
+			return
+		}
+		e.rereading.Store(true)
+		e.checkFence(e.pub.stuck())
+		e.cons.Stop()
+		for e.readRoom(e.ctx) != nil {
+			select {
+			case <-time.After(time.Second): // the stream is away: try again
+			case <-e.stop:
+				return
+			}
+		}
+		e.log.Info("room read afresh", slog.Int64("applied", e.applied.Load()))
+		e.rereading.Store(false)
+		e.checkFence(e.pub.stuck())
+	}
+}
+
 // checkFence fences this server once it has not heard its own heartbeat
 // for fenceAfter, or its records are stuck (see publisher.stuck), and ends
 // the fence once neither is so. Cut off from NATS, a server must not go on
@@ -628,17 +747,20 @@ func (e *cluster) compactor() {
 // its users stay in the room until their records, held, are in the stream
 // (and their leaving after them).
 func (e *cluster) checkFence(stuck bool) {
+	e.fenceMu.Lock()
+	defer e.fenceMu.Unlock()
 	e.mu.Lock()
 	heard := e.lastSeen[e.id]
 	e.mu.Unlock()
-	cutOff := stuck || time.Since(heard) > fenceAfter
+	cutOff := stuck || time.Since(heard) > fenceAfter || e.rereading.Load()
 	if cutOff == e.fenced.Load() {
 		return
 	}
 	e.fenced.Store(cutOff)
 	if cutOff {
 		e.log.Warn("cut off from the cluster: clients told to go, and refused",
-			slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)), slog.Bool("stuck", stuck))
+			slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)), slog.Bool("stuck", stuck),
+			slog.Bool("rereading", e.rereading.Load()))
 		e.pub.wake()
 		e.onFence()
 		return

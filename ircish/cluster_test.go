@@ -625,7 +625,7 @@ func TestClusterSmallMaxPayload(t *testing.T) {
 }
 
 // A starting server whose stream compaction empties before it reads it
-// still gets to the end of it.
+// still gets to the end of it, and reads it again: it missed records.
 func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
 	ns := startNATS(t, nil)
 	nc, err := nats.Connect(ns.ClientURL())
@@ -637,7 +637,7 @@ func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
 	check(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	e := &cluster{r: newRoom(10), log: slog.New(slog.DiscardHandler), nc: nc, js: js, ready: make(chan struct{})}
+	e := &cluster{r: newRoom(10), log: slog.New(slog.DiscardHandler), nc: nc, js: js}
 	e.stream, err = e.openStream(ctx, 1)
 	check(t, err)
 	gone := memberID{"aaaaaaaaaaaa", 1}
@@ -645,13 +645,87 @@ func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
 		_, err := js.Publish(ctx, memberSubject(gone), appendRecord(nil, rec))
 		check(t, err)
 	}
+	rd := &reading{last: 2, msgs: 2, ready: make(chan struct{})} // the stream as the reading began
+	e.reading = rd
 	cons, err := e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	check(t, err)
 	check(t, e.stream.Purge(ctx, jetstream.WithPurgeSubject(memberSubject(gone)))) // as compaction does
-	cc, err := cons.Consume(e.receive)
+	cc, err := cons.Consume(func(msg jetstream.Msg) { e.receive(rd, msg) })
 	check(t, err)
 	defer cc.Stop()
-	if err := e.readToEnd(ctx, cons); err != nil {
-		t.Errorf("readToEnd: %v", err)
+	if err := e.readToEnd(ctx, cons, rd); err != nil {
+		t.Fatalf("readToEnd: %v", err)
+	}
+	if rd.whole {
+		t.Errorf("a reading that got none of the 2 messages the stream held is whole")
+	}
+	check(t, e.readRoom(ctx))
+	defer e.cons.Stop()
+	if !e.reading.whole || len(e.r.state.people) != 0 || e.applied.Load() != 2 {
+		t.Errorf("read again: whole %t, %d people, applied %d; want whole, none, 2", e.reading.whole, len(e.r.state.people), e.applied.Load())
+	}
+}
+
+// A server cut off for longer than lostAfter, meanwhile not counted by
+// compaction, comes back to a stream without records it had yet to
+// apply: a leave, and messages. It reads the room afresh before it
+// serves again, so that its room is the others': no ghost user, and the
+// same history.
+func TestClusterRereadsRoomAfterRecordsDeleted(t *testing.T) {
+	ns := startNATS(t, nil)
+	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 := joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	ann := register(t, addr1, "ann")
+	xena := register(t, addr1, "xena")
+	register(t, addr2, "bob")
+	xena.expect("^JOINED bob$")
+
+	proxy.cut()
+	ann.expect("^LEFT bob server lost$") // s1 no longer counts s2
+	xena.send("QUIT")
+	ann.expect("^LEFT xena$")
+	for i := range 5 {
+		ann.send(fmt.Sprint("MSG ", i))
+		ann.expect(fmt.Sprintf("^MSG ann %d$", i))
+	}
+	s1.cluster.compact()
+	if got := streamSubjects(t, s1); strings.Contains(got, memberSubject(memberID{s1.cluster.id, 2})) {
+		t.Fatalf("compaction kept xena's records: the stream holds %s", got)
+	}
+	proxy.mend()
+
+	next := func(c *testConn) string { // "" once closed, or after waitTimeout
+		select {
+		case line := <-c.lines:
+			return line
+		case <-time.After(waitTimeout):
+			return ""
+		}
+	}
+	var cid *testConn
+	waitFor(t, "s2 to serve again", func() bool {
+		c := dial(t, addr2, "cid")
+		defer func() {
+			if cid == nil {
+				c.conn.Close()
+			}
+		}()
+		if !strings.HasPrefix(next(c), "WELCOME ") {
+			return false
+		}
+		c.send("NICK cid")
+		if next(c) == "JOINED cid" {
+			cid = c
+		}
+		return cid != nil
+	})
+	cid.send("LIST")
+	if got := cid.expect("^LIST "); got != "LIST ann cid" {
+		t.Errorf("on s2, back after records it had not read were deleted, %q; want %q", got, "LIST ann cid")
+	}
+	if got, want := cid.askHistory(""), ann.askHistory(""); !slices.Equal(got, want) {
+		t.Errorf("HISTORY on s2:\n%s\nwant, as on s1:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -44,8 +44,10 @@
 // lines in the HISTORY form.) The room also keeps the last messages said,
 // numbered, in a ring (history.go).
 //
-// In a cluster, four goroutines more: the stream's consumer applies the
-// records as they come, under the room's mutex; the publisher
+// In a cluster, five goroutines more: the stream's consumer applies the
+// records as they come, under the room's mutex; the rereader reads the
+// room afresh from the stream, should records this server had yet to
+// apply be deleted while it was away; the publisher
 // (publisher.go) sends this server's records to the stream, one NATS
 // message at a time; the watch sends heartbeats, fences the server when
 // it stops hearing its own or its records wait too long for the stream,
