@@ -163,8 +163,11 @@ func (s *Server) JoinCluster(ctx context.Context, c Cluster) error {
 	s.room.engine, s.room.node = e, e.id
 	s.room.mu.Unlock()
 	s.cluster = e
+	s.room.mu.Lock()
+	users := len(s.room.state.people)
+	s.room.mu.Unlock()
 	e.log.Info("joined cluster", slog.String("nats", nc.ConnectedUrlRedacted()), slog.String("node", c.Name),
-		slog.String("id", e.id), slog.Int("replicas", e.replicas), slog.Int("users", len(s.room.state.people)))
+		slog.String("id", e.id), slog.Int("replicas", e.replicas), slog.Int("users", users))
 	return nil
 }
 
@@ -306,13 +309,17 @@ func (e *cluster) firstKept(ctx context.Context, info *jetstream.StreamInfo) (ui
 }
 
 // A reading is one read of the room from the stream, from its first
-// message on, into a state of its own. It is whole if it got every
-// message the stream held as it began: compaction may delete records
-// while a server starts, before it hears that server (see keptFrom).
+// message on, into a state of its own. It is whole if it missed no
+// message: it got every one the stream held as it began, and no seq after
+// those jumped (see receive). Compaction may delete records while a
+// server starts, before it hears that server (see keptFrom). Once it got
+// to the stream's end whole, its records are the room's: the members here
+// are sent what they do.
 type reading struct {
+	cons       jetstream.Consumer
 	last, msgs uint64        // the stream's last seq, and how many messages it held, as it began
 	got        uint64        // how many of those it got
-	ready      chan struct{} // closed once it got to the stream's end
+	ready      chan struct{} // closed once it got to the stream's end, or missed a message
 	end, whole bool
 }
 
@@ -347,7 +354,7 @@ func (e *cluster) readRoom(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
 		}
-		rd := &reading{last: info.State.LastSeq, msgs: info.State.Msgs, ready: make(chan struct{})}
+		rd := &reading{cons: cons, last: info.State.LastSeq, msgs: info.State.Msgs, ready: make(chan struct{})}
 		r := e.r
 		r.mu.Lock()
 		r.state = newState(newRing(r.state.history.size, int64(firstKept)<<batchBits-1))
@@ -359,8 +366,7 @@ func (e *cluster) readRoom(ctx context.Context) error {
 		// compaction deleted made no difference to the room as it is.
 		e.applied.Store(int64(info.State.FirstSeq) - 1)
 		if rd.msgs == 0 {
-			e.applied.Store(int64(info.State.LastSeq))
-			e.finish(rd)
+			e.finish(rd, false)
 		}
 		r.mu.Unlock()
 		if e.cons, err = cons.Consume(func(msg jetstream.Msg) { e.receive(rd, msg) }, opts...); err != nil {
@@ -430,7 +436,7 @@ func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer, rd *re
 			if gone > e.applied.Load() {
 				e.applied.Store(gone)
 			}
-			e.finish(rd)
+			e.finish(rd, false)
 			e.r.mu.Unlock()
 		case <-ctx.Done():
 			return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
@@ -499,16 +505,18 @@ func (e *cluster) receive(rd *reading, msg jetstream.Msg) {
 	if rd != e.reading { // given up
 		return
 	}
-	if next := e.applied.Load() + 1; rd.whole && int64(md.Sequence.Stream) > next {
-		// Compaction deleted records this server had yet to apply: it did
-		// not count this server, not heard from for lostAfter.
-		e.reading = nil
-		e.log.Warn("records deleted before this server read them: reading the room afresh",
-			slog.Int64("from", next), slog.Uint64("to", md.Sequence.Stream-1))
-		select {
-		case e.missed <- struct{}{}:
-		default:
+	// Compaction deletes only what every server counted has applied, and
+	// what was gone as the reading began is seen in its count (see
+	// finish): a jump past both means records this server had yet to
+	// apply were deleted. It was not counted: not heard from for
+	// lostAfter, or starting.
+	if next := max(e.applied.Load(), int64(rd.last)) + 1; int64(md.Sequence.Stream) > next {
+		if !rd.whole {
+			e.reading = nil
+			e.finish(rd, true) // readRoom reads again
+			return
 		}
+		e.missedRecords(next, int64(md.Sequence.Stream)-1)
 		return
 	}
 	if md.Sequence.Stream <= rd.last {
@@ -542,18 +550,37 @@ func (e *cluster) receive(rd *reading, msg jetstream.Msg) {
 	}
 	e.applied.Store(int64(md.Sequence.Stream))
 	if md.NumPending == 0 {
-		e.finish(rd)
+		e.finish(rd, false)
 	}
 }
 
-// finish notes that the reading rd got to the stream's end, and whether
-// it got every message the stream held as it began. The caller holds
-// r.mu.
-func (e *cluster) finish(rd *reading) {
-	if !rd.end {
-		rd.end, rd.whole = true, rd.got >= rd.msgs
-		close(rd.ready)
+// missedRecords notes that records from the stream seq from to to, which
+// this server had yet to apply, were deleted: it has the room read afresh
+// (see rereader), and applies nothing until then. The caller holds r.mu.
+func (e *cluster) missedRecords(from, to int64) {
+	e.reading = nil
+	e.log.Warn("records deleted before this server read them: reading the room afresh",
+		slog.Int64("from", from), slog.Int64("to", to))
+	select {
+	case e.missed <- struct{}{}:
+	default:
 	}
+}
+
+// finish ends the reading rd: it got to the stream's end, or missed a
+// message after those the stream held as it began. It is whole unless it
+// missed one, or got fewer of those. The caller holds r.mu.
+func (e *cluster) finish(rd *reading, missed bool) {
+	if rd.end {
+		return
+	}
+	rd.end, rd.whole = true, !missed && rd.got >= rd.msgs
+	if rd.whole && int64(rd.last) > e.applied.Load() {
+		// The last messages were deleted before it began: a leave, say,
+		// that every server had applied.
+		e.applied.Store(int64(rd.last))
+	}
+	close(rd.ready)
 }
 
 // isLast reports whether rec, which did ev, is the last record of its
@@ -724,7 +751,9 @@ func (e *cluster) rereader() {
 		}
 		e.rereading.Store(true)
 		e.checkFence(e.pub.stuck())
+		e.r.release()
 		e.cons.Stop()
+		e.applied.Store(0) // compaction keeps all for this server meanwhile
 		for e.readRoom(e.ctx) != nil {
 			select {
 			case <-time.After(time.Second): // the stream is away: try again
@@ -733,16 +762,25 @@ func (e *cluster) rereader() {
 			}
 		}
 		e.log.Info("room read afresh", slog.Int64("applied", e.applied.Load()))
+		// The fence ends once the clients here, told to go, have seen it.
+		for start := time.Now(); e.r.joiners() > 0 && time.Since(start) < askTimeout; {
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-e.stop:
+				return
+			}
+		}
 		e.rereading.Store(false)
 		e.checkFence(e.pub.stuck())
 	}
 }
 
 // checkFence fences this server once it has not heard its own heartbeat
-// for fenceAfter, or its records are stuck (see publisher.stuck), and ends
-// the fence once neither is so. Cut off from NATS, a server must not go on
-// as a room of its own: the others will have its users leave after
-// lostAfter, which is longer. Cut off from the stream only, it would keep
+// for fenceAfter, or its records are stuck (see publisher.stuck), or it
+// reads the room afresh, and ends the fence once none is so and it has
+// applied all that the stream holds (see atEnd). Cut off from NATS, a
+// server must not go on as a room of its own: the others will have its
+// users leave after lostAfter, which is longer. Cut off from the stream only, it would keep
 // its clients waiting for nothing; it goes on saying it is alive, so that
 // its users stay in the room until their records, held, are in the stream
 // (and their leaving after them).
@@ -753,7 +791,7 @@ func (e *cluster) checkFence(stuck bool) {
 	heard := e.lastSeen[e.id]
 	e.mu.Unlock()
 	cutOff := stuck || time.Since(heard) > fenceAfter || e.rereading.Load()
-	if cutOff == e.fenced.Load() {
+	if cutOff == e.fenced.Load() || !cutOff && !e.atEnd() {
 		return
 	}
 	e.fenced.Store(cutOff)
@@ -767,6 +805,48 @@ func (e *cluster) checkFence(stuck bool) {
 	}
 	e.log.Info("back in the cluster: serving again")
 	e.heard()
+}
+
+// atEnd reports whether this server has applied all that the stream
+// holds, as it must have before it serves again after a fence: back from
+// a cut, its reader may not have found yet that records it had yet to
+// apply were deleted meanwhile, the last ones included. If nothing more
+// is on its way, it has; and if records are missing, it has the room read
+// afresh.
+func (e *cluster) atEnd() bool {
+	e.r.mu.Lock()
+	rd := e.reading
+	live := rd != nil && rd.whole
+	e.r.mu.Unlock()
+	if !live { // being read
+		return false
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, time.Second)
+	defer cancel()
+	stream, err := e.stream.Info(ctx)
+	if err != nil {
+		return false
+	}
+	// In a busy room, the records stored up to now are on their way.
+	last := int64(stream.State.LastSeq)
+	for wait := time.Now(); e.applied.Load() < last; time.Sleep(5 * time.Millisecond) {
+		if time.Since(wait) > 200*time.Millisecond {
+			break
+		}
+	}
+	if e.applied.Load() >= last {
+		return true
+	}
+	cons, err := rd.cons.Info(ctx)
+	if err != nil || cons.NumPending > 0 || int64(cons.Delivered.Stream) > e.applied.Load() {
+		return false // on its way
+	}
+	e.r.mu.Lock()
+	if e.reading == rd {
+		e.missedRecords(e.applied.Load()+1, last)
+	}
+	e.r.mu.Unlock()
+	return false
 }
 
 // leaveLost publishes, for each user of a server lost, that it left.

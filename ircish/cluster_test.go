@@ -696,6 +696,79 @@ func TestClusterRereadsRoomAfterRecordsDeleted(t *testing.T) {
 	}
 	proxy.mend()
 
+	cid := registerWhenServing(t, addr2, "cid")
+	cid.send("LIST")
+	if got := cid.expect("^LIST "); got != "LIST ann cid" {
+		t.Errorf("on s2, back after records it had not read were deleted, %q; want %q", got, "LIST ann cid")
+	}
+	if got, want := cid.askHistory(""), ann.askHistory(""); !slices.Equal(got, want) {
+		t.Errorf("HISTORY on s2:\n%s\nwant, as on s1:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// In a room where nobody has spoken, compaction deletes the records of a
+// user who left, the stream's last ones. A server started after that
+// missed nothing: it serves its first client at once, and does not read
+// the room again when the next record's seq jumps past them.
+func TestClusterNoRereadAfterLastRecordsDeleted(t *testing.T) {
+	ns := startNATS(t, nil)
+	s1 := &Server{FloodRate: -1, History: 3}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	ann := register(t, addr1, "ann")
+	xena := register(t, addr1, "xena")
+	xena.send("QUIT")
+	ann.expect("^LEFT xena$")
+	s1.cluster.compact()
+	if got, want := streamSubjects(t, s1), memberSubject(memberID{s1.cluster.id, 1})+"=1"; got != want {
+		t.Fatalf("after compaction the stream holds %s, want %s", got, want)
+	}
+	var log logBuffer
+	s2 := &Server{FloodRate: -1, History: 3, Log: log.logger()}
+	cid := register(t, joinCluster(t, s2, Cluster{URLs: ns.ClientURL(), Name: "s2"}), "cid")
+	cid.send("LIST")
+	if got := cid.expect("^LIST "); got != "LIST ann cid" {
+		t.Errorf("on s2, %q; want %q", got, "LIST ann cid")
+	}
+	if l := log.String(); strings.Contains(l, "reading the room afresh") {
+		t.Errorf("s2, which missed nothing, read the room afresh:\n%s", l)
+	}
+}
+
+// fakeMsg is a stream message as a consumer delivers it.
+type fakeMsg struct {
+	jetstream.Msg
+	seq, pending uint64
+	data         []byte
+}
+
+func (m fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Consumer: m.seq, Stream: m.seq}, NumPending: m.pending}, nil
+}
+
+func (m fakeMsg) Data() []byte { return m.data }
+
+// A starting server that finds a seq jump past the messages the stream
+// held as it began (xena's leave, stored after that and deleted before it
+// was read) does not take the reading for whole: it would keep xena.
+func TestClusterStartingServerNoticesRecordsDeletedAfterItBegan(t *testing.T) {
+	e := &cluster{r: newRoom(10), log: slog.New(slog.DiscardHandler), missed: make(chan struct{}, 1)}
+	rd := &reading{last: 1, msgs: 1, ready: make(chan struct{})}
+	e.reading = rd
+	ann, xena, bob := memberID{"n1", 1}, memberID{"n1", 2}, memberID{"n1", 3}
+	e.receive(rd, fakeMsg{seq: 1, pending: 2, data: appendRecord(nil, record{op: opJoin, id: ann, n: 1, nick: "ann"})})
+	e.receive(rd, fakeMsg{seq: 2, pending: 1, data: appendRecord(nil, record{op: opJoin, id: xena, n: 1, nick: "xena"})})
+	// seq 3, xena's leave, deleted with her subject
+	e.receive(rd, fakeMsg{seq: 4, pending: 0, data: appendRecord(nil, record{op: opJoin, id: bob, n: 1, nick: "bob"})})
+	if !rd.end || rd.whole || e.reading != nil {
+		t.Errorf("after a jump from seq 2 to 4: reading ended %t, whole %t, still read %t; want ended, not whole, not read",
+			rd.end, rd.whole, e.reading == rd)
+	}
+}
+
+// registerWhenServing registers as nick once the server at addr, fenced,
+// serves again.
+func registerWhenServing(t *testing.T, addr, nick string) *testConn {
+	t.Helper()
 	next := func(c *testConn) string { // "" once closed, or after waitTimeout
 		select {
 		case line := <-c.lines:
@@ -704,28 +777,60 @@ func TestClusterRereadsRoomAfterRecordsDeleted(t *testing.T) {
 			return ""
 		}
 	}
-	var cid *testConn
-	waitFor(t, "s2 to serve again", func() bool {
-		c := dial(t, addr2, "cid")
-		defer func() {
-			if cid == nil {
-				c.conn.Close()
-			}
-		}()
+	var joined *testConn
+	waitFor(t, "the server to serve again", func() bool {
+		c := dial(t, addr, nick)
 		if !strings.HasPrefix(next(c), "WELCOME ") {
+			c.conn.Close()
 			return false
 		}
-		c.send("NICK cid")
-		if next(c) == "JOINED cid" {
-			cid = c
+		c.send("NICK " + nick)
+		if line := next(c); line != "JOINED "+nick {
+			c.conn.Close()
+			return false
 		}
-		return cid != nil
+		joined = c
+		return true
 	})
+	return joined
+}
+
+// A server cut off for longer than lostAfter comes back to a stream whose
+// last records, which it had yet to apply, were deleted: no later record
+// shows a jump in seqs. It finds them missing before it serves again.
+func TestClusterRereadsRoomAfterLastRecordsDeleted(t *testing.T) {
+	ns := startNATS(t, nil)
+	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	var log logBuffer
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3, Log: log.logger()}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 := joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	ann := register(t, addr1, "ann")
+	xena := register(t, addr1, "xena")
+	waitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.applied.Load() == s1.cluster.applied.Load() })
+
+	proxy.cut()
+	waitFor(t, "s1 to stop counting s2", func() bool {
+		e := s1.cluster
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return time.Since(e.lastSeen[s2.cluster.id]) > lostAfter
+	})
+	xena.send("QUIT")
+	ann.expect("^LEFT xena$")
+	s1.cluster.compact()
+	if got, want := streamSubjects(t, s1), memberSubject(memberID{s1.cluster.id, 1})+"=1"; got != want {
+		t.Fatalf("after compaction the stream holds %s, want %s", got, want)
+	}
+	proxy.mend()
+
+	cid := registerWhenServing(t, addr2, "cid")
 	cid.send("LIST")
 	if got := cid.expect("^LIST "); got != "LIST ann cid" {
-		t.Errorf("on s2, back after records it had not read were deleted, %q; want %q", got, "LIST ann cid")
+		t.Errorf("on s2, back after the last records were deleted, %q; want %q", got, "LIST ann cid")
 	}
-	if got, want := cid.askHistory(""), ann.askHistory(""); !slices.Equal(got, want) {
-		t.Errorf("HISTORY on s2:\n%s\nwant, as on s1:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	l := log.String()
+	if found, back := strings.Index(l, "reading the room afresh"), strings.Index(l, "back in the cluster"); found < 0 || back < found {
+		t.Errorf("s2 served again before it found the records missing:\n%s", l)
 	}
 }

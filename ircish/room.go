@@ -188,6 +188,31 @@ const askTimeout = 10 * time.Second
 
 var errNoAnswer = errorf(CodeTimeout, "the room did not answer in time: try again")
 
+// release has every member here that waits for a record of its own to be
+// applied stop waiting, as if dropped: the server reads the room afresh
+// (see cluster.rereader), and applies no record of theirs meanwhile.
+func (r *room) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.local {
+		if w := m.wait; w != nil {
+			w.tell(verdict{w.sent, errSilenced})
+			w.unapplied = 0
+			if w.caughtUp != nil {
+				close(w.caughtUp)
+				w.caughtUp = nil
+			}
+		}
+	}
+}
+
+// joiners returns how many members are here, or joining.
+func (r *room) joiners() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.local)
+}
+
 // forget takes m out of the members here. The caller holds r.mu.
 func (r *room) forget(m *member) {
 	if r.local[m.conn] != m {
