@@ -40,6 +40,7 @@ const (
 	streamName     = "ircish"
 	sayingsSubject = "ircish.say"
 	memberSubjects = "ircish.m.>"
+	anySubject     = "ircish.>"
 	aliveSubject   = "ircish.alive" // heartbeats, core NATS: not kept
 )
 
@@ -316,7 +317,6 @@ func (e *cluster) firstKept(ctx context.Context, info *jetstream.StreamInfo) (ui
 // to the stream's end whole, its records are the room's: the members here
 // are sent what they do.
 type reading struct {
-	cons       jetstream.Consumer
 	last, msgs uint64        // the stream's last seq, and how many messages it held, as it began
 	got        uint64        // how many of those it got
 	ready      chan struct{} // closed once it got to the stream's end, or missed a message
@@ -354,7 +354,7 @@ func (e *cluster) readRoom(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
 		}
-		rd := &reading{cons: cons, last: info.State.LastSeq, msgs: info.State.Msgs, ready: make(chan struct{})}
+		rd := &reading{last: info.State.LastSeq, msgs: info.State.Msgs, ready: make(chan struct{})}
 		r := e.r
 		r.mu.Lock()
 		r.state = newState(newRing(r.state.history.size, int64(firstKept)<<batchBits-1))
@@ -372,7 +372,7 @@ func (e *cluster) readRoom(ctx context.Context) error {
 		if e.cons, err = cons.Consume(func(msg jetstream.Msg) { e.receive(rd, msg) }, opts...); err != nil {
 			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
 		}
-		if err := e.readToEnd(ctx, cons, rd); err != nil {
+		if err := e.readToEnd(ctx, rd); err != nil {
 			e.cons.Stop()
 			return err
 		}
@@ -407,7 +407,7 @@ func retry(ctx context.Context, f func(context.Context) error) error {
 }
 
 // readToEnd waits until the reading rd has got to the stream's end.
-func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer, rd *reading) error {
+func (e *cluster) readToEnd(ctx context.Context, rd *reading) error {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -415,33 +415,44 @@ func (e *cluster) readToEnd(ctx context.Context, cons jetstream.Consumer, rd *re
 		case <-rd.ready:
 			return nil
 		case <-tick.C:
-			// In case compaction deleted the last records on the way: the
-			// consumer has none left to deliver, and all it delivered (its
-			// client may hold some still) is applied, or the stream is
-			// empty.
+			// In case compaction deleted the last records on the way, and
+			// no record says that none is pending: the stream holds none
+			// after the last applied. (Not the consumer's own count: asking
+			// for it waits while the consumer is made again.)
 			e.beat()
-			info, err := cons.Info(ctx)
-			if err != nil || info.NumPending > 0 {
+			stream, err := e.stream.Info(ctx)
+			if err != nil {
 				break
 			}
-			var gone int64 // the last seq of a stream emptied meanwhile
-			if e.applied.Load() < int64(info.Delivered.Stream) {
-				stream, err := e.stream.Info(ctx)
-				if err != nil || stream.State.Msgs > 0 {
-					break
+			last := int64(stream.State.LastSeq)
+			applied := e.applied.Load()
+			if applied < last {
+				if next, err := e.nextStored(ctx, applied+1); err != nil || next != 0 {
+					break // on its way
 				}
-				gone = int64(stream.State.LastSeq)
 			}
 			e.r.mu.Lock()
-			if gone > e.applied.Load() {
-				e.applied.Store(gone)
+			if e.reading == rd {
+				e.finish(rd, last > max(applied, int64(rd.last)))
 			}
-			e.finish(rd, false)
 			e.r.mu.Unlock()
 		case <-ctx.Done():
 			return fmt.Errorf("reading the stream %s: %w", streamName, ctx.Err())
 		}
 	}
+}
+
+// nextStored returns the stream seq of the first message the stream holds
+// from seq on, or 0 if it holds none.
+func (e *cluster) nextStored(ctx context.Context, seq int64) (int64, error) {
+	msg, err := e.stream.GetMsg(ctx, uint64(seq), jetstream.WithGetMsgSubject(anySubject))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int64(msg.Sequence), nil
 }
 
 // clearLost waits, if the room has users of other servers, to hear from
@@ -834,16 +845,23 @@ func (e *cluster) atEnd() bool {
 			break
 		}
 	}
-	if e.applied.Load() >= last {
+	applied := e.applied.Load()
+	if applied >= last {
 		return true
 	}
-	cons, err := rd.cons.Info(ctx)
-	if err != nil || cons.NumPending > 0 || int64(cons.Delivered.Stream) > e.applied.Load() {
-		return false // on its way
+	// The next record to apply is never one that compaction deletes:
+	// if the stream lacks it, it was deleted unread.
+	next, err := e.nextStored(ctx, applied+1)
+	if err != nil || next == applied+1 || e.applied.Load() != applied {
+		return false // on its way, or no answer
+	}
+	to := last
+	if next != 0 {
+		to = next - 1
 	}
 	e.r.mu.Lock()
 	if e.reading == rd {
-		e.missedRecords(e.applied.Load()+1, last)
+		e.missedRecords(applied+1, to)
 	}
 	e.r.mu.Unlock()
 	return false

@@ -653,7 +653,7 @@ func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
 	cc, err := cons.Consume(func(msg jetstream.Msg) { e.receive(rd, msg) })
 	check(t, err)
 	defer cc.Stop()
-	if err := e.readToEnd(ctx, cons, rd); err != nil {
+	if err := e.readToEnd(ctx, rd); err != nil {
 		t.Fatalf("readToEnd: %v", err)
 	}
 	if rd.whole {
@@ -810,12 +810,7 @@ func TestClusterRereadsRoomAfterLastRecordsDeleted(t *testing.T) {
 	waitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.applied.Load() == s1.cluster.applied.Load() })
 
 	proxy.cut()
-	waitFor(t, "s1 to stop counting s2", func() bool {
-		e := s1.cluster
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return time.Since(e.lastSeen[s2.cluster.id]) > lostAfter
-	})
+	waitUncounted(t, s1, s2)
 	xena.send("QUIT")
 	ann.expect("^LEFT xena$")
 	s1.cluster.compact()
@@ -832,5 +827,132 @@ func TestClusterRereadsRoomAfterLastRecordsDeleted(t *testing.T) {
 	l := log.String()
 	if found, back := strings.Index(l, "reading the room afresh"), strings.Index(l, "back in the cluster"); found < 0 || back < found {
 		t.Errorf("s2 served again before it found the records missing:\n%s", l)
+	}
+}
+
+// A server cut off while compaction empties the stream (users joined and
+// left, nobody spoke) serves again once back, the room empty: its
+// consumer, made again, has nothing to deliver, and says so in a way that
+// must not pass for records on their way.
+func TestClusterServesAgainAfterStreamEmptied(t *testing.T) {
+	ns := startNATS(t, nil)
+	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 := joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	ann := register(t, addr1, "ann")
+	xena := register(t, addr1, "xena")
+	waitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.applied.Load() == s1.cluster.applied.Load() })
+
+	proxy.cut()
+	waitUncounted(t, s1, s2)
+	xena.send("QUIT")
+	ann.expect("^LEFT xena$")
+	ann.send("QUIT")
+	ann.closed()
+	waitFor(t, "s1 to apply ann's leave", func() bool {
+		s1.room.mu.Lock()
+		defer s1.room.mu.Unlock()
+		return len(s1.room.state.people) == 0
+	})
+	s1.cluster.compact()
+	if got := streamSubjects(t, s1); got != "" {
+		t.Fatalf("after compaction the stream holds %s, want nothing", got)
+	}
+	proxy.mend()
+
+	cid := registerWhenServing(t, addr2, "cid")
+	cid.send("LIST")
+	if got := cid.expect("^LIST "); got != "LIST cid" {
+		t.Errorf("on s2, %q; want %q", got, "LIST cid")
+	}
+}
+
+// waitUncounted waits until s no longer counts other, cut off from it,
+// among the servers it has heard lately (see keptFrom).
+func waitUncounted(t *testing.T, s, other *Server) {
+	t.Helper()
+	waitFor(t, s.cluster.name+" to stop counting "+other.cluster.name, func() bool {
+		e := s.cluster
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return time.Since(e.lastSeen[other.cluster.id]) > lostAfter
+	})
+}
+
+// A fenced server, back on NATS, whose consumer cannot be made again (the
+// stream takes no more consumers) goes on sending heartbeats, and shuts
+// down within its grace.
+func TestClusterHeartbeatsGoOnWhileConsumerIsRemade(t *testing.T) {
+	ns := startNATS(t, nil)
+	nc, err := nats.Connect(ns.ClientURL())
+	check(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: streamName, Subjects: []string{sayingsSubject, memberSubjects},
+		Storage: jetstream.FileStorage, Replicas: 1, MaxConsumers: 2})
+	check(t, err)
+	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	var log logBuffer
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3, Log: log.logger()}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	ann := register(t, addr1, "ann")
+	waitFor(t, "s2 to apply ann's join", func() bool { return s2.cluster.applied.Load() == s1.cluster.applied.Load() })
+	var mu sync.Mutex
+	var beats []time.Time
+	sub, err := nc.Subscribe(aliveSubject, func(msg *nats.Msg) {
+		if strings.HasPrefix(string(msg.Data), s2.cluster.id+" ") {
+			mu.Lock()
+			beats = append(beats, time.Now())
+			mu.Unlock()
+		}
+	})
+	check(t, err)
+	defer sub.Unsubscribe()
+
+	proxy.cut()
+	waitFor(t, "s2 to fence itself", s2.cluster.fenced.Load)
+	stream, err := js.Stream(ctx, streamName)
+	check(t, err)
+	consumers := stream.ListConsumers(ctx)
+	for info := range consumers.Info() { // s2's goes while it is away; s1 makes its own again
+		check(t, stream.DeleteConsumer(ctx, info.Name))
+	}
+	check(t, consumers.Err())
+	_, err = js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{Durable: "blocker"})
+	check(t, err)
+	ann.send("MSG while s2 is away")
+	ann.expect("^MSG ann while s2 is away$")
+	proxy.mend()
+	waitFor(t, "s2 to reconnect", func() bool { return strings.Contains(log.String(), "nats reconnected") })
+	back := time.Now()
+	time.Sleep(6 * time.Second)
+	mu.Lock()
+	last, gap := back, time.Duration(0)
+	for _, b := range beats {
+		if b.After(back) {
+			gap, last = max(gap, b.Sub(last)), b
+		}
+	}
+	gap = max(gap, time.Since(last))
+	mu.Unlock()
+	if gap > 2*time.Second {
+		t.Errorf("s2, back on NATS, sent no heartbeat for %v (others count it lost after %v)", gap.Round(time.Millisecond), lostAfter)
+	}
+	shut := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s2.Shutdown(ctx)
+		close(shut)
+	}()
+	select {
+	case <-shut:
+	case <-time.After(8 * time.Second):
+		t.Errorf("s2's Shutdown, with a grace of 2 s, had not returned after 8 s")
 	}
 }
