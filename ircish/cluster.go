@@ -791,10 +791,10 @@ func (e *cluster) rereader() {
 // reads the room afresh, and ends the fence once none is so and it has
 // applied all that the stream holds (see atEnd). Cut off from NATS, a
 // server must not go on as a room of its own: the others will have its
-// users leave after lostAfter, which is longer. Cut off from the stream only, it would keep
-// its clients waiting for nothing; it goes on saying it is alive, so that
-// its users stay in the room until their records, held, are in the stream
-// (and their leaving after them).
+// users leave after lostAfter, which is longer. Cut off from the stream
+// only, it would keep its clients waiting for nothing; it goes on saying
+// it is alive, so that its users stay in the room until their records,
+// held, are in the stream (and their leaving after them).
 func (e *cluster) checkFence(stuck bool) {
 	e.fenceMu.Lock()
 	defer e.fenceMu.Unlock()
