@@ -375,11 +375,7 @@ func TestRecords(t *testing.T) {
 // finds, once back, the messages said and the user who left meanwhile,
 // though the server that compacted had no more use for them.
 func TestClusterCompactionWaitsForLaggingServer(t *testing.T) {
-	ns := startNATS(t, nil)
-	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
-	s1 := &Server{FloodRate: -1, History: 3}
-	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
-	addr2 := joinCluster(t, &Server{FloodRate: -1, History: 3}, Cluster{URLs: proxy.url(), Name: "s2"})
+	s1, _, addr1, addr2, proxy := cuttablePair(t, nil)
 	ann := register(t, addr1, "ann")
 	xena := register(t, addr1, "xena")
 	bob := register(t, addr2, "bob")
@@ -404,6 +400,19 @@ func TestClusterCompactionWaitsForLaggingServer(t *testing.T) {
 	if got := bob.expect("^LIST "); got != "LIST ann bob" {
 		t.Errorf("on s2, LIST = %q, want %q", got, "LIST ann bob")
 	}
+}
+
+// cuttablePair starts a NATS server and two servers on it that keep 3
+// messages, s1 and s2, and returns them, their addresses and the proxy
+// through which s2 reaches NATS, which the test may cut. s2 logs to log.
+func cuttablePair(t *testing.T, log *slog.Logger) (s1, s2 *Server, addr1, addr2 string, proxy *cutProxy) {
+	t.Helper()
+	ns := startNATS(t, nil)
+	proxy = newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	s1, s2 = &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3, Log: log}
+	addr1 = joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 = joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	return s1, s2, addr1, addr2, proxy
 }
 
 // A cutProxy passes TCP connections on to a NATS server, until cut closes
@@ -672,11 +681,7 @@ func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
 // serves again, so that its room is the others': no ghost user, and the
 // same history.
 func TestClusterRereadsRoomAfterRecordsDeleted(t *testing.T) {
-	ns := startNATS(t, nil)
-	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
-	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3}
-	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
-	addr2 := joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	s1, _, addr1, addr2, proxy := cuttablePair(t, nil)
 	ann := register(t, addr1, "ann")
 	xena := register(t, addr1, "xena")
 	register(t, addr2, "bob")
@@ -799,12 +804,8 @@ func registerWhenServing(t *testing.T, addr, nick string) *testConn {
 // last records, which it had yet to apply, were deleted: no later record
 // shows a jump in seqs. It finds them missing before it serves again.
 func TestClusterRereadsRoomAfterLastRecordsDeleted(t *testing.T) {
-	ns := startNATS(t, nil)
-	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
 	var log logBuffer
-	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3, Log: log.logger()}
-	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
-	addr2 := joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	s1, s2, addr1, addr2, proxy := cuttablePair(t, log.logger())
 	ann := register(t, addr1, "ann")
 	xena := register(t, addr1, "xena")
 	waitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.applied.Load() == s1.cluster.applied.Load() })
@@ -835,11 +836,7 @@ func TestClusterRereadsRoomAfterLastRecordsDeleted(t *testing.T) {
 // consumer, made again, has nothing to deliver, and says so in a way that
 // must not pass for records on their way.
 func TestClusterServesAgainAfterStreamEmptied(t *testing.T) {
-	ns := startNATS(t, nil)
-	proxy := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
-	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3}
-	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
-	addr2 := joinCluster(t, s2, Cluster{URLs: proxy.url(), Name: "s2"})
+	s1, s2, addr1, addr2, proxy := cuttablePair(t, nil)
 	ann := register(t, addr1, "ann")
 	xena := register(t, addr1, "xena")
 	waitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.applied.Load() == s1.cluster.applied.Load() })
