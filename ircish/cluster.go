@@ -202,6 +202,7 @@ type cluster struct {
 	onFence    func() // tells the clients to go, as the fence begins
 	pub        *publisher
 	applied    atomic.Int64  // the stream seq of the last message applied
+	published  atomic.Int64  // the stream seq of this server's last message published
 	reading    *reading      // the read of the stream whose records apply; r.mu guards it
 	missed     chan struct{} // has a token when records were deleted before they were read
 	rereading  atomic.Bool   // reading the room afresh: fenced until it is read
@@ -566,12 +567,18 @@ func (e *cluster) receive(rd *reading, msg jetstream.Msg) {
 }
 
 // missedRecords notes that records from the stream seq from to to, which
-// this server had yet to apply, were deleted: it has the room read afresh
-// (see rereader), and applies nothing until then. The caller holds r.mu.
+// this server had yet to apply, were deleted: it has the room read afresh.
+// The caller holds r.mu.
 func (e *cluster) missedRecords(from, to int64) {
-	e.reading = nil
 	e.log.Warn("records deleted before this server read them: reading the room afresh",
 		slog.Int64("from", from), slog.Int64("to", to))
+	e.readAfresh()
+}
+
+// readAfresh has the room read afresh (see rereader), and applies nothing
+// until then. The caller holds r.mu.
+func (e *cluster) readAfresh() {
+	e.reading = nil
 	select {
 	case e.missed <- struct{}{}:
 	default:
@@ -715,8 +722,10 @@ func (e *cluster) watch() {
 	defer e.tasks.Done()
 	tick := time.NewTicker(aliveEvery)
 	defer tick.Stop()
+	var reader stallWatch
 	for {
 		e.beat()
+		e.checkStall(&reader)
 		e.checkFence(e.pub.stuck())
 		if !e.fenced.Load() {
 			e.leaveLost()
@@ -727,6 +736,69 @@ func (e *cluster) watch() {
 			return
 		}
 	}
+}
+
+// A stallWatch tells whether this server's reader of the stream has
+// stalled: it has applied nothing for stallAfter while the stream holds
+// more. nats.go makes a consumer the stream lost again by itself, trying
+// after 1, 2, 4, 8 and then every 10 s; one it can never make again (the
+// stream takes no more consumers, say) would leave this server serving a
+// room that no longer changes.
+type stallWatch struct {
+	applied int64
+	behind  time.Time // since when applied has been behind, unchanged; zero if it is not
+}
+
+// stallAfter is how long a reader may apply nothing while the stream holds
+// more: longer than nats.go takes to make a consumer again after NATS
+// moves a stream (see stuckAfter).
+const stallAfter = 30 * time.Second
+
+// stalled notes that the reader has applied the stream up to applied and
+// that the stream holds at least up to known, at now, and reports whether
+// the reader has stalled.
+func (w *stallWatch) stalled(applied, known int64, now time.Time) bool {
+	if applied != w.applied || known <= applied {
+		w.applied, w.behind = applied, time.Time{}
+		return false
+	}
+	if w.behind.IsZero() {
+		w.behind = now
+	}
+	return now.Sub(w.behind) >= stallAfter
+}
+
+// checkStall has the room read afresh, with a new reader, once the reader
+// has stalled (see stallWatch). The stream holds at least what this
+// server last published and what the other servers it hears say they
+// have applied. A server cut off hears none, and its reader waits for
+// NATS, as does one reading the room afresh: their readers are not
+// judged.
+func (e *cluster) checkStall(w *stallWatch) {
+	e.mu.Lock()
+	now := time.Now()
+	judge := now.Sub(e.lastSeen[e.id]) <= judgeWithin && !e.rereading.Load()
+	known := e.published.Load()
+	for node, seq := range e.reached {
+		if node != e.id && !e.lost(node, now) {
+			known = max(known, seq)
+		}
+	}
+	e.mu.Unlock()
+	applied := e.applied.Load()
+	if !judge {
+		*w = stallWatch{}
+		return
+	}
+	if !w.stalled(applied, known, now) {
+		return
+	}
+	*w = stallWatch{}
+	e.log.Warn("reading the stream stalled: reading the room afresh",
+		slog.Int64("applied", applied), slog.Int64("stored", known), slog.Duration("for", stallAfter))
+	e.r.mu.Lock()
+	e.readAfresh()
+	e.r.mu.Unlock()
 }
 
 // compactor compacts the stream every compactEvery while this server is
@@ -748,8 +820,9 @@ func (e *cluster) compactor() {
 }
 
 // rereader reads the room afresh from the stream whenever this server
-// finds that records it had yet to apply were deleted (see receive),
-// until the cluster is closed. Its state may lack a leave, or have missed
+// finds that records it had yet to apply were deleted (see receive), or
+// that its reader has stalled (see checkStall), until the cluster is
+// closed. Its state may lack a leave, or have missed
 // lines: so that no client is served a room that differs from the
 // others', the server is fenced until it has read the room again.
 func (e *cluster) rereader() {

@@ -2,6 +2,7 @@ package ircish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -951,5 +952,99 @@ func TestClusterHeartbeatsGoOnWhileConsumerIsRemade(t *testing.T) {
 	case <-shut:
 	case <-time.After(8 * time.Second):
 		t.Errorf("s2's Shutdown, with a grace of 2 s, had not returned after 8 s")
+	}
+}
+
+// A server whose reader of the stream can no longer be made again (the
+// stream takes no more consumers) while it still hears NATS reads the
+// room afresh once its reader has applied nothing for stallAfter while
+// the others went on: its clients are told to go, and it serves again,
+// the room as the others have it, once it has a reader again.
+func TestClusterReadsRoomAfreshWhenItsReaderStalls(t *testing.T) {
+	ns := startNATS(t, nil)
+	nc, err := nats.Connect(ns.ClientURL())
+	check(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: streamName, Subjects: []string{sayingsSubject, memberSubjects},
+		Storage: jetstream.FileStorage, Replicas: 1, MaxConsumers: 2})
+	check(t, err)
+	var log logBuffer
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3, Log: log.logger()}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 := joinCluster(t, s2, Cluster{URLs: ns.ClientURL(), Name: "s2"})
+	ann := register(t, addr1, "ann")
+	bob := register(t, addr2, "bob")
+	ann.expect("^JOINED bob$")
+
+	// Delete s2's consumer, the newest (s2 joined last), and take its place
+	// before s2 makes it again: it does at once, and then after 1 s.
+	waitFor(t, "a consumer in place of s2's", func() bool {
+		var newest *jetstream.ConsumerInfo
+		consumers := stream.ListConsumers(ctx)
+		for info := range consumers.Info() {
+			if newest == nil || info.Created.After(newest.Created) {
+				newest = info
+			}
+		}
+		check(t, consumers.Err())
+		check(t, stream.DeleteConsumer(ctx, newest.Name))
+		_, err := js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{Durable: "blocker"})
+		if errors.Is(err, jetstream.ErrMaximumConsumersLimit) {
+			return false
+		}
+		check(t, err)
+		return true
+	})
+	ann.send("MSG while s2 reads nothing")
+	ann.expect("^MSG ann while s2 reads nothing$")
+
+	const stalled = "reading the stream stalled"
+	for start := time.Now(); !strings.Contains(log.String(), stalled); time.Sleep(100 * time.Millisecond) {
+		if time.Since(start) > stallAfter+waitTimeout {
+			t.Fatalf("s2, its reader gone, had not logged %q after %v:\n%s", stalled, time.Since(start).Round(time.Second), log.String())
+		}
+	}
+	bob.expect("^BYE this server is cut off from its cluster: connect to another$")
+
+	check(t, stream.DeleteConsumer(ctx, "blocker"))
+	cid := registerWhenServing(t, addr2, "cid")
+	if got, want := cid.askHistory(""), ann.askHistory(""); !slices.Equal(got, want) {
+		t.Errorf("HISTORY on s2, read afresh:\n%s\nwant, as on s1:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	cid.send("LIST")
+	if got := cid.expect("^LIST "); got != "LIST ann cid" {
+		t.Errorf("on s2, read afresh, %q; want %q", got, "LIST ann cid")
+	}
+}
+
+// A reader is stalled only once it has been behind for stallAfter without
+// applying anything: not while it applies, however far behind, nor while
+// it has applied all the stream holds.
+func TestStallWatch(t *testing.T) {
+	var w stallWatch
+	t0 := time.Now()
+	steps := []struct {
+		applied, known int64
+		at             time.Duration
+		want           bool
+	}{
+		{5, 5, 0, false},
+		{5, 5, 2 * stallAfter, false},                               // idle room, all applied
+		{5, 9, 2*stallAfter + time.Second, false},                   // behind from now on
+		{6, 9, 3*stallAfter + time.Second, false},                   // slow, but applying
+		{6, 9, 3*stallAfter + 2*time.Second, false},                 // behind, unchanged, from now on
+		{6, 9, 4*stallAfter + time.Second, false},                   // not quite stallAfter
+		{6, 12, 4*stallAfter + 2*time.Second, true},                 // stalled
+		{12, 12, 4*stallAfter + 3*time.Second, false},               // caught up
+		{12, 13, 5*stallAfter + 3*time.Second + time.Second, false}, // behind from now on
+	}
+	for _, s := range steps {
+		if got := w.stalled(s.applied, s.known, t0.Add(s.at)); got != s.want {
+			t.Errorf("applied %d, stream holding %d, at %v: stalled %v, want %v", s.applied, s.known, s.at, got, s.want)
+		}
 	}
 }

@@ -47,11 +47,12 @@
 // In a cluster, five goroutines more: the stream's consumer applies the
 // records as they come, under the room's mutex; the rereader reads the
 // room afresh from the stream, should records this server had yet to
-// apply be deleted while it was away; the publisher
+// apply be deleted while it was away, or its reader stall; the publisher
 // (publisher.go) sends this server's records to the stream, one NATS
 // message at a time; the watch sends heartbeats, fences the server when
 // it stops hearing its own or its records wait too long for the stream,
-// and has the users of lost servers leave; and the compactor compacts the
+// has the room read afresh when the reader stalls, and has the users of
+// lost servers leave; and the compactor compacts the
 // stream, or, on the servers that do not, forgets the users gone. A
 // client's goroutine queues its records for the publisher and, for a join,
 // rename or whisper, waits for its verdict.

@@ -168,9 +168,10 @@ func (p *publisher) next() (*nats.Msg, int) {
 func (p *publisher) publish(msg *nats.Msg, n int) {
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		ctx, cancel := context.WithTimeout(p.e.ctx, publishTimeout)
-		_, err := p.e.js.PublishMsg(ctx, msg)
+		ack, err := p.e.js.PublishMsg(ctx, msg)
 		cancel()
 		if err == nil {
+			p.e.published.Store(int64(ack.Sequence))
 			if wait > 50*time.Millisecond {
 				p.e.log.Info("records published after a retry", slog.Int("records", n))
 			}
