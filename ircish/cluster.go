@@ -794,11 +794,25 @@ func (e *cluster) checkStall(w *stallWatch) {
 		return
 	}
 	*w = stallWatch{}
-	e.log.Warn("reading the stream stalled: reading the room afresh",
-		slog.Int64("applied", applied), slog.Int64("stored", known), slog.Duration("for", stallAfter))
+	// A heartbeat may say more than the stream holds (one of a server of
+	// an earlier version, whose name begins with a number): ask it.
+	ctx, cancel := context.WithTimeout(e.ctx, time.Second)
+	next, err := e.nextStored(ctx, applied+1)
+	cancel()
+	if err != nil || next == 0 {
+		return
+	}
 	e.r.mu.Lock()
-	e.readAfresh()
+	rd := e.reading
+	live := rd != nil && rd.whole && !e.rereading.Load() && e.applied.Load() == applied
+	if live {
+		e.readAfresh()
+	}
 	e.r.mu.Unlock()
+	if live { // else read afresh already, or applying again
+		e.log.Warn("reading the stream stalled: reading the room afresh",
+			slog.Int64("applied", applied), slog.Int64("stored", known), slog.Duration("for", stallAfter))
+	}
 }
 
 // compactor compacts the stream every compactEvery while this server is

@@ -1,0 +1,191 @@
+package ircish
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// hookLog is a slog handler that writes text to buf and, the first time it
+// is handed a record whose message contains on, calls hook (in the
+// goroutine that logs) before it returns.
+type hookLog struct {
+	buf  *logBuffer
+	text slog.Handler
+	on   string
+	hook func()
+	once *sync.Once
+}
+
+func newHookLog(on string, hook func()) (*hookLog, *logBuffer) {
+	var buf logBuffer
+	return &hookLog{buf: &buf, text: slog.NewTextHandler(&buf, nil), on: on, hook: hook, once: new(sync.Once)}, &buf
+}
+
+func (h *hookLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *hookLog) Handle(ctx context.Context, r slog.Record) error {
+	err := h.text.Handle(ctx, r)
+	if h.on != "" && strings.Contains(r.Message, h.on) && h.hook != nil {
+		h.once.Do(h.hook)
+	}
+	return err
+}
+func (h *hookLog) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	c.text = h.text.WithAttrs(as)
+	return &c
+}
+func (h *hookLog) WithGroup(g string) slog.Handler {
+	c := *h
+	c.text = h.text.WithGroup(g)
+	return &c
+}
+
+// publishBacklog stores n say records of a member nobody knows (no-ops
+// when applied) in the stream, so that a reading of it takes a while.
+func publishBacklog(t *testing.T, url string, n int) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	check(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	data := appendRecord(nil, record{op: opSay, id: memberID{"feedfeedfeed", 1}, n: 1, text: "backlog"})
+	for i := range n {
+		if _, err := js.PublishAsync(sayingsSubject, data); err != nil {
+			t.Fatal(err)
+		}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(waitTimeout):
+		t.Fatal("backlog not published")
+	}
+}
+
+// REVIEW: checkStall decides "stalled" with rereading false, logs, and only
+// then calls readAfresh, which sets e.reading = nil whatever reading is
+// current. If, in between, receive found records deleted (missedRecords)
+// and the rereader began a new reading, checkStall's readAfresh orphans
+// that reading: receive ignores its records (rd != e.reading), readToEnd
+// finishes it only if e.reading == rd, so readRoom never returns, the
+// rereader hangs with rereading true and the server stays fenced for good
+// (its heartbeat holding compaction back too).
+//
+// The interleaving is forced through the logger (the WARN is the window
+// between the judgement and readAfresh); the stall is a reader stopped.
+func TestClusterStallRereadOrphansConcurrentReread(t *testing.T) {
+	ns := startNATS(t, nil)
+	var e *cluster
+	h, log := newHookLog("reading the stream stalled", func() {
+		// At this moment receive finds a jump (records deleted unread)...
+		e.r.mu.Lock()
+		a := e.applied.Load()
+		e.missedRecords(a+1, a+1)
+		e.r.mu.Unlock()
+		// ...and the rereader starts reading the room afresh.
+		deadline := time.Now().Add(waitTimeout)
+		for time.Now().Before(deadline) {
+			e.r.mu.Lock()
+			busy := e.rereading.Load() && e.reading != nil && !e.reading.end
+			e.r.mu.Unlock()
+			if busy {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	s1, s2 := &Server{FloodRate: -1, History: 3}, &Server{FloodRate: -1, History: 3, Log: slog.New(h)}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	addr2 := joinCluster(t, s2, Cluster{URLs: ns.ClientURL(), Name: "s2"})
+	e = s2.cluster
+	ann := register(t, addr1, "ann")
+	bob := register(t, addr2, "bob")
+	ann.expect("^JOINED bob$")
+
+	e.cons.Stop() // s2's reader stalls
+	publishBacklog(t, ns.ClientURL(), 40000)
+	ann.send("MSG after the backlog")
+	ann.expect("^MSG ann after the backlog$")
+	waitFor(t, "s2 to hear that s1 applied more than it", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.reached[s1.cluster.id] > e.applied.Load()
+	})
+	// The watch's own checkStall would judge after stallAfter; judge now.
+	w := stallWatch{applied: e.applied.Load(), behind: time.Now().Add(-stallAfter - time.Second)}
+	e.checkStall(&w)
+	bob.expect("^BYE ")
+
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for start := time.Now(); time.Since(start) < 25*time.Second; time.Sleep(100 * time.Millisecond) {
+			if !e.fenced.Load() {
+				return
+			}
+		}
+	}()
+	<-served
+	if e.fenced.Load() {
+		e.r.mu.Lock()
+		reading := e.reading
+		e.r.mu.Unlock()
+		t.Fatalf("s2 still fenced 25 s after the stall: rereading %v, current reading nil %v, token queued %d, applied %d\n%s",
+			e.rereading.Load(), reading == nil, len(e.missed), e.applied.Load(), tail(log.String(), 12))
+	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// REVIEW: a server of a version before heartbeats carried the applied seq
+// sends "<node> <name>"; alive parses a name whose first word is a number
+// ("2026 eu-west", say) as that seq. checkStall takes it for what the
+// stream holds: a healthy server, all applied, reads the room afresh after
+// stallAfter, and again after every stallAfter, for as long as the old
+// server runs, its clients told BYE each time.
+func TestClusterOldHeartbeatNameIsNotAStall(t *testing.T) {
+	ns := startNATS(t, nil)
+	var log logBuffer
+	s1 := &Server{FloodRate: -1, History: 3, Log: log.logger()}
+	addr1 := joinCluster(t, s1, Cluster{URLs: ns.ClientURL(), Name: "s1"})
+	ann := register(t, addr1, "ann")
+	nc, err := nats.Connect(ns.ClientURL())
+	check(t, err)
+	defer nc.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the old server's heartbeats: "<node> <name>"
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			nc.Publish(aliveSubject, []byte("0123456789ab 2026 eu-west"))
+			select {
+			case <-tick.C:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	ann.send("MSG hello")
+	ann.expect("^MSG ann hello$")
+	for start := time.Now(); time.Since(start) < stallAfter+8*time.Second; time.Sleep(200 * time.Millisecond) {
+		if l := log.String(); strings.Contains(l, "reading the stream stalled") {
+			t.Fatalf("s1, all applied (%d), read the room afresh because of an old server's name:\n%s",
+				s1.cluster.applied.Load(), tail(l, 6))
+		}
+	}
+}
