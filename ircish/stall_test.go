@@ -72,17 +72,11 @@ func publishBacklog(t *testing.T, url string, n int) {
 	}
 }
 
-// REVIEW: checkStall decides "stalled" with rereading false, logs, and only
-// then calls readAfresh, which sets e.reading = nil whatever reading is
-// current. If, in between, receive found records deleted (missedRecords)
-// and the rereader began a new reading, checkStall's readAfresh orphans
-// that reading: receive ignores its records (rd != e.reading), readToEnd
-// finishes it only if e.reading == rd, so readRoom never returns, the
-// rereader hangs with rereading true and the server stays fenced for good
-// (its heartbeat holding compaction back too).
-//
-// The interleaving is forced through the logger (the WARN is the window
-// between the judgement and readAfresh); the stall is a reader stopped.
+// A stall judged just as receive finds records deleted unread leads to
+// one reading afresh that ends, not to a reading orphaned by a second
+// readAfresh (receive ignoring its records, readRoom never returning, the
+// server fenced for good). The records found missing are forced through
+// the logger, at the stall's WARN; the stall is a reader stopped.
 func TestClusterStallRereadOrphansConcurrentReread(t *testing.T) {
 	ns := startNATS(t, nil)
 	var e *cluster
@@ -126,16 +120,9 @@ func TestClusterStallRereadOrphansConcurrentReread(t *testing.T) {
 	e.checkStall(&w)
 	bob.expect("^BYE ")
 
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		for start := time.Now(); time.Since(start) < 25*time.Second; time.Sleep(100 * time.Millisecond) {
-			if !e.fenced.Load() {
-				return
-			}
-		}
-	}()
-	<-served
+	for start := time.Now(); e.fenced.Load() && time.Since(start) < 25*time.Second; {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if e.fenced.Load() {
 		e.r.mu.Lock()
 		reading := e.reading
@@ -151,12 +138,10 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// REVIEW: a server of a version before heartbeats carried the applied seq
-// sends "<node> <name>"; alive parses a name whose first word is a number
-// ("2026 eu-west", say) as that seq. checkStall takes it for what the
-// stream holds: a healthy server, all applied, reads the room afresh after
-// stallAfter, and again after every stallAfter, for as long as the old
-// server runs, its clients told BYE each time.
+// A server of a version before heartbeats carried the applied seq sends
+// "<node> <name>", and alive takes a name whose first word is a number
+// ("2026 eu-west", say) for that seq. A server that has applied all the
+// stream holds does not take that for a stall.
 func TestClusterOldHeartbeatNameIsNotAStall(t *testing.T) {
 	ns := startNATS(t, nil)
 	var log logBuffer
