@@ -94,10 +94,10 @@ func (c *conn) list([]string) error {
 // history sends earlier room messages: HISTORY [<count>], HISTORY AFTER
 // <seq> [<count>]; or, with HISTORY LIVE, asks for seqs on MSG lines.
 func (c *conn) history(p []string) error {
-	if len(p) > 0 && upperASCII(p[0]) == historyLive {
+	if len(p) > 0 && upperASCII(p[0]) == HistoryLive {
 		if c.member == nil {
 			c.seqs = true // for join
-			c.send(Line(History, historyLive))
+			c.send(Line(History, HistoryLive))
 		} else {
 			c.s.room.seqsFor(c.member)
 		}
@@ -107,7 +107,7 @@ func (c *conn) history(p []string) error {
 		return errNotRegistered
 	}
 	after := int64(-1)
-	if len(p) > 0 && upperASCII(p[0]) == historyAfter {
+	if len(p) > 0 && upperASCII(p[0]) == HistoryAfter {
 		if len(p) < 2 {
 			return errorf(CodeNeedMoreParams, "usage: HISTORY AFTER <seq> [<n>]")
 		}

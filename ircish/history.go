@@ -15,10 +15,10 @@ const DefaultHistoryCount = 50
 
 // Words of HISTORY lines.
 const (
-	historyAfter = "AFTER" // HISTORY AFTER <seq> [<count>]
-	historyLive  = "LIVE"  // HISTORY LIVE: MSG lines come as HISTORY lines
-	historyGap   = "GAP"   // HISTORY GAP <seq>: messages before seq are gone
-	historyEnd   = "END"   // HISTORY END <n>: the end of a reply
+	HistoryAfter = "AFTER" // HISTORY AFTER <seq> [<count>]
+	HistoryLive  = "LIVE"  // HISTORY LIVE: MSG lines come as HISTORY lines
+	HistoryGap   = "GAP"   // HISTORY GAP <seq>: messages before seq are gone
+	HistoryEnd   = "END"   // HISTORY END <n>: the end of a reply
 )
 
 // An entry is a room message as history keeps it.
@@ -93,7 +93,7 @@ func appendHistoryLine(b []byte, e entry) []byte {
 	b = append(b, History+" "...)
 	b = strconv.AppendInt(b, e.seq, 10)
 	b = append(b, ' ')
-	b = e.at.UTC().AppendFormat(b, historyTime)
+	b = e.at.UTC().AppendFormat(b, HistoryTime)
 	b = append(b, ' ')
 	b = append(b, e.from...)
 	b = append(b, ' ')
@@ -101,6 +101,6 @@ func appendHistoryLine(b []byte, e entry) []byte {
 	return append(b, '\r', '\n')
 }
 
-// historyTime is the layout of a HISTORY line's time: RFC 3339, UTC, with
+// HistoryTime is the layout of a HISTORY line's time: RFC 3339, UTC, with
 // milliseconds.
-const historyTime = "2006-01-02T15:04:05.000Z"
+const HistoryTime = "2006-01-02T15:04:05.000Z"

@@ -434,7 +434,7 @@ func (r *room) seqsFor(m *member) {
 		m.seqs, m.handed = true, len(r.pendingSeq)
 		r.seqMembers++
 	}
-	m.out.pushReply(Line(History, historyLive))
+	m.out.pushReply(Line(History, HistoryLive))
 }
 
 // sendHistory sends m, in its place among the room's lines, the kept
@@ -453,14 +453,14 @@ func (r *room) sendHistory(m *member, after int64, count int) int {
 		var gap bool
 		from, to, gap = h.after(after, count)
 		if gap {
-			b = AppendLine(b, History, historyGap, strconv.FormatInt(h.oldest(), 10))
+			b = AppendLine(b, History, HistoryGap, strconv.FormatInt(h.oldest(), 10))
 		}
 	}
 	for i := from; i < to; i++ {
 		b = appendHistoryLine(b, h.at(i))
 	}
 	r.handOut(m)
-	m.out.pushReply(AppendLine(b, History, historyEnd, strconv.Itoa(to-from)))
+	m.out.pushReply(AppendLine(b, History, HistoryEnd, strconv.Itoa(to-from)))
 	return to - from
 }
 
