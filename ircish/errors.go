@@ -29,8 +29,8 @@ func (e *Error) Error() string { return e.Code + " " + e.Text }
 // Line returns the error's ERR line.
 func (e *Error) Line() []byte { return Line(Err, e.Code, e.Text) }
 
-// errorf is shorthand for a protocol error.
-func errorf(code, text string) *Error { return &Error{Code: code, Text: text} }
+// NewError returns the protocol error of code, with text for people.
+func NewError(code, text string) *Error { return &Error{Code: code, Text: text} }
 
 // AsError reports whether err is a protocol error, and returns it.
 func AsError(err error) (*Error, bool) {

@@ -40,7 +40,8 @@ func FuzzParseClientLine(f *testing.F) {
 		if m.Verb == "" && len(m.Params) > 0 {
 			t.Fatalf("ParseClientLine(%q) = %s: fields without a verb", line, show(m))
 		}
-		words, known := clientVerbs[m.Verb]
+		v, known := clientVerbs[m.Verb]
+		words := v.words
 		for i, p := range m.Params {
 			last := i == len(m.Params)-1
 			switch {

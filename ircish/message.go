@@ -38,54 +38,89 @@ type Message struct {
 // allWords marks a verb whose fields are all words, without free text.
 const allWords = -1
 
-// clientVerbs and serverVerbs give, for each verb a client or the server
-// sends, how many space-separated words come before the free text. Free text
-// starts at the first non-space byte after them and runs to the end of the
-// line. NICK takes its argument as free text so that "NICK a b" is seen as
-// the invalid nick "a b", not silently cut to "a".
-var (
-	clientVerbs = map[string]int{
-		Nick: 0, Msg: 0, Whisper: 1, List: allWords, Help: allWords, Ping: 0, Quit: 0,
-		History: allWords,
+// A syntax is how the lines of a client verb are made.
+type syntax struct {
+	// words is how many space-separated words come before the free
+	// text, which starts at the first non-space byte after them and runs
+	// to the end of the line.
+	words  int
+	min    int    // fields required
+	format string // for people
+}
+
+// clientVerbs gives the syntax of each verb a client sends. NICK takes its
+// argument as free text so that "NICK a b" is seen as the invalid nick
+// "a b", not silently cut to "a".
+var clientVerbs = map[string]syntax{
+	Nick:    {0, 1, "NICK <nick>"},
+	Msg:     {0, 1, "MSG <text>"},
+	Whisper: {1, 2, "WHISPER <nick> <text>"},
+	List:    {allWords, 0, "LIST"},
+	Help:    {allWords, 0, "HELP [<command>]"},
+	Ping:    {0, 0, "PING [<token>]"},
+	Quit:    {0, 0, "QUIT [<reason>]"},
+	History: {allWords, 0, "HISTORY [AFTER <seq>] [<n>]"},
+}
+
+// serverVerbs gives, for each verb the server sends, how many words come
+// before the free text.
+var serverVerbs = map[string]int{
+	Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
+	List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1, History: 3,
+}
+
+// Usage returns the syntax of a verb a client sends, as HELP shows it, or
+// "" if there is no such verb.
+func Usage(verb string) string { return clientVerbs[verb].format }
+
+// CheckParams returns a NEED_MORE_PARAMS error, with the verb's usage, if
+// m, a client's line, has fewer fields than its verb requires.
+func (m Message) CheckParams() error {
+	if v := clientVerbs[m.Verb]; len(m.Params) < v.min {
+		return NewError(CodeNeedMoreParams, "usage: "+v.format)
 	}
-	serverVerbs = map[string]int{
-		Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
-		List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1, History: 3,
-	}
-)
+	return nil
+}
 
 // ParseClientLine parses a line a client sent, without its terminator. The
 // verb is matched case-insensitively; an unknown verb comes back upper-cased
 // with the rest of the line as one field. The error, if any, is an *Error
 // with code BAD_TEXT.
 func ParseClientLine(line []byte) (Message, error) {
-	return parse(line, clientVerbs)
+	return parse(line, func(verb string) (int, bool) {
+		v, ok := clientVerbs[verb]
+		return v.words, ok
+	})
 }
 
 // ParseServerLine parses a line the server sent, without its terminator.
 func ParseServerLine(line []byte) (Message, error) {
-	return parse(line, serverVerbs)
+	return parse(line, func(verb string) (int, bool) {
+		words, ok := serverVerbs[verb]
+		return words, ok
+	})
 }
 
-func parse(line []byte, verbs map[string]int) (Message, error) {
+// parse parses line, whose verbs take the number of words before their
+// free text that wordsOf gives.
+func parse(line []byte, wordsOf func(verb string) (int, bool)) (Message, error) {
 	if err := CheckText(line); err != nil {
 		return Message{}, err
 	}
 	s := strings.TrimLeft(string(line), " ")
 	head, rest, _ := strings.Cut(s, " ")
-	words, known := verbs[head]
+	words, known := wordsOf(head)
 	if !known {
-		head = upperASCII(head)
-		if words, known = verbs[head]; !known {
-			words = 0
-		}
+		head = UpperASCII(head)
+		words, _ = wordsOf(head)
 	}
 	return Message{Verb: head, Params: split(rest, words)}, nil
 }
 
-// upperASCII upper-cases the ASCII letters of s only, so that no other
-// script's letter can turn into a verb (as the dotless ı of "pıng" would).
-func upperASCII(s string) string {
+// UpperASCII upper-cases the ASCII letters of s only, so that no other
+// script's letter can turn into a verb or a keyword (as the dotless ı of
+// "pıng" would).
+func UpperASCII(s string) string {
 	return strings.Map(func(r rune) rune {
 		if 'a' <= r && r <= 'z' {
 			return r - 'a' + 'A'

@@ -236,7 +236,7 @@ func TestAppendLineNoAlloc(t *testing.T) {
 }
 
 func TestErrorLine(t *testing.T) {
-	e := errorf(CodeNoSuchUser, "no user named bob is here")
+	e := NewError(CodeNoSuchUser, "no user named bob is here")
 	if got, want := string(e.Line()), "ERR NO_SUCH_USER no user named bob is here\r\n"; got != want {
 		t.Errorf("Error.Line() = %q, want %q", got, want)
 	}

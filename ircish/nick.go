@@ -17,14 +17,14 @@ const MaxNickLen = 32
 func CheckNick(nick string) error {
 	n := utf8.RuneCountInString(nick)
 	if n == 0 || n > MaxNickLen {
-		return errorf(CodeNickInvalid, "a nick is 1 to 32 letters, digits, _ - or .")
+		return NewError(CodeNickInvalid, "a nick is 1 to 32 letters, digits, _ - or .")
 	}
 	for _, r := range nick {
 		if IsInvisible(r) {
-			return errorf(CodeNickInvalid, "a nick must not hold invisible characters")
+			return NewError(CodeNickInvalid, "a nick must not hold invisible characters")
 		}
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_-.", r) {
-			return errorf(CodeNickInvalid, "a nick is one word of letters, digits, _ - or .")
+			return NewError(CodeNickInvalid, "a nick is one word of letters, digits, _ - or .")
 		}
 	}
 	return nil

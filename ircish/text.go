@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-var errBadText = errorf(CodeBadText, "text must be UTF-8 without control characters")
+var errBadText = NewError(CodeBadText, "text must be UTF-8 without control characters")
 
 // CheckText returns a BAD_TEXT error if b is not valid UTF-8 or holds a
 // control character other than TAB, so that no line can carry a terminal

@@ -1,6 +1,7 @@
 package clientcmd
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -301,4 +302,25 @@ func (d *termDisplay) close() {
 	d.rl.Close()
 	d.raw.close()
 	fmt.Fprint(d.out, "\r\x1b[K")
+}
+
+// plainLines reads lines from r and sends them to a new channel, without
+// their line ends, closing it at the end of r.
+func plainLines(r io.Reader) <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+			if line != "" || err == nil {
+				ch <- line
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
 }

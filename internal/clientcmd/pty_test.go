@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"ircish/ircish/server"
 	"net"
 	"os"
 	"reflect"
@@ -13,8 +14,6 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/term"
-
-	"ircish/ircish"
 )
 
 const ptyTimeout = 10 * time.Second
@@ -173,8 +172,8 @@ func listen(t *testing.T, addr string) net.Listener {
 }
 
 // serve serves a room on l until the test ends.
-func serve(t *testing.T, l net.Listener) *ircish.Server {
-	srv := &ircish.Server{}
+func serve(t *testing.T, l net.Listener) *server.Server {
+	srv := &server.Server{}
 	go srv.Serve(l)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ptyTimeout)

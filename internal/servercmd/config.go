@@ -15,18 +15,20 @@ import (
 	"time"
 
 	"ircish/ircish"
+	"ircish/ircish/cluster"
+	"ircish/ircish/server"
 )
 
 // A config is what the command line asks for.
 type config struct {
-	srv           *ircish.Server // its limits; Log is set by run
+	srv           *server.Server // its limits; Log is set by run
 	addr, tlsAddr string         // tlsAddr is "" without TLS
 	tlsConfig     *tls.Config
 	debugAddr     string
 	logPath       string
 	logFlush      time.Duration
 	quiet         bool
-	cluster       ircish.Cluster // URLs is "" without -nats
+	cluster       cluster.Config // URLs is "" without -nats
 }
 
 // parseFlags returns the configuration args ask for, or nil and the exit
@@ -39,26 +41,26 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	cfg := &config{srv: &ircish.Server{}}
+	cfg := &config{srv: &server.Server{}}
 	srv := cfg.srv
 	host := fs.String("host", "", "interface `address` to listen on (default all)")
 	fs.StringVar(&cfg.logPath, "log", "server.log", "log `file`, appended to")
 	fs.DurationVar(&cfg.logFlush, "log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	fs.BoolVar(&srv.LogWhispers, "log-whispers", false, "log what whispers say, not only who whispered to whom")
-	fs.IntVar(&srv.History, "history", ircish.DefaultHistory, "room messages kept in memory for HISTORY; 0: none")
+	fs.IntVar(&srv.Keep, "history", server.DefaultKeep, "room messages kept in memory for HISTORY; 0: none")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
-	fs.IntVar(&srv.MaxLine, "max-line", ircish.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
-	fs.IntVar(&srv.SendQueue, "send-queue", ircish.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
-	fs.DurationVar(&srv.WriteTimeout, "write-timeout", ircish.DefaultWriteTimeout, "drop a client that takes no data for this long")
-	fs.Float64Var(&srv.FloodRate, "flood", ircish.DefaultFloodRate, "lines per second a client may send after its burst; 0: no limit")
-	fs.IntVar(&srv.FloodBurst, "flood-burst", ircish.DefaultFloodBurst, "lines a client may send at once")
-	fs.DurationVar(&srv.RegisterTimeout, "register-timeout", ircish.DefaultRegisterTimeout, "close a connection that has not sent NICK by then")
-	fs.DurationVar(&srv.LineTimeout, "line-timeout", ircish.DefaultLineTimeout, "close a connection that begins a line and does not end it by then")
-	fs.IntVar(&srv.MaxClients, "max-clients", ircish.DefaultMaxClients, "connections at once")
-	fs.IntVar(&srv.MaxPerIP, "max-per-ip", ircish.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
-	fs.Float64Var(&srv.IPConnectRate, "ip-connect-rate", ircish.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
+	fs.IntVar(&srv.MaxLine, "max-line", server.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
+	fs.IntVar(&srv.SendQueue, "send-queue", server.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
+	fs.DurationVar(&srv.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that takes no data for this long")
+	fs.Float64Var(&srv.FloodRate, "flood", server.DefaultFloodRate, "lines per second a client may send after its burst; 0: no limit")
+	fs.IntVar(&srv.FloodBurst, "flood-burst", server.DefaultFloodBurst, "lines a client may send at once")
+	fs.DurationVar(&srv.RegisterTimeout, "register-timeout", server.DefaultRegisterTimeout, "close a connection that has not sent NICK by then")
+	fs.DurationVar(&srv.LineTimeout, "line-timeout", server.DefaultLineTimeout, "close a connection that begins a line and does not end it by then")
+	fs.IntVar(&srv.MaxClients, "max-clients", server.DefaultMaxClients, "connections at once")
+	fs.IntVar(&srv.MaxPerIP, "max-per-ip", server.DefaultMaxPerIP, "connections at once from one IP address (loopback exempt)")
+	fs.Float64Var(&srv.IPConnectRate, "ip-connect-rate", server.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
 	fs.BoolVar(&srv.LimitLoopback, "limit-loopback", false, "apply the per-IP limits to loopback addresses too")
-	fs.IntVar(&srv.IPv6Prefix, "ipv6-prefix", ircish.DefaultIPv6Prefix, "the per-IP limits count IPv6 clients by network: its prefix length in `bits` (1 to 128)")
+	fs.IntVar(&srv.IPv6Prefix, "ipv6-prefix", server.DefaultIPv6Prefix, "the per-IP limits count IPv6 clients by network: its prefix length in `bits` (1 to 128)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	tlsPort := fs.Int("tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
@@ -85,28 +87,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	switch {
-	case srv.History < 0:
-		return fail("-history must not be negative")
-	case srv.MaxLine < 1 || srv.SendQueue < 1 || srv.MaxClients < 1 || srv.MaxPerIP < 1 || srv.FloodBurst < 1:
-		return fail("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
-	case srv.FloodRate < 0 || cfg.logFlush < 0 || srv.IPConnectRate <= 0 || srv.WriteTimeout <= 0 || srv.RegisterTimeout <= 0 || srv.LineTimeout <= 0:
-		return fail("-flood and -log-flush must not be negative; rates and timeouts must be positive")
-	case srv.IPv6Prefix < 1 || srv.IPv6Prefix > 128:
-		return fail("-ipv6-prefix must be from 1 to 128")
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return fail("-tls-cert and -tls-key go together")
-	case cfg.cluster.URLs == "" && (cfg.cluster.Creds != "" || cfg.cluster.CA != "" || cfg.cluster.Name != ""):
-		return fail("-nats-creds, -nats-ca and -node go with -nats")
-	case cfg.cluster.Replicas < 1 || cfg.cluster.Replicas > 5:
-		return fail("-nats-replicas must be from 1 to 5")
+	if err := checkFlags(cfg, *tlsCert, *tlsKey); err != nil {
+		return fail("%v", err)
 	}
 	// The Server's zero values mean its defaults; none is what 0 means here.
 	if srv.FloodRate == 0 {
 		srv.FloodRate = -1
 	}
-	if srv.History == 0 {
-		srv.History = -1
+	if srv.Keep == 0 {
+		srv.Keep = -1
 	}
 	cfg.addr = net.JoinHostPort(*host, port)
 	if *tlsCert != "" {
@@ -118,6 +107,30 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 		cfg.tlsAddr = net.JoinHostPort(*host, strconv.Itoa(*tlsPort))
 	}
 	return cfg, 0
+}
+
+// checkFlags returns an error that says which flags have values out of
+// range or missing their partners, if any; tlsCert and tlsKey are the
+// files -tls-cert and -tls-key name.
+func checkFlags(cfg *config, tlsCert, tlsKey string) error {
+	srv := cfg.srv
+	switch {
+	case srv.Keep < 0:
+		return errors.New("-history must not be negative")
+	case srv.MaxLine < 1 || srv.SendQueue < 1 || srv.MaxClients < 1 || srv.MaxPerIP < 1 || srv.FloodBurst < 1:
+		return errors.New("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
+	case srv.FloodRate < 0 || cfg.logFlush < 0 || srv.IPConnectRate <= 0 || srv.WriteTimeout <= 0 || srv.RegisterTimeout <= 0 || srv.LineTimeout <= 0:
+		return errors.New("-flood and -log-flush must not be negative; rates and timeouts must be positive")
+	case srv.IPv6Prefix < 1 || srv.IPv6Prefix > 128:
+		return errors.New("-ipv6-prefix must be from 1 to 128")
+	case (tlsCert == "") != (tlsKey == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	case cfg.cluster.URLs == "" && (cfg.cluster.Creds != "" || cfg.cluster.CA != "" || cfg.cluster.Name != ""):
+		return errors.New("-nats-creds, -nats-ca and -node go with -nats")
+	case cfg.cluster.Replicas < 1 || cfg.cluster.Replicas > 5:
+		return errors.New("-nats-replicas must be from 1 to 5")
+	}
+	return nil
 }
 
 // listeners are the command's open listeners: the chat's, plain then TLS,

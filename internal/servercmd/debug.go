@@ -3,11 +3,10 @@ package servercmd
 import (
 	"errors"
 	"expvar"
+	"ircish/ircish/server"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // registers /debug/pprof/ on http.DefaultServeMux
-
-	"ircish/ircish"
 )
 
 // listenLoopback listens on addr, which must be a loopback address: the
@@ -25,7 +24,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 
 // serveDebug serves net/http/pprof and, at /debug/vars, the server's
 // counters (expvar "ircish") on l, until l is closed.
-func serveDebug(l net.Listener, srv *ircish.Server) {
+func serveDebug(l net.Listener, srv *server.Server) {
 	expvar.Publish("ircish", expvar.Func(func() any { return srv.Stats() }))
 	go http.Serve(l, nil)
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"ircish/ircish"
+	"ircish/ircish/cluster"
+	"ircish/ircish/server"
 )
 
 var usage = `usage: server [flags] [port]
@@ -57,7 +59,7 @@ func Main(args []string, stderr io.Writer) int {
 const joinTimeout = 30 * time.Second
 
 // joinCluster has srv, which will listen on addr, join the cluster c.
-func joinCluster(srv *ircish.Server, c ircish.Cluster, addr net.Addr, stderr io.Writer) error {
+func joinCluster(srv *server.Server, c cluster.Config, addr net.Addr, stderr io.Writer) error {
 	if c.Name == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(addr.String())
@@ -65,7 +67,8 @@ func joinCluster(srv *ircish.Server, c ircish.Cluster, addr net.Addr, stderr io.
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
-	if err := srv.JoinCluster(ctx, c); err != nil {
+	c.Log = srv.Log
+	if err := srv.UseEngine(ctx, cluster.New(c)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "joined the cluster as", c.Name)
@@ -109,17 +112,7 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	defer signal.Stop(stop)
 	defer signal.Stop(hup)
 
-	served := make(chan error, len(ls.chat))
-	for i, l := range ls.chat {
-		go func() { served <- srv.Serve(l) }()
-		secure := i > 0
-		log.Info("server started", "addr", l.Addr().String(), "tls", secure)
-		if secure {
-			fmt.Fprintln(stderr, "listening on", l.Addr(), "(TLS)")
-		} else {
-			fmt.Fprintln(stderr, "listening on", l.Addr())
-		}
-	}
+	served := serve(srv, ls.chat, log, stderr)
 
 	status := 0
 	for running := true; running; {
@@ -140,6 +133,37 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 			running = false
 		}
 	}
+	if !shutdown(srv, stop, log) {
+		// Returning ends the process with the clients still connected;
+		// the deferred Close writes the log first.
+		return 1
+	}
+	log.Info("server stopped")
+	return status
+}
+
+// serve has srv serve on each of ls in the background, and says where.
+// Each Serve's error, when accepting fails for good, comes on the channel
+// it returns.
+func serve(srv *server.Server, ls []net.Listener, log *slog.Logger, stderr io.Writer) <-chan error {
+	served := make(chan error, len(ls))
+	for i, l := range ls {
+		go func() { served <- srv.Serve(l) }()
+		secure := i > 0
+		log.Info("server started", "addr", l.Addr().String(), "tls", secure)
+		if secure {
+			fmt.Fprintln(stderr, "listening on", l.Addr(), "(TLS)")
+		} else {
+			fmt.Fprintln(stderr, "listening on", l.Addr())
+		}
+	}
+	return served
+}
+
+// shutdown stops srv, which says BYE to its clients and gives them
+// shutdownGrace to take it. It reports false if a second signal on stop
+// cut the wait short: whoever sends one does not want to wait for them.
+func shutdown(srv *server.Server, stop <-chan os.Signal, log *slog.Logger) bool {
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	stopped := make(chan struct{})
@@ -149,13 +173,9 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	}()
 	select {
 	case <-stopped:
+		return true
 	case sig := <-stop:
-		// Whoever sends a second signal does not want to wait for the
-		// clients. Returning ends the process with the clients still
-		// connected; the deferred Close writes the log first.
 		log.Info("second signal, exiting now", "signal", sig.String())
-		return 1
+		return false
 	}
-	log.Info("server stopped")
-	return status
 }

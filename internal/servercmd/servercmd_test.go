@@ -17,8 +17,8 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{"", 0, "", func(c *config) bool { return c.addr == ":12000" && c.tlsConfig == nil }},
 		{"-host 127.0.0.1 0", 0, "", func(c *config) bool { return c.addr == "127.0.0.1:0" }},
-		{"-flood 0 -history 0", 0, "", func(c *config) bool { return c.srv.FloodRate == -1 && c.srv.History == -1 }},
-		{"-flood 2 -history 7 -quiet", 0, "", func(c *config) bool { return c.srv.FloodRate == 2 && c.srv.History == 7 && c.quiet }},
+		{"-flood 0 -history 0", 0, "", func(c *config) bool { return c.srv.FloodRate == -1 && c.srv.Keep == -1 }},
+		{"-flood 2 -history 7 -quiet", 0, "", func(c *config) bool { return c.srv.FloodRate == 2 && c.srv.Keep == 7 && c.quiet }},
 		{"-h", 0, "usage: server [flags] [port]", nil},
 		{"-bogus", 2, "flag provided but not defined: -bogus", nil},
 		{"-1", 1, `invalid port "-1"`, nil},

@@ -41,7 +41,7 @@ func (s *Session) joined() (Event, []byte) {
 	reply := ircish.Line(ircish.List)
 	switch {
 	case s.lastSeq > 0:
-		reply = ircish.AppendLine(reply, ircish.History, "AFTER", strconv.FormatInt(s.lastSeq, 10), historyAll)
+		reply = ircish.AppendLine(reply, ircish.History, ircish.HistoryAfter, strconv.FormatInt(s.lastSeq, 10), historyAll)
 	case s.scrollback > 0:
 		reply = ircish.AppendLine(reply, ircish.History, strconv.Itoa(s.scrollback))
 	default:
@@ -54,20 +54,20 @@ func (s *Session) joined() (Event, []byte) {
 // history handles a HISTORY line from the server, with its fields.
 func (s *Session) history(p []string) Event {
 	switch {
-	case len(p) == 1 && p[0] == "LIVE":
+	case len(p) == 1 && p[0] == ircish.HistoryLive:
 		s.seqs = true
 		return nil
-	case len(p) == 2 && p[0] == "GAP":
+	case len(p) == 2 && p[0] == ircish.HistoryGap:
 		s.gap = true
 		return nil
-	case len(p) == 2 && p[0] == "END":
+	case len(p) == 2 && p[0] == ircish.HistoryEnd:
 		n, _ := strconv.Atoi(p[1])
 		return s.endReply(n)
 	case len(p) < 4:
 		return Unknown{Line: "HISTORY " + strings.Join(p, " ")}
 	}
 	seq, err := strconv.ParseInt(p[0], 10, 64)
-	at, err2 := time.Parse(time.RFC3339, p[1])
+	at, err2 := time.Parse(ircish.HistoryTime, p[1])
 	if err != nil || err2 != nil || seq <= 0 {
 		return Unknown{Line: "HISTORY " + strings.Join(p, " ")}
 	}

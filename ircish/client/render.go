@@ -68,37 +68,11 @@ func (r Renderer) Render(ev Event) string {
 		}
 		s = r.dim("* ") + who + r.dim(" now known as ") + r.nick(ev.New)
 	case Message:
-		from := "<" + r.nick(ev.From) + ">"
-		if ev.Self {
-			from = r.paint(sgrReverse, from)
-			if r.MarkSelf {
-				from = "*" + from
-			}
-		}
-		text := Clean(ev.Text)
-		if ev.Mention {
-			text = r.paint(sgrMention, text)
-		}
-		s = from + " " + text
+		s = r.message(ev)
 	case Whisper:
-		from, to := r.nick(ev.From), r.nick(ev.To)
-		if ev.FromSelf {
-			from = "you"
-		}
-		if ev.ToSelf {
-			to = "you"
-		}
-		s = "[" + from + " → " + to + "] " + Clean(ev.Text)
+		s = r.whisper(ev)
 	case Users:
-		nicks := make([]string, len(ev.Nicks))
-		for i, n := range ev.Nicks {
-			nicks[i] = r.nick(n)
-		}
-		noun := " users: "
-		if len(nicks) == 1 {
-			noun = " user: "
-		}
-		s = strconv.Itoa(len(nicks)) + noun + strings.Join(nicks, ", ")
+		s = r.users(ev)
 	case ServerHelp:
 		s = "  " + Clean(ev.Text)
 	case Pong:
@@ -132,6 +106,49 @@ func (r Renderer) Render(ev Event) string {
 	}
 	stamp := r.dim(r.Clock().Format("15:04")) + " "
 	return stamp + strings.ReplaceAll(s, "\n", "\n"+stamp)
+}
+
+// message renders a message said to everyone as "<from> text". With
+// colours, ours is in reverse video and one that names us highlighted;
+// with r.MarkSelf, ours starts with a *.
+func (r Renderer) message(ev Message) string {
+	from := "<" + r.nick(ev.From) + ">"
+	if ev.Self {
+		from = r.paint(sgrReverse, from)
+		if r.MarkSelf {
+			from = "*" + from
+		}
+	}
+	text := Clean(ev.Text)
+	if ev.Mention {
+		text = r.paint(sgrMention, text)
+	}
+	return from + " " + text
+}
+
+// whisper renders a whisper as "[from → to] text", with "you" for us.
+func (r Renderer) whisper(ev Whisper) string {
+	from, to := r.nick(ev.From), r.nick(ev.To)
+	if ev.FromSelf {
+		from = "you"
+	}
+	if ev.ToSelf {
+		to = "you"
+	}
+	return "[" + from + " → " + to + "] " + Clean(ev.Text)
+}
+
+// users renders the list of everyone here as "2 users: ann, bob".
+func (r Renderer) users(ev Users) string {
+	nicks := make([]string, len(ev.Nicks))
+	for i, n := range ev.Nicks {
+		nicks[i] = r.nick(n)
+	}
+	noun := " users: "
+	if len(nicks) == 1 {
+		noun = " user: "
+	}
+	return strconv.Itoa(len(nicks)) + noun + strings.Join(nicks, ", ")
 }
 
 // history renders a HISTORY reply: the earlier messages, dimmed, each with

@@ -59,7 +59,7 @@ func NewSession(nick string, scrollback int) (*Session, []byte) {
 // register returns the lines that register as nick.
 func (s *Session) register(nick string) []byte {
 	s.asked, s.seqs, s.plain = nick, false, nil
-	return ircish.AppendLine(ircish.Line(ircish.Nick, nick), ircish.History, "LIVE")
+	return ircish.AppendLine(ircish.Line(ircish.Nick, nick), ircish.History, ircish.HistoryLive)
 }
 
 // Nick returns our nick, or "" before the server accepted one.
@@ -97,6 +97,8 @@ func (s *Session) Handle(line []byte) (Event, []byte) {
 	return ev, reply
 }
 
+// handle turns a line from the server into its event and reply, as Handle
+// says, but holds nothing back.
 func (s *Session) handle(line []byte) (Event, []byte) {
 	clean := Neutralise(ircish.TrimEOL(line))
 	m, err := ircish.ParseServerLine(clean)
@@ -163,28 +165,34 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 	case ircish.Bye:
 		return Bye{Text: p(0)}, nil
 	case ircish.Err:
-		e := ServerError{Code: p(0), Text: p(1)}
-		if e.Code == ircish.CodeUnknownCommand && s.replies > 0 && strings.Contains(e.Text, ircish.History) {
-			// A server without HISTORY: no reply is coming.
-			return s.endReply(0), nil
-		}
-		if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
-			if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
-				// Back after a reconnect, and our nick is taken: most likely
-				// by our lost connection, which the server has yet to see go
-				// (or, in a cluster, a lost server's). Wait for it a while.
-				if s.now().Before(s.heldUntil) {
-					s.asked = ""
-					return NickHeld{Nick: s.rejoin}, nil
-				}
-				return Hint{Text: "* the nick " + s.rejoin + " is taken; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
-			}
-			s.asked = ""
-			return NickRefused{e}, nil
-		}
-		return e, nil
+		return s.serverError(ServerError{Code: p(0), Text: p(1)})
 	}
 	return Unknown{Line: string(clean)}, nil
+}
+
+// serverError turns an ERR line into its event, and returns the line to
+// send in reply if there is one: an error may end a HISTORY reply, or
+// refuse the nick we are registering with.
+func (s *Session) serverError(e ServerError) (Event, []byte) {
+	if e.Code == ircish.CodeUnknownCommand && s.replies > 0 && strings.Contains(e.Text, ircish.History) {
+		// A server without HISTORY: no reply is coming.
+		return s.endReply(0), nil
+	}
+	if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
+		if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
+			// Back after a reconnect, and our nick is taken: most likely
+			// by our lost connection, which the server has yet to see go
+			// (or, in a cluster, a lost server's). Wait for it a while.
+			if s.now().Before(s.heldUntil) {
+				s.asked = ""
+				return NickHeld{Nick: s.rejoin}, nil
+			}
+			return Hint{Text: "* the nick " + s.rejoin + " is taken; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
+		}
+		s.asked = ""
+		return NickRefused{e}, nil
+	}
+	return e, nil
 }
 
 // message returns the event of a message said to everyone.

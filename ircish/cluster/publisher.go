@@ -1,0 +1,224 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"ircish/ircish/room"
+)
+
+// A publisher sends a server's records to the cluster's stream, one
+// message at a time, each once the stream has the one before: so the
+// records are in the stream in the order they were made, whatever fails
+// and is published again. The messages said while the last NATS message
+// was on its way go together, as one NATS message on sayingsSubject: the
+// busier the room, the more each carries. Any other record goes alone, on
+// its member's subject (see streamName).
+type publisher struct {
+	e *Engine
+
+	mu      sync.Mutex
+	queue   []room.Record // made, not yet taken for a message
+	roomFor chan struct{} // closed when the queue has room again; made by add
+	flying  int           // the records of the message on its way, if one is
+	since   time.Time     // since when it is
+	more    chan struct{} // has a token when the queue has records
+	msgs    uint64        // messages made, for their ids
+}
+
+// Bounds of the queue, and of the bytes of one message: NATS takes
+// messages of 1 MB by default. (One message holds maxBatch records at
+// most: see seqOf.)
+const (
+	maxQueued     = 100_000
+	maxBatchBytes = 512 << 10
+)
+
+func newPublisher(e *Engine) *publisher {
+	return &publisher{e: e, more: make(chan struct{}, 1)}
+}
+
+// add queues rec, waiting while the queue is full; it returns
+// room.ErrSilenced if the server is fenced, or the room or the engine
+// closed, meanwhile. (A member dropped meanwhile waits with the others:
+// the queue frees in order, or a fence wakes them all.) A leave never
+// waits: there is one per member at most, and a member's leaving must not
+// wait for a stream that takes nothing.
+func (p *publisher) add(rec room.Record) error {
+	p.mu.Lock()
+	for rec.Op != room.OpLeave && len(p.queue) >= maxQueued {
+		if p.e.fenced.Load() {
+			p.mu.Unlock()
+			return room.ErrSilenced
+		}
+		if p.roomFor == nil {
+			p.roomFor = make(chan struct{})
+		}
+		wait := p.roomFor
+		p.mu.Unlock()
+		select {
+		case <-wait:
+		case <-p.e.room.Closed():
+			return room.ErrSilenced
+		case <-p.e.stop:
+			return room.ErrSilenced
+		}
+		p.mu.Lock()
+	}
+	p.queue = append(p.queue, rec)
+	p.mu.Unlock()
+	select {
+	case p.more <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// wake has the adds waiting for room in the queue look again: the server
+// has fenced itself.
+func (p *publisher) wake() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.letIn()
+}
+
+// letIn wakes the adds waiting for room in the queue. The caller holds
+// p.mu.
+func (p *publisher) letIn() {
+	if p.roomFor != nil {
+		close(p.roomFor)
+		p.roomFor = nil
+	}
+}
+
+// run publishes the queue's records until the cluster closes.
+func (p *publisher) run() {
+	defer p.e.tasks.Done()
+	for {
+		select {
+		case <-p.more:
+		case <-p.e.stop:
+			return
+		}
+		for {
+			msg, n := p.next()
+			if msg == nil {
+				break
+			}
+			p.publish(msg, n)
+			p.mu.Lock()
+			p.flying = 0
+			p.mu.Unlock()
+		}
+	}
+}
+
+// next takes from the queue the records of the next message, and returns
+// it and how many records it holds; nil if the queue is empty.
+func (p *publisher) next() (*nats.Msg, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil, 0
+	}
+	data := appendRecord(nil, p.queue[0])
+	n := 1
+	if p.queue[0].Op == room.OpSay {
+		limit := p.e.maxMessage()
+		for ; n < len(p.queue) && n < maxBatch && p.queue[n].Op == room.OpSay; n++ {
+			more := appendRecord(data, p.queue[n])
+			if len(more) > limit {
+				break
+			}
+			data = more
+		}
+	}
+	msg := nats.NewMsg(subjectOf(p.queue[0]))
+	msg.Data = data
+	p.msgs++
+	msg.Header.Set(jetstream.MsgIDHeader, p.e.id+"."+strconv.FormatUint(p.msgs, 10))
+	clear(p.queue[:n])
+	p.queue = p.queue[n:]
+	if len(p.queue) == 0 {
+		p.queue = nil // let a burst's array go
+	}
+	if len(p.queue) < maxQueued {
+		p.letIn()
+	}
+	p.flying, p.since = n, time.Now()
+	return msg, n
+}
+
+// publish publishes msg, which holds n records, and returns once the
+// stream has it, or the cluster closes. After a failure it publishes it
+// again under the same message id: the stream stores one message of an id
+// however often it comes within its duplicate window (two minutes), so no
+// record is stored twice. Should a copy still be stored after the window,
+// the fold (room.State's Apply) ignores its records, as it knows their members'
+// numbers and has applied them already. While it fails,
+// the records wait, and after stuckAfter the server fences itself (see
+// checkFence).
+func (p *publisher) publish(msg *nats.Msg, n int) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(p.e.ctx, publishTimeout)
+		ack, err := p.e.js.PublishMsg(ctx, msg)
+		cancel()
+		if err == nil {
+			p.e.published.Store(int64(ack.Sequence))
+			if wait > 50*time.Millisecond {
+				p.e.log.Info("records published after a retry", slog.Int("records", n))
+			}
+			return
+		}
+		if wait == 50*time.Millisecond {
+			p.e.log.Warn("publish failed; publishing again", slog.Int("records", n), slog.Any("err", err))
+		}
+		select {
+		case <-time.After(wait):
+		case <-p.e.stop:
+			return
+		}
+	}
+}
+
+// One try waits publishTimeout for the stream's answer. A message not
+// taken after stuckAfter means the stream takes no records for now: NATS
+// moves a stream to another node in 2 to 12 s (measured with
+// cluster_nats_node_loss.txtar).
+const (
+	publishTimeout = 2 * time.Second
+	stuckAfter     = 30 * time.Second
+)
+
+// stuck reports whether a message has waited stuckAfter for the stream.
+func (p *publisher) stuck() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flying > 0 && time.Since(p.since) > stuckAfter
+}
+
+// flush waits until every record queued is published, or ctx ends; it
+// returns how many are not.
+func (p *publisher) flush(ctx context.Context) int {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		left := len(p.queue) + p.flying
+		p.mu.Unlock()
+		if left == 0 {
+			return 0
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return left
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+
+	"ircish/ircish/room"
+)
+
+// Names of the cluster's stream and subjects. Messages go to one subject,
+// so that the last -history of them can be kept; all else a member does
+// goes to a subject of its own, which is deleted once the member has left
+// and nothing it said is kept any more.
+const (
+	streamName     = "ircish"
+	sayingsSubject = "ircish.say"
+	memberSubjects = "ircish.m.>"
+	anySubject     = "ircish.>"
+	aliveSubject   = "ircish.alive" // heartbeats, core NATS: not kept
+)
+
+// subjectOf returns the subject of rec: see streamName.
+func subjectOf(rec room.Record) string {
+	if rec.Op == room.OpSay {
+		return sayingsSubject
+	}
+	return memberSubject(rec.ID)
+}
+
+func memberSubject(id room.MemberID) string {
+	return "ircish.m." + id.Node + "." + strconv.FormatUint(id.Num, 10)
+}
+
+// A record's seq is that of the stream message it came in, shifted left
+// by batchBits, plus its place in the message: so seqs grow in the
+// stream's order, however many records a message holds, and a record's
+// message is found from its seq. (Clients see these seqs in HISTORY
+// lines; 10 bits leave 53 for the stream's seqs.)
+const (
+	batchBits = 10
+	maxBatch  = 1 << batchBits // records in one message at most
+)
+
+// seqOf returns the seq of the i-th record of the stream's message seq.
+func seqOf(stream uint64, i int) int64 { return int64(stream)<<batchBits + int64(i) }
+
+// streamSeqOf returns the seq of the stream's message that holds the
+// record of seq.
+func streamSeqOf(seq int64) int64 { return seq >> batchBits }
+
+// Records in the stream are text, two lines each: "<op> <node> <num>
+// <made> [<nick>]", and the text, as it came (it holds no line feed).
+var opNames = [...]string{room.OpJoin: "JOIN", room.OpRename: "RENAME", room.OpSay: "SAY", room.OpWhisper: "WHISPER", room.OpLeave: "LEAVE"}
+
+// appendRecord appends the text of rec to b.
+func appendRecord(b []byte, rec room.Record) []byte {
+	b = append(b, opNames[rec.Op]...)
+	b = append(b, ' ')
+	b = append(b, rec.ID.Node...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, rec.ID.Num, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, rec.Made, 10)
+	if rec.Nick != "" {
+		b = append(append(b, ' '), rec.Nick...)
+	}
+	b = append(append(b, '\n'), rec.Text...)
+	return append(b, '\n')
+}
+
+// records yields the records of a message in turn, and then, if the
+// message ends badly, an error. Their strings are parts of one copy of the
+// message: one allocation for all of them, however many there are. What
+// history keeps of a batch of messages keeps all of it, which costs at
+// most one batch (maxBatchBytes) more than history itself: every batch
+// but the oldest one in history is in history whole.
+func records(msg []byte) iter.Seq2[room.Record, error] {
+	return func(yield func(room.Record, error) bool) {
+		rest := string(msg)
+		for rest != "" {
+			head, after, ok1 := strings.Cut(rest, "\n")
+			text, after, ok2 := strings.Cut(after, "\n")
+			if !ok1 || !ok2 {
+				yield(room.Record{}, fmt.Errorf("ircish: record without its end: %q", rest))
+				return
+			}
+			rec, err := decodeHead(head)
+			if err != nil {
+				yield(room.Record{}, err)
+				return
+			}
+			rec.Text = text
+			if !yield(rec, nil) {
+				return
+			}
+			rest = after
+		}
+	}
+}
+
+// decodeHead returns the record of a first line: "<op> <node> <num>
+// <made> [<nick>]".
+func decodeHead(head string) (room.Record, error) {
+	name, rest, _ := strings.Cut(head, " ")
+	node, rest, _ := strings.Cut(rest, " ")
+	num, rest, _ := strings.Cut(rest, " ")
+	made, nick, _ := strings.Cut(rest, " ")
+	rec := room.Record{ID: room.MemberID{Node: node}, Nick: nick}
+	for o, opName := range opNames {
+		if opName != "" && opName == name {
+			rec.Op = room.Op(o)
+		}
+	}
+	var err1, err2 error
+	rec.ID.Num, err1 = strconv.ParseUint(num, 10, 64)
+	rec.Made, err2 = strconv.ParseUint(made, 10, 64)
+	if rec.Op == room.OpNone || node == "" || err1 != nil || err2 != nil || strings.Contains(nick, " ") {
+		return room.Record{}, fmt.Errorf("ircish: bad record %q", head)
+	}
+	return rec, nil
+}

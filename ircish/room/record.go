@@ -1,0 +1,52 @@
+package room
+
+import (
+	"time"
+
+	"ircish/ircish"
+)
+
+// A Record is one thing a member did, as its engine orders it.
+type Record struct {
+	Op   Op
+	ID   MemberID
+	Made uint64    // how many records the member had made, this one included; 0: not the member's
+	Nick string    // join, rename: the nick asked for; whisper: whom to
+	Text string    // say, whisper: the text; leave: the reason
+	Seq  int64     // given by the engine: a message's seq
+	At   time.Time // given by the engine: when a message was ordered
+}
+
+// An Op is what a record does; OpRefuse is only an event's.
+type Op uint8
+
+const (
+	OpNone Op = iota
+	OpJoin
+	OpRename
+	OpSay
+	OpWhisper
+	OpLeave
+	OpRefuse
+)
+
+// A MemberID names a member across the servers of a cluster: the server
+// (Node) it is on, "" in process, and its number there.
+type MemberID struct {
+	Node string
+	Num  uint64
+}
+
+// An Event is what a record did, for the room to send: to everyone (join,
+// rename, say, leave), to two members (whisper), or an error to the
+// member who asked (refuse). An event with op OpNone sends nothing: the
+// record came from someone no longer here, or changed nothing.
+type Event struct {
+	Op    Op
+	ID    MemberID      // the one who did it
+	To    MemberID      // whisper: the one told
+	Nick  string        // the nick of the one who did it (before a rename)
+	Arg   string        // rename: the new nick; leave: the reason; whisper: the nick told
+	Entry Entry         // say: the message as the room keeps it
+	Err   *ircish.Error // refuse
+}

@@ -1,0 +1,123 @@
+package room
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"ircish/ircish"
+)
+
+// A State is the room as the records so far make it: who is here, under
+// which nick, and the last messages said.
+type State struct {
+	people   []*Person // in LIST's order (see nickOrder)
+	byNick   map[string]*Person
+	byID     map[MemberID]*Person
+	messages Ring
+}
+
+// A Person is a member as the state knows it. Its fields are the state's:
+// read them, never change them.
+type Person struct {
+	ID   MemberID
+	Nick string
+	made uint64 // the Made of its last record applied
+}
+
+// NewState returns an empty room that keeps the last keep messages, and
+// knows that those up to seq gone were said before it and are not kept.
+func NewState(keep int, gone int64) *State {
+	return &State{
+		byNick:   make(map[string]*Person),
+		byID:     make(map[MemberID]*Person),
+		messages: Ring{size: keep, gone: gone},
+	}
+}
+
+// Fresh returns an empty room that keeps as many messages as s, and
+// knows that those up to seq gone are not kept.
+func (s *State) Fresh(gone int64) *State { return NewState(s.messages.size, gone) }
+
+// People returns everyone here, in LIST's order: nicks case-insensitively,
+// and nicks that differ only in case next to each other. The slice is the
+// state's: read it, never change it or keep it past the next Apply.
+func (s *State) People() []*Person { return s.people }
+
+// Messages returns the last messages said.
+func (s *State) Messages() *Ring { return &s.messages }
+
+// Apply applies r and returns what it did.
+func (s *State) Apply(r Record) Event {
+	p := s.byID[r.ID]
+	if p == nil && r.Op != OpJoin || p != nil && (r.Op == OpJoin || r.Made != 0 && r.Made <= p.made) {
+		return Event{ID: r.ID} // from someone gone, or a copy of a record applied
+	}
+	if p != nil && r.Made != 0 {
+		p.made = r.Made
+	}
+	switch r.Op {
+	case OpJoin:
+		key := ircish.FoldNick(r.Nick)
+		if s.byNick[key] != nil {
+			return Event{Op: OpRefuse, ID: r.ID, Err: errNickInUse(r.Nick)}
+		}
+		p = &Person{ID: r.ID, Nick: r.Nick, made: r.Made}
+		s.people = slices.Insert(s.people, s.place(r.Nick), p)
+		s.byNick[key], s.byID[r.ID] = p, p
+		return Event{Op: OpJoin, ID: r.ID, Nick: r.Nick}
+	case OpRename:
+		if r.Nick == p.Nick {
+			return Event{ID: r.ID}
+		}
+		key := ircish.FoldNick(r.Nick)
+		if other := s.byNick[key]; other != nil && other != p {
+			return Event{Op: OpRefuse, ID: r.ID, Err: errNickInUse(r.Nick)}
+		}
+		s.remove(p)
+		old := p.Nick
+		p.Nick = r.Nick
+		s.people = slices.Insert(s.people, s.place(r.Nick), p)
+		s.byNick[key], s.byID[r.ID] = p, p
+		return Event{Op: OpRename, ID: r.ID, Nick: old, Arg: r.Nick}
+	case OpSay:
+		e := s.messages.add(r.Seq, p.Nick, r.Text, r.At)
+		return Event{Op: OpSay, ID: r.ID, Nick: p.Nick, Entry: e}
+	case OpWhisper:
+		to := s.byNick[ircish.FoldNick(r.Nick)]
+		if to == nil {
+			return Event{Op: OpRefuse, ID: r.ID, Err: ircish.NewError(ircish.CodeNoSuchUser, "no user named "+r.Nick+" is here")}
+		}
+		return Event{Op: OpWhisper, ID: r.ID, To: to.ID, Nick: p.Nick, Arg: to.Nick}
+	case OpLeave:
+		s.remove(p)
+		return Event{Op: OpLeave, ID: r.ID, Nick: p.Nick, Arg: r.Text}
+	}
+	return Event{ID: r.ID}
+}
+
+// remove takes p out of the state.
+func (s *State) remove(p *Person) {
+	i := s.place(p.Nick)
+	s.people = slices.Delete(s.people, i, i+1)
+	delete(s.byNick, ircish.FoldNick(p.Nick))
+	delete(s.byID, p.ID)
+}
+
+// place returns where nick is, or would be, in people.
+func (s *State) place(nick string) int {
+	i, _ := slices.BinarySearchFunc(s.people, nick, func(p *Person, nick string) int {
+		return nickOrder(p.Nick, nick)
+	})
+	return i
+}
+
+// nickOrder orders nicks case-insensitively, and nicks that differ only in
+// case next to each other.
+func nickOrder(a, b string) int {
+	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+}
+
+func errNickInUse(nick string) *ircish.Error {
+	return ircish.NewError(ircish.CodeNickInUse, "the nick "+nick+" is taken")
+}

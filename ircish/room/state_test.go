@@ -1,0 +1,125 @@
+package room
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"ircish/ircish"
+)
+
+// String says what an event does, for tests.
+func (ev Event) String() string {
+	switch ev.Op {
+	case OpJoin:
+		return "JOINED " + ev.Nick
+	case OpRename:
+		return "RENAMED " + ev.Nick + " " + ev.Arg
+	case OpSay:
+		return fmt.Sprintf("MSG %d %s %s", ev.Entry.Seq, ev.Nick, ev.Entry.Text)
+	case OpWhisper:
+		return fmt.Sprintf("WHISPER %s %s to %s/%d", ev.Nick, ev.Arg, ev.To.Node, ev.To.Num)
+	case OpLeave:
+		return "LEFT " + ev.Nick + " " + ev.Arg
+	case OpRefuse:
+		return "ERR " + ev.Err.Code
+	}
+	return "nothing"
+}
+
+// The fold, record by record: what each record does, given those before.
+func TestStateApply(t *testing.T) {
+	a, b, c := MemberID{"n1", 1}, MemberID{"n2", 1}, MemberID{"n1", 2}
+	at := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	steps := []struct {
+		r    Record
+		want string
+		list string // the state's people afterwards, in LIST order
+	}{
+		{Record{Op: OpSay, ID: a, Text: "before joining", Seq: 1}, "nothing", ""},
+		{Record{Op: OpJoin, ID: a, Nick: "bob"}, "JOINED bob", "bob"},
+		{Record{Op: OpJoin, ID: a, Nick: "again"}, "nothing", "bob"},
+		{Record{Op: OpJoin, ID: b, Nick: "BOB"}, "ERR NICK_IN_USE", "bob"},
+		{Record{Op: OpJoin, ID: b, Nick: "Ann"}, "JOINED Ann", "Ann bob"},
+		{Record{Op: OpJoin, ID: c, Nick: "ann2"}, "JOINED ann2", "Ann ann2 bob"},
+		{Record{Op: OpSay, ID: b, Text: "hi  there ", Seq: 7, At: at}, "MSG 7 Ann hi  there ", "Ann ann2 bob"},
+		{Record{Op: OpRename, ID: a, Nick: "bob"}, "nothing", "Ann ann2 bob"},
+		{Record{Op: OpRename, ID: a, Nick: "ANN"}, "ERR NICK_IN_USE", "Ann ann2 bob"},
+		{Record{Op: OpRename, ID: b, Nick: "ann"}, "RENAMED Ann ann", "ann ann2 bob"},
+		{Record{Op: OpRename, ID: a, Nick: "Zed"}, "RENAMED bob Zed", "ann ann2 Zed"},
+		{Record{Op: OpRename, ID: a, Nick: "a"}, "RENAMED Zed a", "a ann ann2"},
+		{Record{Op: OpWhisper, ID: a, Nick: "ANN2", Text: "psst"}, "WHISPER a ann2 to n1/2", "a ann ann2"},
+		{Record{Op: OpWhisper, ID: a, Nick: "zed", Text: "psst"}, "ERR NO_SUCH_USER", "a ann ann2"},
+		{Record{Op: OpWhisper, ID: MemberID{"n3", 1}, Nick: "a", Text: "psst"}, "nothing", "a ann ann2"},
+		// Records numbered by their member: a copy of one applied is nothing.
+		{Record{Op: OpSay, ID: c, Made: 2, Text: "one", Seq: 10, At: at}, "MSG 10 ann2 one", "a ann ann2"},
+		{Record{Op: OpSay, ID: c, Made: 2, Text: "one", Seq: 11, At: at}, "nothing", "a ann ann2"},
+		{Record{Op: OpSay, ID: c, Made: 1, Text: "zero", Seq: 11, At: at}, "nothing", "a ann ann2"},
+		{Record{Op: OpSay, ID: c, Made: 3, Text: "two", Seq: 11, At: at}, "MSG 11 ann2 two", "a ann ann2"},
+		{Record{Op: OpLeave, ID: c, Text: "quit"}, "LEFT ann2 quit", "a ann"},
+		{Record{Op: OpLeave, ID: c, Text: "server lost"}, "nothing", "a ann"},
+		{Record{Op: OpSay, ID: c, Text: "after leaving", Seq: 9}, "nothing", "a ann"},
+		{Record{Op: OpJoin, ID: MemberID{"n3", 1}, Nick: "ann2"}, "JOINED ann2", "a ann ann2"},
+		{Record{Op: OpSay, ID: a, Text: "last", Seq: 12, At: at}, "MSG 12 a last", "a ann ann2"},
+	}
+	s := NewState(10, 0)
+	for i, step := range steps {
+		got := s.Apply(step.r)
+		if got.String() != step.want {
+			t.Fatalf("step %d: apply(%+v) = %v, want %v", i, step.r, got, step.want)
+		}
+		var nicks []string
+		for _, p := range s.people {
+			nicks = append(nicks, p.Nick)
+			if s.byNick[ircish.FoldNick(p.Nick)] != p || s.byID[p.ID] != p {
+				t.Fatalf("step %d: %s is not found by its nick or id", i, p.Nick)
+			}
+		}
+		if list := strings.Join(nicks, " "); list != step.list || len(s.byNick) != len(nicks) || len(s.byID) != len(nicks) {
+			t.Fatalf("step %d: people %q (%d by nick, %d by id), want %q", i, list, len(s.byNick), len(s.byID), step.list)
+		}
+	}
+	// History keeps what was heard, and only that.
+	var kept []string
+	for i := range s.messages.Len() {
+		e := s.messages.At(i)
+		kept = append(kept, fmt.Sprint(e.Seq, " ", e.From, " ", e.Text))
+	}
+	if got, want := strings.Join(kept, "|"), "7 Ann hi  there |10 ann2 one|11 ann2 two|12 a last"; got != want {
+		t.Errorf("history holds %q, want %q", got, want)
+	}
+}
+
+// Seqs need not follow one another: HISTORY AFTER finds its place, and
+// knows when messages it asks for are gone.
+func TestRingAfter(t *testing.T) {
+	g := Ring{size: 3, gone: 4}
+	for _, seq := range []int64{5, 9, 10, 20} { // 5 is dropped: gone is 5
+		g.add(seq, "a", "x", time.Time{})
+	}
+	for _, c := range []struct {
+		after    int64
+		n        int
+		from, to int
+		gap      bool
+	}{
+		{0, 10, 0, 3, true},
+		{4, 10, 0, 3, true},
+		{5, 10, 0, 3, false},
+		{8, 1, 0, 1, false},
+		{9, 10, 1, 3, false},
+		{10, 10, 2, 3, false},
+		{19, 10, 2, 3, false},
+		{20, 10, 3, 3, false},
+		{99, 10, 3, 3, false},
+	} {
+		from, to, gap := g.After(c.after, c.n)
+		if from != c.from || to != c.to || gap != c.gap {
+			t.Errorf("after(%d, %d) = %d, %d, %v, want %d, %d, %v", c.after, c.n, from, to, gap, c.from, c.to, c.gap)
+		}
+	}
+	if g.Oldest() != 9 {
+		t.Errorf("oldest() = %d, want 9", g.Oldest())
+	}
+}

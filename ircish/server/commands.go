@@ -1,0 +1,163 @@
+package server
+
+import (
+	"ircish/ircish"
+
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A command is the server side of a verb; ircish.Usage gives its syntax,
+// and Message.CheckParams checks it.
+type command struct {
+	beforeNick bool // allowed before registration
+	about      string
+	run        func(c *conn, params []string) error
+}
+
+// commands is the command table; see protocol.txt.
+var commands map[string]command
+
+// helpOrder is the order in which HELP lists the commands. HISTORY, which
+// came after version 1, is left out, so that clients that never use it see
+// the HELP of version 1; HELP HISTORY describes it.
+var helpOrder = []string{ircish.Nick, ircish.Msg, ircish.Whisper, ircish.List, ircish.Help, ircish.Ping, ircish.Quit}
+
+func init() {
+	commands = map[string]command{
+		ircish.Nick:    {true, "choose your nick (first of all), or change it", (*conn).setNick},
+		ircish.Msg:     {false, "say text to everyone", (*conn).say},
+		ircish.Whisper: {false, "say text to one user only", (*conn).whisper},
+		ircish.List:    {false, "list everyone here", (*conn).list},
+		ircish.History: {true, "the last n messages (50), or n after seq; HISTORY LIVE: all as HISTORY lines", (*conn).replay},
+		ircish.Help:    {true, "describe the commands", (*conn).help},
+		ircish.Ping:    {true, "the server answers PONG [<token>]", (*conn).ping},
+		ircish.Quit:    {true, "leave", (*conn).quit},
+	}
+}
+
+// setNick registers the client, or renames it: NICK <nick>.
+func (c *conn) setNick(p []string) error {
+	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
+	if c.member == nil {
+		m, err := c.s.hub.join(c.out, nick, c.seqs)
+		if err != nil {
+			return err
+		}
+		c.member, c.nick = m, nick
+		c.in.setDeadline(time.Time{})
+		c.logInfo("client registered")
+		return nil
+	}
+	old := c.nick
+	if err := c.s.hub.rename(c.member, nick); err != nil {
+		return err
+	}
+	c.nick = nick
+	if old != nick {
+		c.logInfo("nick changed", slog.String("old", old))
+	}
+	return nil
+}
+
+// say sends a message to everyone: MSG <text>.
+func (c *conn) say(p []string) error {
+	if err := c.s.hub.say(c.member, p[0]); err != nil {
+		return err
+	}
+	c.logInfo("message", slog.String("text", p[0]))
+	return nil
+}
+
+// whisper sends a message to one user: WHISPER <nick> <text>.
+func (c *conn) whisper(p []string) error {
+	if err := c.s.hub.whisper(c.member, p[0], p[1]); err != nil {
+		return err
+	}
+	if c.s.LogWhispers {
+		c.logInfo("whisper", slog.String("to", p[0]), slog.String("text", p[1]))
+	} else {
+		c.logInfo("whisper", slog.String("to", p[0]))
+	}
+	return nil
+}
+
+// list sends the nicks of everyone here: LIST.
+func (c *conn) list([]string) error {
+	c.logInfo("list", slog.Int("users", c.s.hub.list(c.member)))
+	return nil
+}
+
+// replay sends earlier room messages: HISTORY [<count>], HISTORY AFTER
+// <seq> [<count>]; or, with HISTORY LIVE, asks for seqs on MSG lines.
+func (c *conn) replay(p []string) error {
+	if len(p) > 0 && ircish.UpperASCII(p[0]) == ircish.HistoryLive {
+		if c.member == nil {
+			c.seqs = true // for join
+			c.send(ircish.Line(ircish.History, ircish.HistoryLive))
+		} else {
+			c.s.hub.seqsFor(c.member)
+		}
+		return nil
+	}
+	if c.member == nil {
+		return errNotRegistered
+	}
+	after := int64(-1)
+	if len(p) > 0 && ircish.UpperASCII(p[0]) == ircish.HistoryAfter {
+		if len(p) < 2 {
+			return ircish.NewError(ircish.CodeNeedMoreParams, "usage: HISTORY AFTER <seq> [<n>]")
+		}
+		seq, err := strconv.ParseInt(p[1], 10, 64)
+		if err != nil || seq < 0 {
+			return ircish.NewError(ircish.CodeBadParam, "a seq is a number from 0 up: "+p[1])
+		}
+		after, p = seq, p[2:]
+	}
+	count := ircish.DefaultHistoryCount
+	if len(p) > 0 {
+		n, err := strconv.ParseUint(p[0], 10, 31)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return ircish.NewError(ircish.CodeBadParam, "a count is a number from 0 up: "+p[0])
+		}
+		count = int(n) // the most, if out of range
+	}
+	sent := c.s.hub.replay(c.member, after, count)
+	c.logInfo("history", slog.Int("asked", count), slog.Int("sent", sent))
+	return nil
+}
+
+// help describes the commands, or one: HELP [<command>].
+func (c *conn) help(p []string) error {
+	verbs := helpOrder
+	if len(p) > 0 {
+		verb := ircish.UpperASCII(p[0])
+		if _, ok := commands[verb]; !ok {
+			return errUnknownCommand(verb)
+		}
+		verbs = []string{verb}
+	}
+	for _, v := range verbs {
+		c.send(ircish.Line(ircish.Help, fmt.Sprintf("%-22s %s", ircish.Usage(v), commands[v].about)))
+	}
+	return nil
+}
+
+// ping answers PONG with the same token: PING [<token>].
+func (c *conn) ping(p []string) error {
+	c.send(ircish.Line(ircish.Pong, p...))
+	return nil
+}
+
+// quit ends the connection: QUIT [<reason>].
+func (c *conn) quit(p []string) error {
+	if len(p) > 0 {
+		c.quitReason = p[0]
+	}
+	c.logInfo("client quit", slog.String("reason", c.quitReason))
+	return errQuit
+}

@@ -1,0 +1,561 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ircish/ircish"
+	"ircish/ircish/room"
+)
+
+// A hub is the chat room as this server serves it: the members connected
+// here, and the room's state (room.State), which its engine (room.Engine)
+// has it change one record at a time; it sends the members what each
+// record did. It is the engine's room.Room. Its lock orders what
+// members are sent, so every member sees JOINED, LEFT, RENAMED and MSG
+// lines in the order of the records. The lock is never held across I/O,
+// nor while the room calls its engine: handing a member lines is queueing
+// them in its outbox, which never blocks.
+//
+// A broadcast line is written once, into pending, which all members
+// share. The actor gets its share of pending at once, its own line
+// included; the others get theirs a moment later (see handOutAll). So
+// when many talk, or join, at once, each member is handed the lines of
+// that moment as one slice: one queue entry and one write, however many
+// lines it holds.
+//
+// All methods are safe to call from any goroutine.
+type hub struct {
+	engine room.Engine
+	node   string // this server's in member ids: "" in process
+	fenced atomic.Bool
+	fence  func() // tells every client here to go, as a fence begins
+
+	mu      sync.Mutex
+	state   *room.State
+	members []*member          // the members here, in no order
+	local   map[uint64]*member // the members here, and those joining, by MemberID.Num
+	lastNum uint64
+	closed  bool          // shutting down: no more joins or lines
+	done    chan struct{} // closed with closed
+
+	// pending holds the lines said since they were last handed out, and
+	// pending[:m.handed] is what member m was handed of them or said
+	// before it joined. Handed-out bytes are never written again, so
+	// pending starts afresh after each hand-out rather than being reused.
+	pending []byte
+	// pendingSeq is pending as members that asked for seqs get it: MSG
+	// lines as HISTORY lines. It is kept only while there are any.
+	pendingSeq []byte
+	seqMembers int
+	due        time.Time      // when pending is to be handed out
+	timer      *time.Timer    // calls handOutAll
+	flushing   sync.WaitGroup // handOutAll's writes under way
+	spare      []*outbox      // for handOutAll to reuse
+
+	deliveries int64 // lines for members so far
+}
+
+// A member is a client of this server in the room, or joining it. Only
+// the hub reads or writes its fields, under its lock; the client's
+// connection keeps a pointer to it to name itself in the room's methods.
+type member struct {
+	num    uint64 // its MemberID.Num
+	out    *outbox
+	seqs   bool // gets MSG lines with their seq, as HISTORY lines
+	joined bool
+	index  int // in hub.members
+	handed int // see hub.pending
+
+	// made counts the records the member made (see room.Record.Made);
+	// verdict is what became of its last join, rename or whisper
+	// applied, and answered, if not nil, is closed when the next one
+	// comes (see ask). In a cluster, records are applied once the
+	// stream has them, not as they are made.
+	made     uint64
+	verdict  verdict
+	answered chan struct{}
+	// unapplied counts the member's messages not applied yet, and
+	// caughtUp, if not nil, is closed when none is left (see
+	// lockCaughtUp).
+	unapplied int
+	caughtUp  chan struct{}
+}
+
+// A verdict is what became of a member's record: the error it was
+// refused with, or nil; made is the record's Made.
+type verdict struct {
+	made uint64
+	err  error
+}
+
+// newHub returns a room that keeps the last keep messages for HISTORY.
+// Its engine, in process until the server is given another, starts its
+// seqs at the time in microseconds, so that they go on growing across
+// restarts unless a server said a million messages a second.
+func newHub(keep int, fence func()) *hub {
+	h := &hub{local: make(map[uint64]*member), done: make(chan struct{}), fence: fence}
+	start := time.Now().UnixMicro()
+	h.state = room.NewState(keep, start-1)
+	h.engine = &localEngine{seq: start - 1}
+	h.engine.Start(context.Background(), h)
+	return h
+}
+
+// join registers a client whose lines go to out under nick, tells
+// everyone, the client included, and returns the new member. With seqs,
+// the member gets MSG lines with their seqs (see seqsFor).
+func (h *hub) join(out *outbox, nick string, seqs bool) (*member, error) {
+	if err := ircish.CheckNick(nick); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, errShuttingDown
+	}
+	h.lastNum++
+	m := &member{num: h.lastNum, out: out, seqs: seqs}
+	h.local[m.num] = m
+	h.mu.Unlock()
+	if err := h.ask(m, room.Record{Op: room.OpJoin, ID: h.idOf(m), Nick: nick}); err != nil {
+		h.mu.Lock()
+		h.removeMember(m) // a join that timed out may have been applied meanwhile
+		h.mu.Unlock()
+		if err == errNoAnswer || err == room.ErrSilenced { // the join may yet be applied: undo it then
+			h.submit(m, room.Record{Op: room.OpLeave, ID: h.idOf(m), Text: reasonLost})
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// rename changes m's nick and tells everyone. A case variant of m's own
+// nick is allowed; the very same nick is a no-op.
+func (h *hub) rename(m *member, nick string) error {
+	if err := ircish.CheckNick(nick); err != nil {
+		return err
+	}
+	return h.ask(m, room.Record{Op: room.OpRename, ID: h.idOf(m), Nick: nick})
+}
+
+// say sends text from m to everyone, m included.
+func (h *hub) say(m *member, text string) error {
+	_, err := h.submit(m, room.Record{Op: room.OpSay, ID: h.idOf(m), Text: text})
+	return err
+}
+
+// whisper sends text from m to the member named to, and to m.
+func (h *hub) whisper(m *member, to, text string) error {
+	return h.ask(m, room.Record{Op: room.OpWhisper, ID: h.idOf(m), Nick: to, Text: text})
+}
+
+// leave hands m what it has yet to be handed, removes it and tells
+// everyone else, with reason.
+func (h *hub) leave(m *member, reason string) {
+	h.mu.Lock()
+	h.handOut(m)
+	h.removeMember(m)
+	h.mu.Unlock()
+	h.submit(m, room.Record{Op: room.OpLeave, ID: h.idOf(m), Text: reason})
+}
+
+// submit numbers rec, which m made, in m's count and submits it to the
+// engine, unless m may no longer be heard (see silenced); it returns
+// rec's number. It is never called under h.mu: the engine may apply rec
+// at once.
+func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
+	h.mu.Lock()
+	if rec.Op != room.OpLeave {
+		if err := h.silenced(m); err != nil {
+			h.mu.Unlock()
+			return 0, err
+		}
+	}
+	m.made++
+	rec.Made = m.made
+	if rec.Op == room.OpSay {
+		m.unapplied++
+	}
+	h.mu.Unlock()
+	err := h.engine.Submit(rec)
+	if err != nil && rec.Op == room.OpSay {
+		h.mu.Lock()
+		h.sayApplied(m) // never will be
+		h.mu.Unlock()
+	}
+	return rec.Made, err
+}
+
+// ask submits rec from m and returns what became of it, once it is
+// applied: at once in process.
+func (h *hub) ask(m *member, rec room.Record) error {
+	made, err := h.submit(m, rec)
+	if err != nil {
+		return err
+	}
+	var timeout <-chan time.Time
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// One on an earlier record, whose wait timed out, is no answer.
+	for m.verdict.made != made {
+		if timeout == nil {
+			timeout = time.After(askTimeout)
+		}
+		if m.answered == nil {
+			m.answered = make(chan struct{})
+		}
+		answered := m.answered
+		h.mu.Unlock()
+		select {
+		case <-answered:
+		case <-m.out.failed():
+			err = room.ErrSilenced
+		case <-h.done:
+			err = room.ErrSilenced
+		case <-timeout:
+			err = errNoAnswer
+		}
+		h.mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+	return m.verdict.err
+}
+
+// answer gives m the verdict on its last join, rename or whisper. The
+// caller holds h.mu.
+func (h *hub) answer(m *member, v verdict) {
+	m.verdict = v
+	if m.answered != nil {
+		close(m.answered)
+		m.answered = nil
+	}
+}
+
+// askTimeout bounds the wait for a record to be applied, in a cluster
+// whose NATS does not answer.
+const askTimeout = 10 * time.Second
+
+var errNoAnswer = ircish.NewError(ircish.CodeTimeout, "the room did not answer in time: try again")
+
+// StopWaiting has every member here that waits for a record of its own
+// to be applied stop waiting, as if dropped: see room.Room.
+func (h *hub) StopWaiting() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.local {
+		h.answer(m, verdict{m.made, room.ErrSilenced})
+		m.unapplied = 0
+		if m.caughtUp != nil {
+			close(m.caughtUp)
+			m.caughtUp = nil
+		}
+	}
+}
+
+// Members returns how many members are here, or joining.
+func (h *hub) Members() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.local)
+}
+
+// Closed returns a channel closed once the room is: see room.Room.
+func (h *hub) Closed() <-chan struct{} { return h.done }
+
+// Fence turns the fence on or off: see room.Room.
+func (h *hub) Fence(on bool) {
+	if h.fenced.Swap(on) != on && on {
+		h.fence()
+	}
+}
+
+// Read calls f with the room's state: see room.Room.
+func (h *hub) Read(f func(s *room.State)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f(h.state)
+}
+
+// Reset makes s the room's state: see room.Room.
+func (h *hub) Reset(s *room.State) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state = s
+}
+
+// removeMember takes m out of the members here. The caller holds h.mu.
+func (h *hub) removeMember(m *member) {
+	if h.local[m.num] != m {
+		return
+	}
+	delete(h.local, m.num)
+	if m.joined {
+		last := h.members[len(h.members)-1]
+		h.members[m.index], last.index = last, m.index
+		h.members = h.members[:len(h.members)-1]
+		if m.seqs {
+			h.seqMembers--
+		}
+	}
+}
+
+// Apply applies recs to the state and sends the members here what they
+// did: see room.Room.
+func (h *hub) Apply(recs []room.Record, evs []room.Event) []room.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(recs) > 1 && len(h.members) > 0 {
+		// Room for the lines these records make, which are about as
+		// long: grown once rather than line by line.
+		n := 0
+		for _, rec := range recs {
+			n += len(rec.Text) + len(rec.Nick) + 16
+		}
+		h.pending = slices.Grow(h.pending, n)
+	}
+	for _, rec := range recs {
+		evs = append(evs, h.apply(rec))
+	}
+	return evs
+}
+
+// apply applies rec to the state, sends the members here what it did and
+// returns it. The caller holds h.mu.
+func (h *hub) apply(rec room.Record) room.Event {
+	ev := h.state.Apply(rec)
+	m := h.localMember(rec.ID)
+	n := len(h.state.People())
+	switch ev.Op {
+	case room.OpJoin:
+		if m != nil {
+			m.joined, m.index, m.handed = true, len(h.members), len(h.pending)
+			if m.seqs {
+				m.handed = len(h.pendingSeq)
+				h.seqMembers++
+			}
+			h.members = append(h.members, m)
+		}
+		h.broadcast(m, presenceDelay(n), ircish.Joined, ev.Nick)
+	case room.OpRename:
+		h.broadcast(m, presenceDelay(n), ircish.Renamed, ev.Nick, ev.Arg)
+	case room.OpSay:
+		h.schedule(msgDelay)
+		h.pending = ircish.AppendLine(h.pending, ircish.Msg, ev.Nick, ev.Entry.Text)
+		if h.seqMembers > 0 {
+			e := ev.Entry
+			h.pendingSeq = ircish.AppendHistory(h.pendingSeq, e.Seq, e.At, e.From, e.Text)
+		}
+		h.delivered(m)
+	case room.OpWhisper:
+		h.whispered(m, h.localMember(ev.To), ircish.Line(ircish.Whisper, ev.Nick, ev.Arg, rec.Text))
+	case room.OpLeave:
+		if m != nil { // left by another's record: a server gone, as seen from another
+			m.out.drop(rec.Text)
+			h.removeMember(m)
+		}
+		h.broadcast(nil, presenceDelay(n), ircish.Left, ev.Nick, ev.Arg)
+	case room.OpRefuse:
+		if m != nil && m.joined {
+			h.handOut(m)
+			m.out.pushReply(ev.Err.Line())
+		}
+	}
+	if m == nil {
+		return ev
+	}
+	switch rec.Op {
+	case room.OpJoin, room.OpRename, room.OpWhisper:
+		h.answer(m, verdict{rec.Made, verdictOf(m, ev)})
+	case room.OpSay:
+		h.sayApplied(m)
+	}
+	return ev
+}
+
+// idOf returns the member id of m, a member here.
+func (h *hub) idOf(m *member) room.MemberID { return room.MemberID{Node: h.node, Num: m.num} }
+
+// localMember returns the member here of id, or nil. The caller holds
+// h.mu.
+func (h *hub) localMember(id room.MemberID) *member {
+	if id.Node != h.node {
+		return nil
+	}
+	return h.local[id.Num]
+}
+
+// verdictOf returns what ev, the event of a record of m's, is to m: the
+// error it was refused with (sent already, if m is in the room), or nil.
+func verdictOf(m *member, ev room.Event) error {
+	switch {
+	case ev.Op != room.OpRefuse:
+		return nil
+	case m.joined:
+		return sentError{ev.Err}
+	}
+	return ev.Err
+}
+
+// whispered sends a whisper line to its target and to its sender, if they
+// are here. The caller holds h.mu.
+func (h *hub) whispered(from, to *member, line []byte) {
+	if to != nil {
+		h.handOut(to)
+		h.deliveries++
+		if to == from {
+			to.out.pushReply(line)
+			return
+		}
+		to.out.push(line)
+	}
+	if from != nil {
+		h.handOut(from)
+		from.out.pushReply(line)
+		h.deliveries++
+	}
+}
+
+// silenced returns room.ErrSilenced if m may no longer be heard: it was
+// dropped, or the room is closed. Asking under the lock puts a drop in the
+// room's order: whatever m says after it, nobody hears. The caller holds
+// h.mu.
+func (h *hub) silenced(m *member) error {
+	if h.closed || m.out.err() != "" {
+		return room.ErrSilenced
+	}
+	return nil
+}
+
+// seqsFor makes m get MSG lines with their seqs from now on, after what
+// it has yet to be handed, and answers it HISTORY LIVE.
+func (h *hub) seqsFor(m *member) {
+	h.lockCaughtUp(m)
+	defer h.mu.Unlock()
+	h.handOut(m)
+	if !m.seqs {
+		m.seqs, m.handed = true, len(h.pendingSeq)
+		h.seqMembers++
+	}
+	m.out.pushReply(ircish.Line(ircish.History, ircish.HistoryLive))
+}
+
+// replay sends m, in its place among the room's lines, the kept messages
+// asked for: the last count, or, if after is not negative, the first
+// count after seq after, after a HISTORY GAP line if some of those are no
+// longer kept. It returns how many messages it sent.
+func (h *hub) replay(m *member, after int64, count int) int {
+	h.lockCaughtUp(m)
+	defer h.mu.Unlock()
+	kept := h.state.Messages()
+	var b []byte
+	var from, to int
+	if after < 0 {
+		from, to = kept.Last(count)
+	} else {
+		var gap bool
+		from, to, gap = kept.After(after, count)
+		if gap {
+			b = ircish.AppendLine(b, ircish.History, ircish.HistoryGap, strconv.FormatInt(kept.Oldest(), 10))
+		}
+	}
+	for i := from; i < to; i++ {
+		e := kept.At(i)
+		b = ircish.AppendHistory(b, e.Seq, e.At, e.From, e.Text)
+	}
+	h.handOut(m)
+	m.out.pushReply(ircish.AppendLine(b, ircish.History, ircish.HistoryEnd, strconv.Itoa(to-from)))
+	return to - from
+}
+
+// lockCaughtUp locks h.mu once the messages m said are applied (or m is
+// dropped, or it takes too long), so that a reply to m comes after them:
+// after a PONG, a client has seen its own messages.
+func (h *hub) lockCaughtUp(m *member) {
+	h.mu.Lock()
+	if m.unapplied == 0 {
+		return
+	}
+	ch := make(chan struct{})
+	m.caughtUp = ch
+	h.mu.Unlock()
+	select {
+	case <-ch:
+	case <-m.out.failed():
+	case <-h.done:
+	case <-time.After(askTimeout):
+	}
+	h.mu.Lock()
+	m.caughtUp = nil
+}
+
+// sayApplied counts a message of m's as applied. The caller holds h.mu.
+func (h *hub) sayApplied(m *member) {
+	if m.unapplied > 0 {
+		m.unapplied--
+		if m.unapplied == 0 && m.caughtUp != nil {
+			close(m.caughtUp)
+			m.caughtUp = nil
+		}
+	}
+}
+
+// reply sends line to m alone, as a reply, after what m has yet to be
+// handed of pending.
+func (h *hub) reply(m *member, line []byte) {
+	h.lockCaughtUp(m)
+	defer h.mu.Unlock()
+	h.handOut(m)
+	m.out.pushReply(line)
+}
+
+// list sends m the LIST line of everyone in the room, in its place among
+// the room's lines, and returns how many are in it.
+func (h *hub) list(m *member) int {
+	h.lockCaughtUp(m)
+	defer h.mu.Unlock()
+	people := h.state.People()
+	n := len(ircish.List) + 2
+	for _, p := range people {
+		n += 1 + len(p.Nick)
+	}
+	line := append(make([]byte, 0, n), ircish.List...)
+	for _, p := range people {
+		line = append(append(line, ' '), p.Nick...)
+	}
+	h.handOut(m)
+	m.out.pushReply(append(line, '\r', '\n'))
+	return len(people)
+}
+
+// stats returns the number of members here and of lines queued for them
+// so far.
+func (h *hub) stats() (members int, deliveries int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.members), h.deliveries
+}
+
+// close hands out what is pending and stops joins and lines, for
+// shutdown. It returns once no hand-out is under way or due.
+func (h *hub) close() {
+	h.mu.Lock()
+	for _, m := range h.members {
+		h.handOut(m)
+	}
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.mu.Unlock()
+	h.flushing.Wait()
+}

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package ircish
-
-import "syscall"
-
-// writeNow writes nothing here: a writer goroutine writes everything.
-func writeNow(syscall.RawConn, [][]byte) int { return 0 }
