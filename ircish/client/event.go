@@ -65,9 +65,9 @@ type ServerError struct{ Code, Text string }
 // until another /nick succeeds we are not in the room.
 type NickRefused struct{ ServerError }
 
-// History is a HISTORY reply: earlier messages, and whether some are gone
+// Scrollback is a HISTORY reply: earlier messages, and whether some are gone
 // (Gap), then the room's lines that came live while it was on its way.
-type History struct {
+type Scrollback struct {
 	Earlier []Earlier
 	Gap     bool
 	Live    []Event
@@ -104,6 +104,6 @@ func (Pong) event()        {}
 func (Bye) event()         {}
 func (ServerError) event() {}
 func (NickRefused) event() {}
-func (History) event()     {}
+func (Scrollback) event()  {}
 func (Unknown) event()     {}
 func (Hint) event()        {}

@@ -86,7 +86,7 @@ func (s *Session) endReply(n int) Event {
 	s.replies = max(0, s.replies-1)
 	n = min(n, len(s.held))
 	live, reply := s.held[:len(s.held)-n], s.held[len(s.held)-n:]
-	ev := History{Gap: s.gap}
+	ev := Scrollback{Gap: s.gap}
 	seen := make(map[int64]bool)
 	for _, h := range live {
 		if h.msg.Seq == 0 {

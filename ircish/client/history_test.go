@@ -44,7 +44,7 @@ func TestScrollback(t *testing.T) {
 		"HISTORY 12 2026-11-28T09:15:02.012Z ann now",
 	}, []Event{
 		Registered{Nick: "duck"},
-		History{Earlier: []Earlier{{9, at(9), "ann", "old"}}, Live: []Event{Message{From: "bob", Text: "early"}, Message{From: "bob", Text: "live"}}},
+		Scrollback{Earlier: []Earlier{{9, at(9), "ann", "old"}}, Live: []Event{Message{From: "bob", Text: "early"}, Message{From: "bob", Text: "live"}}},
 		Message{From: "ann", Text: "now"},
 	}, "LIST\r\nHISTORY 2\r\n")
 }
@@ -79,7 +79,7 @@ func TestReconnect(t *testing.T) {
 	}, []Event{
 		Hint{Text: "* the nick duck is taken; trying duck_"},
 		Registered{Nick: "duck_", Again: true},
-		History{Earlier: []Earlier{{12, at(12), "ann", "missed"}}, Gap: true},
+		Scrollback{Earlier: []Earlier{{12, at(12), "ann", "missed"}}, Gap: true},
 	}, "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10 1000000\r\n")
 }
 
@@ -118,7 +118,7 @@ func TestHeldWhileAwaitingAReply(t *testing.T) {
 	s, _ := NewSession("duck", 50)
 	checkHandled(t, s, lines, []Event{
 		Registered{Nick: "duck"},
-		History{
+		Scrollback{
 			Earlier: []Earlier{{5, at(5), "ann", "+1"}},
 			Live:    []Event{Message{From: "ann", Text: "+1"}, Message{From: "bob", Text: "bye"}, Left{Nick: "bob"}},
 		},

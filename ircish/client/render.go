@@ -43,8 +43,8 @@ func (r Renderer) Render(ev Event) string {
 	switch ev := ev.(type) {
 	case nil:
 		return ""
-	case History:
-		return r.history(ev)
+	case Scrollback:
+		return r.scrollback(ev)
 	case Welcome:
 		s = "* " + Clean(ev.Text)
 	case Registered:
@@ -154,7 +154,7 @@ func (r Renderer) users(ev Users) string {
 // history renders a HISTORY reply: the earlier messages, dimmed, each with
 // the time it was said (and the day, if not today) rather than the clock's,
 // then a divider, then the live messages as usual.
-func (r Renderer) history(ev History) string {
+func (r Renderer) scrollback(ev Scrollback) string {
 	now, stamp := time.Now(), ""
 	if r.Clock != nil {
 		now = r.Clock()
