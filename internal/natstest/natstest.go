@@ -6,8 +6,10 @@ package natstest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,18 +43,33 @@ func StartWith(dir string, set func(*server.Options)) (*Node, error) {
 // keeping its streams in dir/n1, dir/n2 and so on, on loopback ports. It
 // returns once every node is ready. The caller stops them.
 func StartCluster(dir string, count int) ([]*Node, error) {
-	// A JetStream cluster wants every node's routes before it starts, so
-	// the cluster ports are chosen first: the one place where a test picks
-	// a free port and lets it go, as nothing else can say where it will be.
-	var routes []*url.URL
-	for range count {
-		port, err := freePort()
-		if err != nil {
+	// The route ports are picked and let go before the nodes take them
+	// (see routePorts), so another listener may take one first; the nodes
+	// are then started again on other ports.
+	var err error
+	for range 3 {
+		var nodes []*Node
+		if nodes, err = startCluster(dir, count); err == nil {
+			return nodes, nil
+		}
+		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
+	}
+	return nil, err
+}
+
+func startCluster(dir string, count int) ([]*Node, error) {
+	routes, err := routePorts(count)
+	if err != nil {
+		return nil, err
 	}
 	var nodes []*Node
+	stop := func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}
 	for i := range count {
 		name := fmt.Sprint("n", i+1)
 		opts := options(filepath.Join(dir, name), name)
@@ -63,31 +80,48 @@ func StartCluster(dir string, count int) ([]*Node, error) {
 		opts.Routes = routes
 		n := &Node{opts: opts}
 		if err := n.launch(); err != nil {
-			for _, n := range nodes {
-				n.Stop()
-			}
+			stop()
 			return nil, err
 		}
 		nodes = append(nodes, n)
 	}
 	for _, n := range nodes {
 		if err := n.ready(); err != nil {
-			for _, n := range nodes {
-				n.Stop()
-			}
+			stop()
 			return nil, err
 		}
 	}
 	// JetStream answers once the nodes have elected a leader.
 	for deadline := time.Now().Add(20 * time.Second); !hasLeader(nodes); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			for _, n := range nodes {
-				n.Stop()
-			}
+			stop()
 			return nil, errors.New("natstest: no JetStream leader within 20s")
 		}
 	}
 	return nodes, nil
+}
+
+// routePorts picks count free loopback ports for the nodes' routes. A
+// JetStream cluster wants every node's routes before it starts, so this is
+// the one place where a test picks a port and lets it go, as nothing else
+// can say where it will be. The ports are below 32768, where the kernel
+// hands out none of its own (to port 0 or to a dialer), so that only
+// another test doing the same could take one before the node does.
+func routePorts(count int) ([]*url.URL, error) {
+	var routes []*url.URL
+	for tries := 0; len(routes) < count; tries++ {
+		if tries == 1000 {
+			return nil, errors.New("natstest: no free port for routes in 20000-31999")
+		}
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken: try another
+		}
+		l.Close()
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: l.Addr().String()})
+	}
+	return routes, nil
 }
 
 func hasLeader(nodes []*Node) bool {
@@ -97,15 +131,6 @@ func hasLeader(nodes []*Node) bool {
 		}
 	}
 	return false
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // StreamLeader returns the node that leads the stream named stream, or
