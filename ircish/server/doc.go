@@ -27,14 +27,16 @@
 // The room's logic is a pure fold (room.State): records of what members
 // do (join, rename, say, whisper, leave) go in, in one order, and events
 // come out: who joined, which nick is refused, who hears what. An engine
-// orders the records: in process, localEngine (engine.go); in a cluster,
-// a NATS JetStream stream that every server reads and folds alike.
+// orders the records: in a cluster, a NATS JetStream stream that every
+// server reads and folds alike. In process, the hub is its own engine:
+// its lock orders the records, which it applies as they are submitted.
 //
 // The hub (hub.go) is the room as this server serves it: the clients
 // registered here, each as a member, and the room's state. It numbers a
 // member's records and submits them to the engine without its lock; the
 // engine hands them back in order to the hub's Apply, which takes its
-// lock (the one lock order: engine, then hub). The hub's mutex is held
+// lock (the one lock order: engine, then hub). In process, it applies
+// them under the same lock as it numbers them: one lock per line said. The hub's mutex is held
 // while records are applied and their events sent, which gives all
 // members one and the same order of JOINED, RENAMED, LEFT and MSG lines;
 // no I/O is done under it. A broadcast line is appended once to the

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,6 +29,9 @@ import (
 //
 // All methods are safe to call from any goroutine.
 type hub struct {
+	// engine orders the records, if the server was given one (see
+	// Server.UseEngine). If nil, the hub is its own engine: records are
+	// ordered by its lock, and applied as they are submitted.
 	engine room.Engine
 	node   string // this server's in member ids: "" in process
 	fenced atomic.Bool
@@ -42,6 +44,7 @@ type hub struct {
 	lastNum uint64
 	closed  bool          // shutting down: no more joins or lines
 	done    chan struct{} // closed with closed
+	seq     int64         // of the last message, in process
 
 	// pending holds the lines said since they were last handed out, and
 	// pending[:m.handed] is what member m was handed of them or said
@@ -93,16 +96,14 @@ type verdict struct {
 	err  error
 }
 
-// newHub returns a room that keeps the last keep messages for HISTORY.
-// Its engine, in process until the server is given another, starts its
-// seqs at the time in microseconds, so that they go on growing across
-// restarts unless a server said a million messages a second.
+// newHub returns a room, in process, that keeps the last keep messages
+// for HISTORY. It starts its seqs at the time in microseconds, so that
+// they go on growing across restarts unless a server said a million
+// messages a second.
 func newHub(keep int, fence func()) *hub {
 	h := &hub{local: make(map[uint64]*member), done: make(chan struct{}), fence: fence}
-	start := time.Now().UnixMicro()
-	h.state = room.NewState(keep, start-1)
-	h.engine = &localEngine{seq: start - 1}
-	h.engine.Start(context.Background(), h)
+	h.seq = time.Now().UnixMicro() - 1
+	h.state = room.NewState(keep, h.seq)
 	return h
 }
 
@@ -166,8 +167,9 @@ func (h *hub) leave(m *member, reason string) {
 
 // submit numbers rec, which m made, in m's count and submits it to the
 // engine, unless m may no longer be heard (see silenced); it returns
-// rec's number. It is never called under h.mu: the engine may apply rec
-// at once.
+// rec's number. In process, it applies rec at once, under the one lock
+// that orders the records, as every line said takes this path. It is
+// never called under h.mu: an engine may apply rec at once.
 func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
 	h.mu.Lock()
 	if rec.Op != room.OpLeave {
@@ -180,6 +182,15 @@ func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
 	rec.Made = m.made
 	if rec.Op == room.OpSay {
 		m.unapplied++
+	}
+	if h.engine == nil {
+		if rec.Op == room.OpSay {
+			h.seq++
+			rec.Seq, rec.At = h.seq, time.Now()
+		}
+		h.apply(rec)
+		h.mu.Unlock()
+		return rec.Made, nil
 	}
 	h.mu.Unlock()
 	err := h.engine.Submit(rec)

@@ -119,7 +119,7 @@ func (s *Server) init() {
 }
 
 // UseEngine has e order the records of s's room, rather than s itself, in
-// process: a cluster's engine (see package cluster) has servers share the
+// process (under the room's lock): a cluster's engine (see package cluster) has servers share the
 // room. It starts e, which reads the room's state before it returns. Call
 // it before Serve.
 func (s *Server) UseEngine(ctx context.Context, e room.Engine) error {
@@ -492,7 +492,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// In a cluster, the records of the clients' leaving go to the stream
 	// before the server leaves NATS: the other servers tell their users.
-	s.hub.engine.Close(ctx)
+	if s.hub.engine != nil {
+		s.hub.engine.Close(ctx)
+	}
 	return err
 }
 
