@@ -95,6 +95,9 @@ func (e *Engine) start(ctx context.Context, replicas int) error {
 	if err != nil {
 		return fmt.Errorf("cannot open the stream %s: %w", streamName, err)
 	}
+	if err := e.fixStream(ctx); err != nil {
+		return err
+	}
 	e.replicas = e.stream.CachedInfo().Config.Replicas
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err

@@ -94,6 +94,7 @@ type Engine struct {
 	// maxPayload is the NATS server's max_payload, as it last said: asking
 	// nats.go waits for its connection's lock, held while it reconnects.
 	maxPayload  atomic.Int64
+	maxMsgSize  atomic.Int64 // the stream's max_msg_size, if it has one (see fixStream)
 	pub         *publisher
 	lastApplied atomic.Int64  // the stream seq of the last message applied
 	published   atomic.Int64  // the stream seq of this server's last message published
@@ -225,7 +226,11 @@ const msgHeaderRoom = 128
 // maxMessage returns the most bytes of records one NATS message may
 // hold: NATS refuses a message over its max_payload, headers included.
 func (e *Engine) maxMessage() int {
-	return min(maxBatchBytes, int(cmp.Or(e.maxPayload.Load(), defaultMaxPayload))-msgHeaderRoom)
+	limit := int(cmp.Or(e.maxPayload.Load(), defaultMaxPayload))
+	if size := int(e.maxMsgSize.Load()); size > 0 {
+		limit = min(limit, size)
+	}
+	return min(maxBatchBytes, limit-msgHeaderRoom)
 }
 
 // defaultMaxPayload is NATS's max_payload unless it is configured.

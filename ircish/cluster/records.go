@@ -14,11 +14,14 @@ import (
 // goes to a subject of its own, which is deleted once the member has left
 // and nothing it said is kept any more.
 const (
-	streamName     = "ircish"
-	sayingsSubject = "ircish.say"
-	memberSubjects = "ircish.m.>"
-	anySubject     = "ircish.>"
-	aliveSubject   = "ircish.alive" // heartbeats, core NATS: not kept
+	streamName      = "ircish"
+	sayingsSubject  = "ircish.say"
+	memberSubjects  = "ircish.m.>"
+	anySubject      = "ircish.>"
+	aliveSubject    = "ircish.alive"     // heartbeats, core NATS: not kept
+	leaseSubject    = "ircish.lease"     // leases: see lease.go
+	snapSubject     = "ircish.snap"      // a snapshot's index: see snapshot.go
+	snapPartSubject = "ircish.snap.part" // a snapshot's parts
 )
 
 // subjectOf returns the subject of rec: see streamName.
