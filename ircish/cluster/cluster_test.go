@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"net"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +18,7 @@ import (
 
 	"ircish/internal/chattest"
 	"ircish/internal/natstest"
+	"ircish/ircish"
 	"ircish/ircish/room"
 	"ircish/ircish/server"
 
@@ -106,10 +107,11 @@ func (r *testRoom) Read(f func(*room.State)) {
 	f(r.state)
 }
 
-func (r *testRoom) StopWaiting()            {}
-func (r *testRoom) Fence(bool)              {}
-func (r *testRoom) Members() int            { return 0 }
-func (r *testRoom) Closed() <-chan struct{} { return r.closed }
+func (r *testRoom) StopWaiting()                      {}
+func (r *testRoom) Refuse(room.Record, *ircish.Error) {}
+func (r *testRoom) Fence(bool)                        {}
+func (r *testRoom) Members() int                      { return 0 }
+func (r *testRoom) Closed() <-chan struct{}           { return r.closed }
 
 // peopleIn returns how many are in r.
 func peopleIn(r room.Room) int {
@@ -226,9 +228,9 @@ func TestClusterWhisperAndList(t *testing.T) {
 	}
 }
 
-// Compaction keeps what a server needs to read the room as it is: the
-// last -history messages, and the records of those present. A server
-// started after it sees the same room and history.
+// Compaction keeps what a server needs to read the room as it is: a
+// snapshot of it, holding the last -history messages, and the messages
+// after it. A server started after it sees the same room and history.
 func TestClusterCompaction(t *testing.T) {
 	ns := startNATS(t, nil)
 	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}
@@ -239,16 +241,19 @@ func TestClusterCompaction(t *testing.T) {
 	ann.Expect("^MSG bob bye$")
 	bob.Send("QUIT")
 	ann.Expect("^LEFT bob$")
+	var first string // MSG 0's seq
 	for i := range 5 {
 		ann.Send(fmt.Sprint("MSG ", i))
 		ann.Expect(fmt.Sprintf("^MSG ann %d$", i))
+		if i == 0 {
+			first = strings.Fields(ann.AskHistory("1")[0])[1]
+		}
 	}
 	want := ann.AskHistory("")
 
-	s1.cluster.compact()
-	annSubject := memberSubject(room.MemberID{Node: s1.cluster.id, Num: 1})
-	if got, want := streamSubjects(t, s1), annSubject+"=1 ircish.say=3"; got != want {
-		t.Errorf("after compaction the stream holds %s, want %s", got, want)
+	compactNow(t, s1)
+	if got := recordSubjects(t, s1); got != "" {
+		t.Errorf("after compaction the stream holds records %s, want none: the snapshot holds them", got)
 	}
 
 	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}
@@ -260,55 +265,78 @@ func TestClusterCompaction(t *testing.T) {
 	if got := cid.AskHistory(""); !slices.Equal(got, want) {
 		t.Errorf("HISTORY on a server started after compaction:\n%s\nwant, as on the first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// Asked for what followed a message compaction deleted, both say that
-	// some are gone, though ann joined before them: her record is kept.
-	oldestKept, _ := strconv.ParseInt(strings.Fields(want[0])[1], 10, 64) // MSG 2's seq
-	after := fmt.Sprint(oldestKept - 2<<batchBits)                        // MSG 0's, each alone in its NATS message
-	first, second := ann.AskHistory("AFTER "+after), cid.AskHistory("AFTER "+after)
-	if !strings.HasPrefix(first[0], "HISTORY GAP ") || !slices.Equal(first, second) {
-		t.Errorf("HISTORY AFTER %s: on the first server %q, on the one started after compaction %q; want the same, with a GAP", after, first, second)
+	// Asked for what followed a message no longer kept, both say that
+	// some are gone.
+	before, after := ann.AskHistory("AFTER "+first), cid.AskHistory("AFTER "+first)
+	if !strings.HasPrefix(before[0], "HISTORY GAP ") || !slices.Equal(before, after) {
+		t.Errorf("HISTORY AFTER %s: on the first server %q, on the one started after compaction %q; want the same, with a GAP", first, before, after)
 	}
 }
 
-// A client refused a nick, which then asks for another one, and one whose
-// join timed out and was undone, leave nothing in the stream after
-// compaction: each try is a member of its own, gone for good.
-func TestClusterCompactionDeletesRefusedJoins(t *testing.T) {
+// A rename refused because another held the nick stays refused once
+// compaction has deleted it and the holder has left: a server started
+// afterwards lists the same room, and names the one who was refused as
+// the first server does.
+func TestClusterCompactionKeepsRefusedRename(t *testing.T) {
 	ns := startNATS(t, nil)
-	s := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}
-	addr := joinCluster(t, s, Config{URLs: ns.ClientURL(), Name: "s1"})
-	chattest.Register(t, addr, "ann")
-	c := chattest.Dial(t, addr, "retry")
-	for range 3 {
-		c.Send("NICK ann")
-		c.Expect("^ERR NICK_IN_USE ")
+	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 2}}
+	addr1 := joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"})
+	obs := chattest.Register(t, addr1, "obs")
+	bob := chattest.Register(t, addr1, "bob")
+	zed := chattest.Register(t, addr1, "zed")
+	zed.Send("NICK bob")
+	zed.Expect("^ERR NICK_IN_USE ")
+	bob.Send("QUIT")
+	obs.Expect("^LEFT bob$")
+	for i := range 3 {
+		obs.Send(fmt.Sprint("MSG ", i))
+		obs.Expect(fmt.Sprintf("^MSG obs %d$", i))
 	}
-	c.Send("NICK bea")
-	c.Expect("^JOINED bea$")
-	c.Send("QUIT")
-	c.Closed()
-	// The leave that undoes a join nobody answered in time.
-	s.cluster.Submit(room.Record{Op: room.OpLeave, ID: room.MemberID{Node: s.cluster.id, Num: 99}, Text: "connection lost"})
-	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
-	defer cancel()
-	if n := s.cluster.pub.flush(ctx); n > 0 {
-		t.Fatalf("%d records not published", n)
-	}
-	info, err := s.cluster.stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chattest.WaitFor(t, "every record to be applied", func() bool { return s.cluster.lastApplied.Load() >= int64(info.State.LastSeq) })
+	compactNow(t, s1)
+	obs.Send("MSG again")
+	obs.Expect("^MSG obs again$")
+	compactNow(t, s1)
 
-	s.cluster.compact()
-	if got, want := streamSubjects(t, s), memberSubject(room.MemberID{Node: s.cluster.id, Num: 1})+"=1"; got != want {
-		t.Errorf("after compaction the stream holds %s, want %s only", got, want)
+	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 2}}
+	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
+	for _, c := range []*chattest.Conn{obs, cid} {
+		c.Send("LIST")
+		if got := c.Expect("^LIST "); got != "LIST cid obs zed" {
+			t.Errorf("%s: %q, want %q", c.Name, got, "LIST cid obs zed")
+		}
 	}
+	zed.Send("MSG still zed")
+	obs.Expect("^MSG zed still zed$")
+	cid.Expect("^MSG zed still zed$")
 }
 
-// streamSubjects returns the subjects of the cluster's stream, with how
+// compactNow has s compact the stream now, as its compactor does.
+func compactNow(t *testing.T, s *testServer) {
+	t.Helper()
+	snap, keep := s.cluster.snapshotNow()
+	if snap == nil {
+		t.Fatalf("%s has no snapshot to give", s.cluster.cfg.Name)
+	}
+	s.cluster.compact(snap, keep)
+}
+
+// recordSubjects returns the subjects of the records in the cluster's
+// stream (not its leases and snapshots), with how many messages each
+// holds: "subject=n", sorted, space-separated.
+func recordSubjects(t *testing.T, s *testServer) string {
+	t.Helper()
+	var records []string
+	for _, sc := range strings.Fields(subjectCounts(t, s)) {
+		if !strings.HasPrefix(sc, leaseSubject+"=") && !strings.HasPrefix(sc, snapSubject+"=") && !strings.HasPrefix(sc, snapPartSubject+"=") {
+			records = append(records, sc)
+		}
+	}
+	return strings.Join(records, " ")
+}
+
+// subjectCounts returns the subjects of the cluster's stream, with how
 // many messages each holds: "subject=n", sorted, space-separated.
-func streamSubjects(t *testing.T, s *testServer) string {
+func subjectCounts(t *testing.T, s *testServer) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
 	defer cancel()
@@ -430,17 +458,17 @@ func TestRecords(t *testing.T) {
 	}
 }
 
-// Compaction deletes nothing a server heard from lately has yet to read:
-// a server cut off from NATS for less than it takes to fence itself still
+// Compaction deletes nothing a server in the cluster has yet to read: a
+// server cut off from NATS for less than it takes to fence itself still
 // finds, once back, the messages said and the user who left meanwhile,
 // though the server that compacted had no more use for them.
 func TestClusterCompactionWaitsForLaggingServer(t *testing.T) {
-	s1, _, addr1, addr2, proxy := cuttablePair(t, nil)
+	s1, s2, addr1, addr2, proxy := cuttablePair(t, nil)
 	ann := chattest.Register(t, addr1, "ann")
 	xena := chattest.Register(t, addr1, "xena")
 	bob := chattest.Register(t, addr2, "bob")
 	xena.Expect("^JOINED bob$")
-	waitHeardCaughtUp(t, s1, 2)
+	waitReached(t, s1, s2)
 
 	proxy.cut()
 	xena.Send("QUIT")
@@ -449,7 +477,7 @@ func TestClusterCompactionWaitsForLaggingServer(t *testing.T) {
 		ann.Send(fmt.Sprint("MSG ", i))
 		ann.Expect(fmt.Sprintf("^MSG ann %d$", i))
 	}
-	s1.cluster.compact()
+	compactNow(t, s1)
 	proxy.mend()
 
 	bob.Expect("^LEFT xena$")
@@ -559,130 +587,6 @@ func TestClusterRefusesLineOverMaxPayload(t *testing.T) {
 	}
 }
 
-// A server says the users of a server it has not heard from have left,
-// but only while it hears its own heartbeat: one that does not may be
-// the one cut off, as when it is cut off within seconds of starting,
-// before it has heard the others (startupListen) and before it fences
-// itself (fenceAfter).
-func TestClusterCutOffJudgesNoOne(t *testing.T) {
-	for _, tc := range []struct {
-		selfHeard time.Duration // ago
-		want      int           // leaves published
-	}{
-		{selfHeard: 0, want: 1},
-		{selfHeard: judgeWithin + 500*time.Millisecond, want: 0},
-	} {
-		r := newTestRoom(10)
-		ann := room.MemberID{Node: "other", Num: 1}
-		r.Apply([]room.Record{{Op: room.OpJoin, ID: ann, Nick: "ann"}}, nil)
-		js := &publishRecorder{}
-		e := &Engine{room: r, log: slog.New(slog.DiscardHandler), id: "self", js: js,
-			listening: time.Now().Add(-time.Minute), // "other" never heard: lost
-			lastSeen:  map[string]time.Time{"self": time.Now().Add(-tc.selfHeard)},
-			names:     make(map[string]string), proposed: make(map[string]time.Time)}
-		e.leaveLost()
-		if len(js.subjects) != tc.want {
-			t.Errorf("own heartbeat heard %v ago: leaves published on %q, want %d", tc.selfHeard, js.subjects, tc.want)
-		}
-	}
-}
-
-// A publishRecorder is a JetStream that notes the subjects of the
-// messages published asynchronously, and has no other method.
-type publishRecorder struct {
-	jetstream.JetStream
-	subjects []string
-}
-
-func (p *publishRecorder) PublishMsgAsync(msg *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
-	p.subjects = append(p.subjects, msg.Subject)
-	return nil, nil
-}
-
-// Every server forgets the users who left before its history, in time,
-// not only the one that compacts: a server that ran for months with its
-// list of them growing would run out of memory.
-func TestClusterForgetsDepartures(t *testing.T) {
-	ns := startNATS(t, nil)
-	s1, s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}, &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}
-	addr := joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"})
-	joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"})
-	ann := chattest.Register(t, addr, "ann")
-	for i := range 3 {
-		c := chattest.Register(t, addr, fmt.Sprint("u", i))
-		c.Send("QUIT")
-		ann.Expect(fmt.Sprintf("^LEFT u%d$", i))
-	}
-	for i := range 5 {
-		ann.Send(fmt.Sprint("MSG ", i))
-		ann.Expect(fmt.Sprintf("^MSG ann %d$", i))
-	}
-	waitHeardCaughtUp(t, s1, 2)
-	waitHeardCaughtUp(t, s2, 2)
-	for _, s := range []*testServer{s1, s2} {
-		s.cluster.tidy()
-		s.cluster.mu.Lock()
-		left := len(s.cluster.departed)
-		s.cluster.mu.Unlock()
-		if left != 0 {
-			t.Errorf("%s (compacts: %t) still keeps %d departures", s.cluster.cfg.Name, s.cluster.compacts(), left)
-		}
-	}
-}
-
-// waitHeardCaughtUp waits until s has heard, from each of the n servers of
-// its cluster, that it has applied all that s has.
-func waitHeardCaughtUp(t *testing.T, s *testServer, n int) {
-	t.Helper()
-	chattest.WaitFor(t, fmt.Sprintf("%s to hear %d servers say they have applied all it has", s.cluster.cfg.Name, n), func() bool {
-		e := s.cluster
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for node := range e.lastSeen {
-			if e.reached[node] < e.lastApplied.Load() {
-				return false
-			}
-		}
-		return len(e.lastSeen) == n
-	})
-}
-
-// Heartbeats say each server's applied stream seq and name; one from a
-// server of the version before, without the seq, still counts it as
-// heard, and has compaction keep all for it.
-func TestClusterHeartbeats(t *testing.T) {
-	e := &Engine{log: slog.New(slog.DiscardHandler), id: "self", lastSeen: make(map[string]time.Time),
-		reached: make(map[string]int64), names: make(map[string]string)}
-	for _, tc := range []struct {
-		data, node, name string
-		reached          int64
-	}{
-		{"a1 42 host:13001", "a1", "host:13001", 42},
-		{"a2 7 a name with spaces", "a2", "a name with spaces", 7},
-		{"a3 host:13003", "a3", "host:13003", 0},
-		{"a4 0", "a4", "0", 0},
-	} {
-		e.alive(&nats.Msg{Data: []byte(tc.data)})
-		if _, heard := e.lastSeen[tc.node]; !heard || e.names[tc.node] != tc.name || e.reached[tc.node] != tc.reached {
-			t.Errorf("heartbeat %q: heard %t, name %q, reached %d; want heard, %q, %d",
-				tc.data, heard, e.names[tc.node], e.reached[tc.node], tc.name, tc.reached)
-		}
-	}
-}
-
-// A fenced server may be the one to compact once it is back: it forgets
-// none of the departures whose subjects it will have to delete then.
-func TestClusterFencedKeepsDepartures(t *testing.T) {
-	e := &Engine{room: newTestRoom(10), id: "self", lastSeen: map[string]time.Time{}, reached: map[string]int64{},
-		departed: []departure{{room.MemberID{Node: "self", Num: 1}, seqOf(1, 0)}}}
-	e.lastApplied.Store(5)
-	e.fenced.Store(true)
-	e.tidy() // were it to compact, with no stream here, it would panic
-	if len(e.departed) != 1 {
-		t.Errorf("a fenced server forgot departures: %v left", e.departed)
-	}
-}
-
 // With a NATS max_payload as small as 1 KiB, records still fit: users
 // join and talk.
 func TestClusterSmallMaxPayload(t *testing.T) {
@@ -691,48 +595,6 @@ func TestClusterSmallMaxPayload(t *testing.T) {
 	ann := chattest.Register(t, addr, "ann")
 	ann.Send("MSG " + strings.Repeat("x", 700))
 	ann.Expect("^MSG ann x{700}$")
-}
-
-// A starting server whose stream compaction empties before it reads it
-// still gets to the end of it, and reads it again: it missed records.
-func TestClusterReadsAStreamEmptiedMeanwhile(t *testing.T) {
-	ns := startNATS(t, nil)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	check(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
-	defer cancel()
-	e := &Engine{room: newTestRoom(10), log: slog.New(slog.DiscardHandler), nc: nc, js: js}
-	e.stream, err = e.openStream(ctx, 1)
-	check(t, err)
-	gone := room.MemberID{Node: "aaaaaaaaaaaa", Num: 1}
-	for _, rec := range []room.Record{{Op: room.OpJoin, ID: gone, Made: 1, Nick: "xena"}, {Op: room.OpLeave, ID: gone, Made: 2}} {
-		_, err := js.Publish(ctx, memberSubject(gone), appendRecord(nil, rec))
-		check(t, err)
-	}
-	rd := &reading{last: 2, msgs: 2, state: room.NewState(10, 0), ready: make(chan struct{})} // the stream as the reading began
-	e.reading = rd
-	cons, err := e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	check(t, err)
-	check(t, e.stream.Purge(ctx, jetstream.WithPurgeSubject(memberSubject(gone)))) // as compaction does
-	cc, err := cons.Consume(func(msg jetstream.Msg) { e.receive(rd, msg) })
-	check(t, err)
-	defer cc.Stop()
-	if err := e.readToEnd(ctx, rd); err != nil {
-		t.Fatalf("readToEnd: %v", err)
-	}
-	if rd.whole {
-		t.Errorf("a reading that got none of the 2 messages the stream held is whole")
-	}
-	check(t, e.readRoom(ctx))
-	defer e.cons.Stop()
-	if people := peopleIn(e.room); !e.reading.whole || people != 0 || e.lastApplied.Load() != 2 {
-		t.Errorf("read again: whole %t, %d people, applied %d; want whole, none, 2", e.reading.whole, people, e.lastApplied.Load())
-	}
 }
 
 // A server cut off for longer than lostAfter, meanwhile not counted by
@@ -755,9 +617,9 @@ func TestClusterRereadsRoomAfterRecordsDeleted(t *testing.T) {
 		ann.Send(fmt.Sprint("MSG ", i))
 		ann.Expect(fmt.Sprintf("^MSG ann %d$", i))
 	}
-	s1.cluster.compact()
-	if got := streamSubjects(t, s1); strings.Contains(got, memberSubject(room.MemberID{Node: s1.cluster.id, Num: 2})) {
-		t.Fatalf("compaction kept xena's records: the stream holds %s", got)
+	compactNow(t, s1)
+	if got := recordSubjects(t, s1); got != "" {
+		t.Fatalf("compaction kept records: the stream holds %s", got)
 	}
 	proxy.mend()
 
@@ -773,8 +635,8 @@ func TestClusterRereadsRoomAfterRecordsDeleted(t *testing.T) {
 
 // In a room where nobody has spoken, compaction deletes the records of a
 // user who left, the stream's last ones. A server started after that
-// missed nothing: it serves its first client at once, and does not read
-// the room again when the next record's seq jumps past them.
+// missed nothing: it reads from the snapshot, serves its first client at
+// once, and does not read the room again.
 func TestClusterNoRereadAfterLastRecordsDeleted(t *testing.T) {
 	ns := startNATS(t, nil)
 	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}
@@ -783,10 +645,7 @@ func TestClusterNoRereadAfterLastRecordsDeleted(t *testing.T) {
 	xena := chattest.Register(t, addr1, "xena")
 	xena.Send("QUIT")
 	ann.Expect("^LEFT xena$")
-	s1.cluster.compact()
-	if got, want := streamSubjects(t, s1), memberSubject(room.MemberID{Node: s1.cluster.id, Num: 1})+"=1"; got != want {
-		t.Fatalf("after compaction the stream holds %s, want %s", got, want)
-	}
+	compactNow(t, s1)
 	var log chattest.LogBuffer
 	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3, Log: log.Logger()}}
 	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
@@ -799,30 +658,46 @@ func TestClusterNoRereadAfterLastRecordsDeleted(t *testing.T) {
 	}
 }
 
-// fakeMsg is a stream message as a consumer delivers it.
+// fakeMsg is a stream message as a consumer delivers it: a record of its
+// member's subject, or a message on subject; from node, numbered count, if
+// node is set.
 type fakeMsg struct {
 	jetstream.Msg
 	seq, pending uint64
 	data         []byte
+	subject      string
+	node         string
+	count        uint64
+	at           time.Time
 }
 
 func (m fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
-	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Consumer: m.seq, Stream: m.seq}, NumPending: m.pending}, nil
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Consumer: m.seq, Stream: m.seq}, NumPending: m.pending, Timestamp: m.at}, nil
 }
 
 func (m fakeMsg) Data() []byte { return m.data }
 
-// A starting server that finds a seq jump past the messages the stream
-// held as it began (xena's leave, stored after that and deleted before it
-// was read) does not take the reading for whole: it would keep xena.
+func (m fakeMsg) Subject() string { return cmp.Or(m.subject, "ircish.m.n1.1") }
+
+func (m fakeMsg) Headers() nats.Header {
+	if m.node == "" {
+		return nil
+	}
+	return nats.Header{jetstream.MsgIDHeader: {fmt.Sprint(m.node, ".", m.count)}}
+}
+
+// A starting server that finds a seq jump in the messages after its
+// snapshot (compaction stored a newer one and deleted them while it read
+// them) does not take the reading for whole: it might keep xena, whose
+// leave was deleted.
 func TestClusterStartingServerNoticesRecordsDeletedAfterItBegan(t *testing.T) {
 	e := &Engine{room: newTestRoom(10), log: slog.New(slog.DiscardHandler), missed: make(chan struct{}, 1)}
-	rd := &reading{last: 1, msgs: 1, state: room.NewState(10, 0), ready: make(chan struct{})}
+	rd := &reading{state: room.NewState(10, 0), nodes: newNodes(), ready: make(chan struct{})}
 	e.reading = rd
 	ann, xena, bob := room.MemberID{Node: "n1", Num: 1}, room.MemberID{Node: "n1", Num: 2}, room.MemberID{Node: "n1", Num: 3}
 	e.receive(rd, fakeMsg{seq: 1, pending: 2, data: appendRecord(nil, room.Record{Op: room.OpJoin, ID: ann, Made: 1, Nick: "ann"})})
 	e.receive(rd, fakeMsg{seq: 2, pending: 1, data: appendRecord(nil, room.Record{Op: room.OpJoin, ID: xena, Made: 1, Nick: "xena"})})
-	// seq 3, xena's leave, deleted with her subject
+	// seq 3, xena's leave, deleted
 	e.receive(rd, fakeMsg{seq: 4, pending: 0, data: appendRecord(nil, room.Record{Op: room.OpJoin, ID: bob, Made: 1, Nick: "bob"})})
 	if !rd.end || rd.whole || e.reading != nil {
 		t.Errorf("after a jump from seq 2 to 4: reading ended %t, whole %t, still read %t; want ended, not whole, not read",
@@ -871,13 +746,10 @@ func TestClusterRereadsRoomAfterLastRecordsDeleted(t *testing.T) {
 	chattest.WaitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.lastApplied.Load() == s1.cluster.lastApplied.Load() })
 
 	proxy.cut()
-	waitUncounted(t, s1, s2)
+	waitLost(t, s1, s2)
 	xena.Send("QUIT")
 	ann.Expect("^LEFT xena$")
-	s1.cluster.compact()
-	if got, want := streamSubjects(t, s1), memberSubject(room.MemberID{Node: s1.cluster.id, Num: 1})+"=1"; got != want {
-		t.Fatalf("after compaction the stream holds %s, want %s", got, want)
-	}
+	compactNow(t, s1)
 	proxy.mend()
 
 	cid := registerWhenServing(t, addr2, "cid")
@@ -902,7 +774,7 @@ func TestClusterServesAgainAfterStreamEmptied(t *testing.T) {
 	chattest.WaitFor(t, "s2 to apply xena's join", func() bool { return s2.cluster.lastApplied.Load() == s1.cluster.lastApplied.Load() })
 
 	proxy.cut()
-	waitUncounted(t, s1, s2)
+	waitLost(t, s1, s2)
 	xena.Send("QUIT")
 	ann.Expect("^LEFT xena$")
 	ann.Send("QUIT")
@@ -910,9 +782,9 @@ func TestClusterServesAgainAfterStreamEmptied(t *testing.T) {
 	chattest.WaitFor(t, "s1 to apply ann's leave", func() bool {
 		return peopleIn(s1.cluster.room) == 0
 	})
-	s1.cluster.compact()
-	if got := streamSubjects(t, s1); got != "" {
-		t.Fatalf("after compaction the stream holds %s, want nothing", got)
+	compactNow(t, s1)
+	if got := recordSubjects(t, s1); got != "" {
+		t.Fatalf("after compaction the stream holds records %s, want none", got)
 	}
 	proxy.mend()
 
@@ -923,16 +795,37 @@ func TestClusterServesAgainAfterStreamEmptied(t *testing.T) {
 	}
 }
 
-// waitUncounted waits until s no longer counts other, cut off from it,
-// among the servers it has heard lately (see keptFrom).
-func waitUncounted(t *testing.T, s, other *testServer) {
+// waitLost waits until s has had the users of other, cut off from it,
+// leave: the stream took s's leases for lostAfter without other's.
+func waitLost(t *testing.T, s, other *testServer) {
 	t.Helper()
-	chattest.WaitFor(t, s.cluster.cfg.Name+" to stop counting "+other.cluster.cfg.Name, func() bool {
-		e := s.cluster
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return time.Since(e.lastSeen[other.cluster.id]) > lostAfter
+	chattest.WaitFor(t, s.cluster.cfg.Name+" to count "+other.cluster.cfg.Name+" lost", func() bool {
+		n := nodeOf(s, other)
+		return n != nil && n.Lost
 	})
+}
+
+// waitReached waits until s has applied a lease of other saying that it
+// has applied all that s had as it began to wait.
+func waitReached(t *testing.T, s, other *testServer) {
+	t.Helper()
+	applied := s.cluster.lastApplied.Load()
+	chattest.WaitFor(t, fmt.Sprintf("%s to hear %s has applied %d", s.cluster.cfg.Name, other.cluster.cfg.Name, applied), func() bool {
+		n := nodeOf(s, other)
+		return n != nil && n.Reached >= applied
+	})
+}
+
+// nodeOf returns a copy of other as s's fold has it, or nil.
+func nodeOf(s, other *testServer) *node {
+	e := s.cluster
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	if e.reading == nil || e.reading.nodes.By[other.cluster.id] == nil {
+		return nil
+	}
+	n := *e.reading.nodes.By[other.cluster.id]
+	return &n
 }
 
 // A fenced server, back on NATS, whose consumer cannot be made again (the

@@ -2,8 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,8 +13,8 @@ import (
 
 // compactor compacts the stream every compactEvery while this server is
 // the one to (see compacts), until the cluster is closed. It is apart from
-// watch, as a stream without a quorum may keep it waiting for compactEvery,
-// and heartbeats must not wait.
+// the leaser, as a stream without a quorum may keep it waiting for
+// compactEvery, and leases must not wait.
 func (e *Engine) compactor() {
 	defer e.tasks.Done()
 	tick := time.NewTicker(compactEvery)
@@ -25,94 +25,82 @@ func (e *Engine) compactor() {
 		case <-e.stop:
 			return
 		}
-		e.tidy()
+		if !e.compacts() {
+			continue
+		}
+		if snap, keep := e.snapshotNow(); snap != nil {
+			e.compact(snap, keep)
+		}
 	}
 }
 
 // compacts reports whether this server is the one to compact the stream:
-// of the servers heard from lately, the one of the least id.
+// of the servers in the cluster that read it (see nodes), the one of the
+// least id.
 func (e *Engine) compacts() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for node, seen := range e.lastSeen {
-		if node < e.id && time.Since(seen) < lostAfter {
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	if e.reading == nil {
+		return false
+	}
+	for id, n := range e.reading.nodes.By {
+		if id < e.id && !n.Lost && n.Reached > 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// tidy compacts the stream if this server is the one to. Else it forgets
-// the departures that one deletes the subjects of, as it uses the same
-// bound (keptFrom); it keeps those it would still have to delete, should
-// it take over.
-func (e *Engine) tidy() {
-	switch {
-	case e.fenced.Load(): // it may be the one to compact, once back
-	case e.compacts():
-		e.compact()
-	default:
-		e.takeDeparted(e.keptFrom())
+// snapshotNow returns the room's fold as this server has applied it, and
+// the stream seq from which on the stream is to keep its messages; nil if
+// this server, fenced or reading the room afresh, has no fold to give.
+// The stream keeps what a server in the cluster has yet to apply: a
+// server that lags must still find every message it needs. One that reads
+// the room afresh does not count: it starts from the snapshot.
+func (e *Engine) snapshotNow() (*snapshot, int64) {
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	rd := e.reading
+	if rd == nil || !rd.whole || e.fenced.Load() {
+		return nil, 0
 	}
+	snap := &snapshot{Seq: e.lastApplied.Load(), Nodes: rd.nodes.clone()}
+	keep := snap.Seq + 1
+	for id, n := range rd.nodes.By {
+		if id != e.id && !n.Lost && n.Reached > 0 {
+			keep = min(keep, n.Reached+1)
+		}
+	}
+	e.room.Read(func(s *room.State) { snap.Room = s.Snapshot() })
+	return snap, keep
 }
 
-// compact deletes from the stream the messages said before the oldest
-// one still kept (see room.Ring), and the subjects of members who left before
-// it: what remains still gives every server that reads it the room as it
-// is, and its last -history messages. It deletes nothing that a server
-// heard from lately has yet to apply: a server that lags, its reader
-// stalled or its NATS blinking, must still find every record it needs.
-func (e *Engine) compact() {
+// compact stores snap, and then deletes the messages before the stream seq
+// keep, unless the stream holds a snapshot as new already: the messages
+// that remain, read from the snapshot on, give the room as it is, and its
+// last -history messages (see protocol.txt, 6.1).
+func (e *Engine) compact(snap *snapshot, keep int64) {
 	ctx, cancel := context.WithTimeout(e.ctx, compactEvery)
 	defer cancel()
-	keptFrom := e.keptFrom()
-	err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(sayingsSubject), jetstream.WithPurgeSequence(uint64(keptFrom)))
+	last, lastSeq, err := e.loadSnapshot(ctx)
 	if err != nil {
 		e.log.Warn("compaction failed", slog.Any("err", err))
 		return
 	}
-	gone := e.takeDeparted(keptFrom)
-	for i, d := range gone {
-		if err := e.stream.Purge(ctx, jetstream.WithPurgeSubject(memberSubject(d.id))); err != nil {
-			e.log.Warn("compaction failed", slog.Any("err", err))
-			e.mu.Lock()
-			e.departed = append(gone[i:], e.departed...) // for the next time
-			e.mu.Unlock()
-			return
-		}
+	if last != nil && last.Seq >= snap.Seq {
+		return
 	}
-}
-
-// keptFrom returns the stream seq from which on compaction keeps the
-// stream: that of the oldest message in history (or the next to apply if
-// it has none), unless a server heard from lately has yet to apply it.
-func (e *Engine) keptFrom() int64 {
-	from := e.lastApplied.Load() + 1
-	e.room.Read(func(s *room.State) {
-		if kept := s.Messages(); kept.Len() > 0 {
-			from = streamSeqOf(kept.At(0).Seq)
-		}
-	})
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for node, seen := range e.lastSeen {
-		if node != e.id && time.Since(seen) < lostAfter {
-			from = min(from, e.reached[node]+1)
-		}
+	err = e.storeSnapshot(ctx, snap, e.maxMessage(), lastSeq)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return // another server stored one meanwhile
 	}
-	return from
-}
-
-// takeDeparted takes from e.departed the departures before the stream
-// seq before, and returns them.
-func (e *Engine) takeDeparted(before int64) []departure {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	i := 0
-	for i < len(e.departed) && streamSeqOf(e.departed[i].seq) < before {
-		i++
+	if err != nil {
+		e.log.Warn("compaction failed", slog.Any("err", err))
+		return
 	}
-	gone := slices.Clone(e.departed[:i])
-	e.departed = slices.Delete(e.departed, 0, i)
-	return gone
+	if err := e.stream.Purge(ctx, jetstream.WithPurgeSequence(uint64(keep))); err != nil {
+		e.log.Warn("compaction failed", slog.Any("err", err))
+	}
 }

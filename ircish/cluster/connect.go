@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"ircish/ircish/room"
 	"log/slog"
 	"strings"
 	"time"
@@ -56,7 +57,6 @@ func (e *Engine) natsOptions(refuse context.CancelCauseFunc) []nats.Option {
 			e.maxPayload.Store(nc.MaxPayload())
 			clear(logged)
 			e.log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
-			e.heard()
 		}),
 	}
 	if c.Creds != "" {
@@ -78,44 +78,33 @@ func refusal(err error) bool {
 		errors.As(err, &untrusted)
 }
 
-// start creates the stream if need be, reads it to its end and starts
-// heartbeats, the watch for lost servers and compaction.
-func (e *Engine) start(ctx context.Context, replicas int) error {
+// start reads the room from the stream, creating it if need be, and
+// starts the goroutines of the engine (see Engine). It returns once the
+// users of servers lost have left the room (see settle).
+func (e *Engine) start(ctx context.Context) error {
 	var err error
 	if e.js, err = jetstream.New(e.nc); err != nil {
 		return err
 	}
-	err = retry(ctx, func(ctx context.Context) error {
-		e.stream, err = e.openStream(ctx, replicas)
-		return err
-	})
-	if errors.Is(err, nats.ErrNoResponders) {
-		err = fmt.Errorf("%w (is JetStream on? nats-server -js turns it on)", err)
-	}
-	if err != nil {
-		return fmt.Errorf("cannot open the stream %s: %w", streamName, err)
-	}
-	if err := e.fixStream(ctx); err != nil {
-		return err
-	}
-	e.replicas = e.stream.CachedInfo().Config.Replicas
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
 	}
-	// Heard from while it reads the stream, this server has compaction
-	// keep what it has yet to read (see keptFrom, readToEnd).
-	e.beat()
 	if err := e.readRoom(ctx); err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			err = fmt.Errorf("%w (is JetStream on? nats-server -js turns it on)", err)
+		}
 		return err
 	}
-	e.heard()
+	e.replicas = e.stream.CachedInfo().Config.Replicas
+	e.leased.Store(time.Now().UnixNano())
 	e.pub = newPublisher(e)
-	e.tasks.Add(4)
+	e.tasks.Add(5)
+	go e.leaser()
 	go e.watch()
 	go e.compactor()
 	go e.rereader()
 	go e.pub.run()
-	if err := e.clearLost(ctx); err != nil {
+	if err := e.settle(ctx); err != nil {
 		e.cancel()
 		close(e.stop)
 		e.tasks.Wait()
@@ -125,9 +114,54 @@ func (e *Engine) start(ctx context.Context, replicas int) error {
 	return nil
 }
 
+// settle waits until the stream has taken this server's lease and it has
+// applied it, and until every other server with users in the room has
+// been heard from since, or is lost: after a crash, they may be this
+// server's former users, reconnecting under their nicks.
+func (e *Engine) settle(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var first int64 // the stream seq of this server's first lease
+	for {
+		if first == 0 && e.leaseSeq.Load() > 0 {
+			first = e.leaseSeq.Load()
+		}
+		if first > 0 && e.lastApplied.Load() >= first && e.settled() {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the users of lost servers to leave: %w", ctx.Err())
+		}
+	}
+}
+
+// settled reports whether every other server with users in the room was
+// heard from within aliveEvery of stream time, or is lost.
+func (e *Engine) settled() bool {
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	rd := e.reading
+	if rd == nil || !rd.whole {
+		return false
+	}
+	settled := true
+	e.room.Read(func(s *room.State) {
+		for _, p := range s.People() {
+			n := rd.nodes.By[p.ID.Node]
+			if p.ID.Node != e.id && n != nil && !n.Lost && n.Quiet > aliveEvery+leaseTimeout {
+				settled = false
+				return
+			}
+		}
+	})
+	return settled
+}
+
 // openStream opens the room's stream. The first server to start creates
 // it; the others, and any started at the same time, find it.
-func (e *Engine) openStream(ctx context.Context, replicas int) (jetstream.Stream, error) {
+func (e *Engine) openStream(ctx context.Context) (jetstream.Stream, error) {
 	stream, err := e.js.Stream(ctx, streamName)
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return stream, err
@@ -135,9 +169,10 @@ func (e *Engine) openStream(ctx context.Context, replicas int) (jetstream.Stream
 	stream, err = e.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        streamName,
 		Description: "the records of an ircish room",
-		Subjects:    []string{sayingsSubject, memberSubjects},
+		Subjects:    streamSubjects,
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		Replicas:    max(1, e.cfg.Replicas),
+		Duplicates:  duplicateWindow,
 	})
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return e.js.Stream(ctx, streamName)
@@ -145,15 +180,16 @@ func (e *Engine) openStream(ctx context.Context, replicas int) (jetstream.Stream
 	return stream, err
 }
 
-// retry calls f until it succeeds, fails for want of JetStream, or ctx
-// ends: a JetStream cluster just started answers only once it has elected
-// its leaders, which takes seconds.
+// retry calls f until it succeeds, fails for want of JetStream, refuses
+// the stream (see streamRefusal), or ctx ends: a JetStream cluster just
+// started answers only once it has elected its leaders, which takes
+// seconds.
 func retry(ctx context.Context, f func(context.Context) error) error {
 	for {
 		try, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := f(try)
 		cancel()
-		if err == nil || errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, nats.ErrNoResponders) || errors.As(err, new(streamRefusal)) || ctx.Err() != nil {
 			return err
 		}
 		select {

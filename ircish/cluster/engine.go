@@ -9,20 +9,19 @@
 //
 // An Engine runs five goroutines: the stream's consumer, which hands the
 // room the records as they come (receive, in reading.go); the rereader,
-// which reads the room afresh from the stream, should records this server
-// had yet to apply be deleted while it was away, or its reader stall; the
-// publisher (publisher.go), which sends this server's records to the
-// stream, one NATS message at a time; the watch (watch.go), which sends
-// heartbeats, fences the server when it stops hearing its own or its
-// records wait too long for the stream, has the room read afresh when the
-// reader stalls, and has the users of lost servers leave; and the
-// compactor (compact.go), which compacts the stream, or, on the servers
-// that do not, forgets the users gone.
+// which reads the room afresh from the stream, should messages this
+// server had yet to apply be deleted, its reader stall, or the stream be
+// another; the publisher (publisher.go), which sends this server's
+// records to the stream, one NATS message at a time; the leaser
+// (watch.go), which sends the stream this server's lease, and its
+// heartbeat, every second; the watch, which fences the server while the
+// stream does not take its lease; and the compactor (compact.go), which
+// stores a snapshot of the room and deletes the messages before it.
 //
 // Its locks, taken in this order, and only ever before the room's (see
 // room.Engine): fenceMu, one fence check at a time; readMu, the reading
-// under way and what it applies; mu, what the heartbeats tell of the
-// other servers, and the departures to compact.
+// under way, what it applies, and the servers as the stream tells of them
+// (see nodes); mu, what the heartbeats tell of the other servers.
 package cluster
 
 import (
@@ -55,19 +54,18 @@ type Config struct {
 	Log      *slog.Logger // nil: no log
 }
 
-// Timings of the cluster: a server says it is alive every aliveEvery; one
-// not heard from for lostAfter is lost, and its users leave the room.
-// A server never heard from is lost once this server has listened for
-// heartbeats for startupListen. A server that has not heard its own
-// heartbeat for fenceAfter fences itself (see checkFence); the users of a
-// lost server are said to leave every lostEvery until they have, by every
-// server that heard its own heartbeat within judgeWithin.
+// Timings of the cluster. A server sends the stream its lease every
+// aliveEvery; one whose messages the stream has not taken for lostAfter
+// (of the stream's time: see nodes) is lost, and its users leave the room.
+// A server whose lease has waited fenceAfter for the stream fences itself
+// (see checkFence), sooner than the others have its users leave; unless
+// another server's lease waits too (the stream takes nobody's), and then
+// after maxPause, longer than NATS takes to move a stream's leader.
 const (
 	aliveEvery    = time.Second
 	fenceAfter    = 3 * time.Second
 	lostAfter     = 4 * time.Second
-	startupListen = 2500 * time.Millisecond
-	lostEvery     = 5 * time.Second
+	maxPause      = 15 * time.Second
 	judgeWithin   = 2 * time.Second
 	compactEvery  = 10 * time.Second
 	reconnectWait = 500 * time.Millisecond
@@ -97,8 +95,10 @@ type Engine struct {
 	maxMsgSize  atomic.Int64 // the stream's max_msg_size, if it has one (see fixStream)
 	pub         *publisher
 	lastApplied atomic.Int64  // the stream seq of the last message applied
-	published   atomic.Int64  // the stream seq of this server's last message published
-	missed      chan struct{} // has a token when records were deleted before they were read
+	leased      atomic.Int64  // when the stream last took this server's lease, in Unix ns
+	leaseSeq    atomic.Int64  // and its stream seq
+	leaseErr    atomic.Bool   // the last lease failed: logged once
+	missed      chan struct{} // has a token when the room is to be read afresh
 	rereading   atomic.Bool   // reading the room afresh: fenced until it is read
 	fenceMu     sync.Mutex    // one checkFence at a time
 	closeOnce   sync.Once
@@ -108,24 +108,12 @@ type Engine struct {
 	tasks       sync.WaitGroup
 
 	readMu  sync.Mutex
-	reading *reading      // the read of the stream whose records apply
+	reading *reading      // the read of the stream whose messages apply
 	recs    []room.Record // the records of the message being applied
 	evs     []room.Event  // and their events
 
-	mu        sync.Mutex
-	listening time.Time            // since when heartbeats are heard
-	lastSeen  map[string]time.Time // by node: when it was last heard
-	reached   map[string]int64     // by node: the stream seq it had applied, as it last said
-	names     map[string]string    // by node: its name, for the log
-	proposed  map[string]time.Time // by node: when its users were last said to leave
-	departed  []departure          // members gone, whose subjects are to go (see isLast)
-}
-
-// A departure is a member gone for good (see isLast), and the seq of its
-// last record.
-type departure struct {
-	id  room.MemberID
-	seq int64
+	mu    sync.Mutex
+	peers map[string]peer // the other servers, by node, as their heartbeats tell
 }
 
 // New returns the engine of a server that joins the cluster c, once a
@@ -134,15 +122,12 @@ func New(c Config) *Engine {
 	id := make([]byte, 6)
 	rand.Read(id)
 	e := &Engine{
-		cfg:      c,
-		log:      c.Log,
-		id:       hex.EncodeToString(id),
-		lastSeen: make(map[string]time.Time),
-		reached:  make(map[string]int64),
-		names:    make(map[string]string),
-		proposed: make(map[string]time.Time),
-		missed:   make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		cfg:    c,
+		log:    c.Log,
+		id:     hex.EncodeToString(id),
+		peers:  make(map[string]peer),
+		missed: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -172,7 +157,7 @@ func (e *Engine) Start(ctx context.Context, r room.Room) error {
 		return fmt.Errorf("cannot connect to NATS at %s: %w", e.cfg.URLs, err)
 	}
 	e.nc = nc
-	if err := e.start(ctx, max(1, e.cfg.Replicas)); err != nil {
+	if err := e.start(ctx); err != nil {
 		if !nc.IsConnected() {
 			why := nc.LastError()
 			if cause := context.Cause(ctx); refusal(cause) {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"ircish/ircish"
 	"ircish/ircish/room"
 )
 
@@ -29,7 +31,8 @@ type publisher struct {
 	flying  int           // the records of the message on its way, if one is
 	since   time.Time     // since when it is
 	more    chan struct{} // has a token when the queue has records
-	msgs    uint64        // messages made, for their ids
+	msgs    uint64        // messages made, for their ids (see msgOrigin)
+	sending []room.Record // the records of the message on its way: run's alone
 }
 
 // Bounds of the queue, and of the bytes of one message: NATS takes
@@ -107,11 +110,12 @@ func (p *publisher) run() {
 			return
 		}
 		for {
-			msg, n := p.next()
+			msg := p.next()
 			if msg == nil {
 				break
 			}
-			p.publish(msg, n)
+			p.publish(msg, p.sending)
+			clear(p.sending) // let their strings go
 			p.mu.Lock()
 			p.flying = 0
 			p.mu.Unlock()
@@ -119,13 +123,13 @@ func (p *publisher) run() {
 	}
 }
 
-// next takes from the queue the records of the next message, and returns
-// it and how many records it holds; nil if the queue is empty.
-func (p *publisher) next() (*nats.Msg, int) {
+// next takes from the queue the records of the next message, into
+// p.sending, and returns it; nil if the queue is empty.
+func (p *publisher) next() *nats.Msg {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.queue) == 0 {
-		return nil, 0
+		return nil
 	}
 	data := appendRecord(nil, p.queue[0])
 	n := 1
@@ -143,6 +147,7 @@ func (p *publisher) next() (*nats.Msg, int) {
 	msg.Data = data
 	p.msgs++
 	msg.Header.Set(jetstream.MsgIDHeader, p.e.id+"."+strconv.FormatUint(p.msgs, 10))
+	p.sending = append(p.sending[:0], p.queue[:n]...)
 	clear(p.queue[:n])
 	p.queue = p.queue[n:]
 	if len(p.queue) == 0 {
@@ -152,32 +157,44 @@ func (p *publisher) next() (*nats.Msg, int) {
 		p.letIn()
 	}
 	p.flying, p.since = n, time.Now()
-	return msg, n
+	return msg
 }
 
-// publish publishes msg, which holds n records, and returns once the
-// stream has it, or the cluster closes. After a failure it publishes it
-// again under the same message id: the stream stores one message of an id
-// however often it comes within its duplicate window (two minutes), so no
-// record is stored twice. Should a copy still be stored after the window,
-// the fold (room.State's Apply) ignores its records, as it knows their members'
-// numbers and has applied them already. While it fails,
-// the records wait, and after stuckAfter the server fences itself (see
-// checkFence).
-func (p *publisher) publish(msg *nats.Msg, n int) {
+// publish publishes msg, which holds the records recs, and returns once
+// the stream has it, refused it for good, or the cluster closes. After a
+// failure it publishes it again under the same message id: the stream
+// stores one message of an id however often it comes within its
+// duplicate window, so no record is stored twice. While it fails, the
+// records wait; after stuckAfter the server fences itself (see
+// checkFence), and after giveUpAfter, well within the duplicate window,
+// it sends it no more, nor any record queued: it reads the room afresh,
+// in which the others will have had its users leave.
+func (p *publisher) publish(msg *nats.Msg, recs []room.Record) {
+	first := time.Now()
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		ctx, cancel := context.WithTimeout(p.e.ctx, publishTimeout)
-		ack, err := p.e.js.PublishMsg(ctx, msg)
+		_, err := p.e.js.PublishMsg(ctx, msg)
 		cancel()
 		if err == nil {
-			p.e.published.Store(int64(ack.Sequence))
 			if wait > 50*time.Millisecond {
-				p.e.log.Info("records published after a retry", slog.Int("records", n))
+				p.e.log.Info("records published after a retry", slog.Int("records", len(recs)))
+			}
+			return
+		}
+		if refused(err) {
+			p.e.log.Warn("records refused by the stream", slog.Int("records", len(recs)), slog.Any("err", err))
+			why := ircish.NewError(ircish.CodeLineTooLong, "the cluster's stream refused this: "+err.Error())
+			for _, rec := range recs {
+				p.e.room.Refuse(rec, why)
 			}
 			return
 		}
 		if wait == 50*time.Millisecond {
-			p.e.log.Warn("publish failed; publishing again", slog.Int("records", n), slog.Any("err", err))
+			p.e.log.Warn("publish failed; publishing again", slog.Int("records", len(recs)), slog.Any("err", err))
+		}
+		if time.Since(first) > giveUpAfter {
+			p.giveUp(len(recs))
+			return
 		}
 		select {
 		case <-time.After(wait):
@@ -187,13 +204,34 @@ func (p *publisher) publish(msg *nats.Msg, n int) {
 	}
 }
 
+// refused reports whether err is the stream refusing a message for good:
+// too large, say. Its answer to a bad request does not change if the
+// request comes again.
+func refused(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 400
+}
+
+// giveUp drops the records queued, n more being on their way, and has the
+// room read afresh.
+func (p *publisher) giveUp(n int) {
+	p.mu.Lock()
+	n += len(p.queue)
+	p.queue = nil
+	p.letIn()
+	p.mu.Unlock()
+	p.e.log.Error("records dropped: the stream took none of them", slog.Int("records", n), slog.Duration("for", giveUpAfter))
+	p.e.streamChanged("records dropped")
+}
+
 // One try waits publishTimeout for the stream's answer. A message not
-// taken after stuckAfter means the stream takes no records for now: NATS
-// moves a stream to another node in 2 to 12 s (measured with
-// cluster_nats_node_loss.txtar).
+// taken after stuckAfter means the stream takes no records from this
+// server: NATS moves a stream to another node in 2 to 12 s (measured with
+// cluster_nats_node_loss.txtar), within maxPause.
 const (
 	publishTimeout = 2 * time.Second
-	stuckAfter     = 30 * time.Second
+	stuckAfter     = maxPause
+	giveUpAfter    = 30 * time.Second
 )
 
 // stuck reports whether a message has waited stuckAfter for the stream.

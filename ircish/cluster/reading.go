@@ -12,43 +12,34 @@ import (
 	"ircish/ircish/room"
 )
 
-// firstKept returns the stream seq of the first message said that the
-// stream keeps, whose state is info; if it keeps none, of the next.
-// Messages before it are gone, for HISTORY.
-func (e *Engine) firstKept(ctx context.Context, info *jetstream.StreamInfo) (uint64, error) {
-	if info.State.Msgs == 0 {
-		return info.State.FirstSeq, nil
-	}
-	msg, err := e.stream.GetMsg(ctx, info.State.FirstSeq, jetstream.WithGetMsgSubject(sayingsSubject))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return info.State.LastSeq + 1, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return msg.Sequence, nil
-}
-
-// A reading is one read of the room from the stream, from its first
-// message on, into a state of its own. It is whole if it missed no
-// message: it got every one the stream held as it began, and no seq after
-// those jumped (see receive). Compaction may delete records while a
-// server starts, before it hears that server (see keptFrom). Once it got
-// to the stream's end whole, its state is the room's (room.Room's Reset),
-// and its records are applied to the room: the members here are sent
-// what they do. Engine.readMu guards it.
+// A reading is one read of the room from the stream: from its newest
+// snapshot, if it has one, and then each message after it, into a state
+// of its own. It is whole if it missed no message: compaction may delete
+// the messages after its snapshot while it reads them, if it stores a
+// newer one (see compact); as compaction deletes only from the stream's
+// start, the seqs of the messages it gets then jump. Once it got to the
+// stream's end whole, its state is the room's (room.Room's Reset), and
+// its messages are applied to the room: the members here are sent what
+// they do. Engine.readMu guards it.
 type reading struct {
-	last, msgs uint64        // the stream's last seq, and how many messages it held, as it began
-	got        uint64        // how many of those it got
-	state      *room.State   // the room as read so far; the room's once whole
-	ready      chan struct{} // closed once it got to the stream's end, or missed a message
-	end, whole bool
+	created time.Time // the stream's, which names it: one created again is another room
+	base    int64     // of seqs: see seqOf
+	// holes is set if the stream had messages deleted between others as
+	// the reading began, as a server of an earlier version compacted it:
+	// the seqs of a stream so compacted jump.
+	holes bool
+	state *room.State   // the room as read so far; the room's once whole
+	nodes *nodes        // the servers, as read so far
+	ready chan struct{} // closed once it got to the stream's end, or missed a message
+	end   bool
+	whole bool
 }
 
 // readRoom reads the room's state afresh from the stream, in a new
-// reading, and returns once it got to the stream's end; its records go on
-// being applied as they come. It reads again as long as records were
-// deleted before it read them.
+// reading, and returns once it got to the stream's end; its messages go on
+// being applied as they come. It reads again as long as messages were
+// deleted before it read them. If the stream is gone, it creates it: a new
+// room.
 func (e *Engine) readRoom(ctx context.Context) error {
 	opts := []jetstream.PullConsumeOpt{
 		// Short pulls with frequent heartbeats: if the consumer's NATS
@@ -61,32 +52,40 @@ func (e *Engine) readRoom(ctx context.Context) error {
 	}
 	for {
 		var info *jetstream.StreamInfo
-		var firstKept uint64 // the stream seq of the first message it keeps
+		var snap *snapshot
 		var cons jetstream.Consumer
 		err := retry(ctx, func(ctx context.Context) (err error) {
+			if e.stream, err = e.openStream(ctx); err != nil {
+				return err
+			}
+			if err = e.fixStream(ctx); err != nil {
+				return err
+			}
 			if info, err = e.stream.Info(ctx); err != nil {
 				return err
 			}
-			if firstKept, err = e.firstKept(ctx, info); err != nil {
+			if snap, _, err = e.loadSnapshot(ctx); err != nil {
 				return err
 			}
-			cons, err = e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+			cons, err = e.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+				DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+				OptStartSeq:   uint64(snap.seqOrZero()) + 1,
+			})
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
 		}
-		rd := &reading{last: info.State.LastSeq, msgs: info.State.Msgs, ready: make(chan struct{})}
-		e.room.Read(func(s *room.State) { rd.state = s.Fresh(seqOf(firstKept, 0) - 1) })
+		rd, err := e.newReading(info, snap)
+		if err != nil {
+			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
+		}
 		e.readMu.Lock()
 		e.reading = rd
-		e.mu.Lock()
-		e.departed = nil
-		e.mu.Unlock()
-		// What is gone is applied, as far as it matters: the records that
-		// compaction deleted made no difference to the room as it is.
-		e.lastApplied.Store(int64(info.State.FirstSeq) - 1)
-		if rd.msgs == 0 {
+		// What is gone is applied, as far as it matters: the snapshot
+		// holds what those messages made.
+		e.lastApplied.Store(max(snap.seqOrZero(), int64(info.State.FirstSeq)-1))
+		if info.State.LastSeq <= uint64(e.lastApplied.Load()) {
 			e.endReading(rd, false)
 		}
 		e.readMu.Unlock()
@@ -103,9 +102,44 @@ func (e *Engine) readRoom(ctx context.Context) error {
 		if whole {
 			return nil
 		}
-		e.log.Warn("records deleted while this server read them: reading the stream again")
+		e.log.Warn("messages deleted while this server read them: reading the stream again")
 		e.cons.Stop()
 	}
+}
+
+// seqOrZero returns the stream seq of the last message snap folds, or 0
+// for no snapshot.
+func (snap *snapshot) seqOrZero() int64 {
+	if snap == nil {
+		return 0
+	}
+	return snap.Seq
+}
+
+// newReading returns a reading of the stream whose info is info, from
+// snap, or from its first message if snap is nil.
+func (e *Engine) newReading(info *jetstream.StreamInfo, snap *snapshot) (*reading, error) {
+	rd := &reading{
+		created: info.Created,
+		base:    baseOf(info.Created),
+		holes:   info.State.NumDeleted > 0,
+		nodes:   newNodes(),
+		ready:   make(chan struct{}),
+	}
+	var err error
+	e.room.Read(func(s *room.State) {
+		if snap == nil {
+			// Messages before the first the stream holds are gone, for
+			// HISTORY.
+			rd.state = s.Fresh(seqOf(rd.base, info.State.FirstSeq, 0) - 1)
+			return
+		}
+		rd.state, err = s.Restore(snap.Room)
+	})
+	if snap != nil {
+		rd.nodes = snap.Nodes
+	}
+	return rd, err
 }
 
 // readToEnd waits until the reading rd has got to the stream's end.
@@ -117,25 +151,21 @@ func (e *Engine) readToEnd(ctx context.Context, rd *reading) error {
 		case <-rd.ready:
 			return nil
 		case <-tick.C:
-			// In case compaction deleted the last records on the way, and
-			// no record says that none is pending: the stream holds none
-			// after the last applied. (Not the consumer's own count: asking
-			// for it waits while the consumer is made again.)
-			e.beat()
+			// In case no message says that none is pending: the stream
+			// holds none after the last applied. (Not the consumer's own
+			// count: asking for it waits while the consumer is made again.)
 			stream, err := e.stream.Info(ctx)
 			if err != nil {
 				break
 			}
-			last := int64(stream.State.LastSeq)
-			applied := e.lastApplied.Load()
-			if applied < last {
+			if applied := e.lastApplied.Load(); applied < int64(stream.State.LastSeq) {
 				if next, err := e.nextStored(ctx, applied+1); err != nil || next != 0 {
 					break // on its way
 				}
 			}
 			e.readMu.Lock()
 			if e.reading == rd {
-				e.endReading(rd, last > max(applied, int64(rd.last)))
+				e.endReading(rd, false)
 			}
 			e.readMu.Unlock()
 		case <-ctx.Done():
@@ -157,15 +187,14 @@ func (e *Engine) nextStored(ctx context.Context, seq int64) (int64, error) {
 	return int64(msg.Sequence), nil
 }
 
-// receive applies the records of a message that the reading rd got.
-// The consumer calls it for one message after another, in the stream's
-// order. Until rd has got to the stream's end, it applies them to rd's
-// state only: the members here, if any, are on their way out (see
-// rereader).
+// receive applies a message that the reading rd got. The consumer calls
+// it for one message after another, in the stream's order. Until rd has
+// got to the stream's end, it applies them to rd's state only: the
+// members here, if any, are on their way out (see rereader).
 func (e *Engine) receive(rd *reading, msg jetstream.Msg) {
 	md, err := msg.Metadata()
 	if err != nil {
-		e.log.Error("stream record without metadata", slog.Any("err", err))
+		e.log.Error("stream message without metadata", slog.Any("err", err))
 		return
 	}
 	e.readMu.Lock()
@@ -173,68 +202,27 @@ func (e *Engine) receive(rd *reading, msg jetstream.Msg) {
 	if rd != e.reading { // given up
 		return
 	}
-	// Compaction deletes only what every server counted has applied, and
-	// what was gone as the reading began is seen in its count (see
-	// endReading): a jump past both means records this server had yet to
-	// apply were deleted. It was not counted: not heard from for
-	// lostAfter, or starting.
-	if next := max(e.lastApplied.Load(), int64(rd.last)) + 1; int64(md.Sequence.Stream) > next {
-		if !rd.whole {
+	seq := int64(md.Sequence.Stream)
+	if next := e.lastApplied.Load() + 1; seq != next && !(rd.holes && !rd.end && seq > next) {
+		// Messages were deleted before this server read them, or the
+		// stream is another (see reading).
+		if !rd.end {
 			e.reading = nil
 			e.endReading(rd, true) // readRoom reads again
 			return
 		}
-		e.missedRecords(next, int64(md.Sequence.Stream)-1)
+		// Compaction deletes only what every server in the cluster has
+		// applied: this one was thought lost, or lagged.
+		e.log.Warn("messages missing from the stream: reading the room afresh",
+			slog.Int64("applied", next-1), slog.Int64("got", seq))
+		e.readAfresh()
 		return
 	}
-	if md.Sequence.Stream <= rd.last {
-		rd.got++
-	}
-	e.recs = e.recs[:0]
-	for rec, err := range records(msg.Data()) {
-		if err != nil {
-			e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
-			break
-		}
-		rec.Seq, rec.At = seqOf(md.Sequence.Stream, len(e.recs)), md.Timestamp
-		e.recs = append(e.recs, rec)
-	}
-	e.evs = e.evs[:0]
-	if rd.whole {
-		e.evs = e.room.Apply(e.recs, e.evs)
-	} else {
-		for _, rec := range e.recs {
-			e.evs = append(e.evs, rd.state.Apply(rec))
-		}
-	}
-	e.noteDepartures(e.recs, e.evs)
-	clear(e.recs) // let the message go
-	clear(e.evs)
-	e.lastApplied.Store(int64(md.Sequence.Stream))
+	e.fold(rd, msg, md)
+	e.lastApplied.Store(seq)
 	if md.NumPending == 0 {
 		e.endReading(rd, false)
 	}
-}
-
-// noteDepartures notes the members whose last record is among recs, which
-// did evs (see isLast), for compaction.
-func (e *Engine) noteDepartures(recs []room.Record, evs []room.Event) {
-	for i, rec := range recs {
-		if isLast(rec, evs[i]) {
-			e.mu.Lock()
-			e.departed = append(e.departed, departure{rec.ID, rec.Seq})
-			e.mu.Unlock()
-		}
-	}
-}
-
-// missedRecords notes that records from the stream seq from to to, which
-// this server had yet to apply, were deleted: it has the room read afresh.
-// The caller holds e.readMu.
-func (e *Engine) missedRecords(from, to int64) {
-	e.log.Warn("records deleted before this server read them: reading the room afresh",
-		slog.Int64("from", from), slog.Int64("to", to))
-	e.readAfresh()
 }
 
 // readAfresh has the room read afresh (see rereader), and applies nothing
@@ -248,29 +236,92 @@ func (e *Engine) readAfresh() {
 }
 
 // endReading ends the reading rd: it got to the stream's end, or missed a
-// message after those the stream held as it began. It is whole unless it
-// missed one, or got fewer of those; then its state becomes the room's.
-// The caller holds e.readMu.
+// message. Unless it missed one, it is whole, and its state becomes the
+// room's. The caller holds e.readMu.
 func (e *Engine) endReading(rd *reading, missed bool) {
 	if rd.end {
 		return
 	}
-	rd.end, rd.whole = true, !missed && rd.got >= rd.msgs
+	rd.end, rd.whole = true, !missed
 	if rd.whole {
 		e.room.Reset(rd.state)
 		rd.state = nil
-		if int64(rd.last) > e.lastApplied.Load() {
-			// The last messages were deleted before it began: a leave,
-			// say, that every server had applied.
-			e.lastApplied.Store(int64(rd.last))
+		for id, n := range rd.nodes.By {
+			if !n.Lost && id != e.id {
+				e.log.Info("server found", slog.String("node", n.Name), slog.String("id", id))
+			}
 		}
 	}
 	close(rd.ready)
 }
 
-// isLast reports whether rec, which did ev, is the last record of its
-// member: a leave (of a member present or not), or a join refused, as a
-// client that asks again for a nick is another member.
-func isLast(rec room.Record, ev room.Event) bool {
-	return rec.Op == room.OpLeave || rec.Op == room.OpJoin && ev.Op == room.OpRefuse
+// fold applies the message msg, whose metadata is md, that the reading rd
+// got: to the room, if rd is whole, else to rd's state. Before it, the
+// users of the servers lost by the message's time leave (see nodes). The
+// caller holds e.readMu.
+func (e *Engine) fold(rd *reading, msg jetstream.Msg, md *jetstream.MsgMetadata) {
+	subject := msg.Subject()
+	if subject == snapSubject || subject == snapPartSubject {
+		return // compaction's: it changes nothing
+	}
+	e.recs, e.evs = e.recs[:0], e.evs[:0]
+	for _, id := range rd.nodes.tick(md.Timestamp) {
+		e.recs = e.leaveLost(rd, id, e.recs)
+	}
+	if subject == leaseSubject {
+		e.noteLease(rd, msg.Data())
+	} else if node, count, ok := msgOrigin(msg.Headers()); !ok || rd.nodes.heard(node, count) {
+		lost := len(e.recs)
+		for rec, err := range records(msg.Data()) {
+			if err != nil {
+				e.log.Error("bad stream record", slog.Uint64("seq", md.Sequence.Stream), slog.Any("err", err))
+				break
+			}
+			rec.Seq, rec.At = seqOf(rd.base, md.Sequence.Stream, len(e.recs)-lost), md.Timestamp
+			e.recs = append(e.recs, rec)
+		}
+	}
+	if rd.whole {
+		e.evs = e.room.Apply(e.recs, e.evs)
+	} else {
+		for _, rec := range e.recs {
+			e.evs = append(e.evs, rd.state.Apply(rec))
+		}
+	}
+	clear(e.recs) // let the message go
+	clear(e.evs)
+}
+
+// leaveLost appends to recs a leave for each user of the server id, lost,
+// and returns it.
+func (e *Engine) leaveLost(rd *reading, id string, recs []room.Record) []room.Record {
+	n := len(recs)
+	read := func(s *room.State) {
+		for _, p := range s.People() {
+			if p.ID.Node == id {
+				recs = append(recs, room.Record{Op: room.OpLeave, ID: p.ID, Text: reasonServerLost})
+			}
+		}
+	}
+	if rd.whole {
+		e.room.Read(read)
+		e.log.Warn("server lost", slog.String("node", rd.nodes.By[id].Name), slog.String("id", id), slog.Int("users", len(recs)-n))
+	} else {
+		read(rd.state)
+	}
+	return recs
+}
+
+// noteLease notes a lease that the reading rd got.
+func (e *Engine) noteLease(rd *reading, data []byte) {
+	node, reached, name, err := decodeLease(data)
+	if err != nil {
+		e.log.Error("bad lease", slog.Any("err", err))
+		return
+	}
+	if _, known := rd.nodes.By[node]; !known && rd.whole && node != e.id {
+		e.log.Info("server found", slog.String("node", name), slog.String("id", node))
+	}
+	rd.nodes.heard(node, 0)
+	rd.nodes.leased(node, name, reached)
 }

@@ -5,24 +5,31 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"ircish/ircish/room"
 )
 
-// Names of the cluster's stream and subjects. Messages go to one subject,
-// so that the last -history of them can be kept; all else a member does
-// goes to a subject of its own, which is deleted once the member has left
-// and nothing it said is kept any more.
+// Names of the cluster's stream and subjects. Messages said go to one
+// subject, all else a member does to a subject of its own; leases and
+// snapshots have theirs. Heartbeats are core NATS, on a subject the
+// stream does not take.
 const (
 	streamName      = "ircish"
 	sayingsSubject  = "ircish.say"
 	memberSubjects  = "ircish.m.>"
-	anySubject      = "ircish.>"
-	aliveSubject    = "ircish.alive"     // heartbeats, core NATS: not kept
 	leaseSubject    = "ircish.lease"     // leases: see lease.go
 	snapSubject     = "ircish.snap"      // a snapshot's index: see snapshot.go
 	snapPartSubject = "ircish.snap.part" // a snapshot's parts
+	aliveSubject    = "ircish.alive"     // heartbeats, core NATS: not kept
+	anySubject      = "ircish.>"
 )
+
+// streamSubjects are the subjects of the stream.
+var streamSubjects = []string{sayingsSubject, memberSubjects, leaseSubject, snapSubject, snapPartSubject}
 
 // subjectOf returns the subject of rec: see streamName.
 func subjectOf(rec room.Record) string {
@@ -36,22 +43,57 @@ func memberSubject(id room.MemberID) string {
 	return "ircish.m." + id.Node + "." + strconv.FormatUint(id.Num, 10)
 }
 
-// A record's seq is that of the stream message it came in, shifted left
-// by batchBits, plus its place in the message: so seqs grow in the
-// stream's order, however many records a message holds, and a record's
-// message is found from its seq. (Clients see these seqs in HISTORY
-// lines; 10 bits leave 53 for the stream's seqs.)
+// A record's seq is that of the stream message it came in plus the
+// stream's base, shifted left by batchBits, plus its place in the
+// message: so seqs grow in the stream's order, however many records a
+// message holds. The base is the time the stream was created, in
+// microseconds: the seqs of a stream created again (a new room) are above
+// those of the one before, so that a client that asks for what it missed
+// there is told GAP, unless the first stream took over a million
+// messages a second. (Clients see these seqs in HISTORY lines; 10 bits
+// leave 53, of which the base takes 51 until the year 2041, 52 until
+// 2112.)
 const (
 	batchBits = 10
 	maxBatch  = 1 << batchBits // records in one message at most
 )
 
-// seqOf returns the seq of the i-th record of the stream's message seq.
-func seqOf(stream uint64, i int) int64 { return int64(stream)<<batchBits + int64(i) }
+// seqOf returns the seq of the i-th record of the message seq of a
+// stream of base base.
+func seqOf(base int64, seq uint64, i int) int64 { return (base+int64(seq))<<batchBits + int64(i) }
 
-// streamSeqOf returns the seq of the stream's message that holds the
-// record of seq.
-func streamSeqOf(seq int64) int64 { return seq >> batchBits }
+// baseOf returns the base of seqs of a stream created at created.
+func baseOf(created time.Time) int64 { return created.UnixMicro() }
+
+// msgOrigin returns the server that published msg, and the number it gave
+// it, from its message id, "<node>.<number>" (see publisher.next); ok is
+// false for a message without one.
+func msgOrigin(h nats.Header) (node string, count uint64, ok bool) {
+	id := h.Get(jetstream.MsgIDHeader)
+	node, num, found := strings.Cut(id, ".")
+	count, err := strconv.ParseUint(num, 10, 64)
+	if !found || err != nil || node == "" {
+		return "", 0, false
+	}
+	return node, count, true
+}
+
+// A lease is one line: "<node> <reached> <name>", reached being the
+// stream seq of the last message the server applied, 0 while it reads the
+// room afresh.
+func appendLease(b []byte, node string, reached int64, name string) []byte {
+	return fmt.Appendf(b, "%s %d %s", node, reached, name)
+}
+
+// decodeLease returns what a lease says.
+func decodeLease(data []byte) (node string, reached int64, name string, err error) {
+	node, rest, _ := strings.Cut(string(data), " ")
+	num, name, _ := strings.Cut(rest, " ")
+	if reached, err = strconv.ParseInt(num, 10, 64); err != nil || node == "" {
+		return "", 0, "", fmt.Errorf("ircish: bad lease %q", data)
+	}
+	return node, reached, name, nil
+}
 
 // Records in the stream are text, two lines each: "<op> <node> <num>
 // <made> [<nick>]", and the text, as it came (it holds no line feed).

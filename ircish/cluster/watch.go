@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,75 +11,175 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"ircish/ircish/room"
 )
 
-// beat sends this server's heartbeat: see alive.
-func (e *Engine) beat() {
-	e.nc.Publish(aliveSubject, fmt.Appendf(nil, "%s %d %s", e.id, e.lastApplied.Load(), e.cfg.Name))
-}
-
-// alive notes the heartbeat of a server, this one's included: "<node>
-// <applied> <name>", applied being the stream seq of the last message it
-// applied.
-func (e *Engine) alive(msg *nats.Msg) {
-	node, name, _ := strings.Cut(string(msg.Data), " ")
-	// From a server of an earlier version, "<node> <name>": compaction
-	// keeps all for it (reached 0) until it is gone or upgraded.
-	var seq int64
-	if applied, rest, ok := strings.Cut(name, " "); ok {
-		if n, err := strconv.ParseInt(applied, 10, 64); err == nil {
-			seq, name = n, rest
+// leaser sends this server's lease to the stream every aliveEvery, or
+// every retryLease while the stream does not take it, and its heartbeat,
+// until the cluster is closed. Every checkEvery leases, it checks that the
+// stream is the one it reads. While its records are stuck (see
+// publisher.stuck), it sends no lease: the stream takes nothing else from
+// it, and the others are to have its users leave.
+func (e *Engine) leaser() {
+	defer e.tasks.Done()
+	for i := 1; ; i++ {
+		if !e.pub.stuck() {
+			e.lease()
+		}
+		e.beat()
+		if i%checkEvery == 0 {
+			e.checkStream()
+		}
+		next := aliveEvery
+		if e.leaseErr.Load() {
+			next = retryLease
+		}
+		select {
+		case <-time.After(next):
+		case <-e.stop:
+			return
 		}
 	}
+}
+
+// retryLease is how soon a lease the stream did not take is sent again.
+const retryLease = 250 * time.Millisecond
+
+// checkEvery is how many leases go between two checks of the stream's
+// identity.
+const checkEvery = 5
+
+// lease sends this server's lease, and notes when the stream took it, and
+// at which seq. A lease the stream takes at a seq this server has applied
+// already is in another stream: the one it read was deleted and created
+// again, and perhaps took more messages since than this server applied
+// (see checkStream).
+func (e *Engine) lease() {
+	applied := e.lastApplied.Load()
+	reached := applied
+	if e.rereading.Load() {
+		reached = 0 // compaction need not wait for it: it reads from a snapshot
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, leaseTimeout)
+	defer cancel()
+	ack, err := e.js.Publish(ctx, leaseSubject, appendLease(nil, e.id, reached, e.cfg.Name))
+	switch {
+	case err != nil: // a stream deleted says nothing either: see checkStream
+		if !e.leaseErr.Swap(true) {
+			e.log.Warn("lease not taken", slog.Any("err", err))
+		}
+	case int64(ack.Sequence) <= applied:
+		e.streamChanged("the stream took a lease at a seq already read")
+	default:
+		if e.leaseErr.Swap(false) {
+			e.log.Info("lease taken again", slog.Duration("waited", time.Since(time.Unix(0, e.leased.Load())).Round(time.Millisecond)))
+		}
+		e.leased.Store(time.Now().UnixNano())
+		e.leaseSeq.Store(int64(ack.Sequence))
+	}
+}
+
+// leaseTimeout bounds the wait for the stream to take a lease.
+const leaseTimeout = time.Second
+
+// checkStream has the room read afresh if the stream is not the one this
+// server read: it was deleted, and maybe created again.
+func (e *Engine) checkStream() {
+	e.readMu.Lock()
+	rd := e.reading
+	e.readMu.Unlock()
+	if rd == nil || !rd.whole {
+		return
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, leaseTimeout)
+	defer cancel()
+	info, err := e.stream.Info(ctx)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		e.streamChanged("the stream is gone")
+	case err == nil && !info.Created.Equal(rd.created):
+		e.streamChanged("the stream was created again")
+	}
+}
+
+// streamChanged has the room read afresh, from the stream as it is now:
+// the one this server read is gone (why says how it knows).
+func (e *Engine) streamChanged(why string) {
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	if e.reading == nil {
+		return // read afresh already
+	}
+	e.log.Warn(why+": reading the room afresh", slog.String("stream", streamName))
+	e.readAfresh()
+}
+
+// beat sends this server's heartbeat, core NATS: "<node> <waiting>
+// <name>", waiting being how long, in milliseconds, its lease has waited
+// for the stream (0 if it was taken within aliveEvery).
+func (e *Engine) beat() {
+	waiting := time.Since(time.Unix(0, e.leased.Load()))
+	if waiting <= aliveEvery+leaseTimeout {
+		waiting = 0
+	}
+	e.nc.Publish(aliveSubject, fmt.Appendf(nil, "%s %d %s", e.id, waiting.Milliseconds(), e.cfg.Name))
+}
+
+// A peer is another server, as its heartbeats tell of it.
+type peer struct {
+	seen   time.Time // when its last heartbeat came
+	waited time.Time // when its last heartbeat that said its lease waited came
+}
+
+// alive notes the heartbeat of another server.
+func (e *Engine) alive(msg *nats.Msg) {
+	node, rest, _ := strings.Cut(string(msg.Data), " ")
+	ms, _, _ := strings.Cut(rest, " ")
+	waiting, err := strconv.ParseInt(ms, 10, 64)
+	if node == e.id || err != nil {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, ok := e.names[node]; !ok && node != e.id {
-		e.log.Info("server found", slog.String("node", name), slog.String("id", node))
+	p := e.peers[node]
+	p.seen = time.Now()
+	if waiting > 0 {
+		p.waited = p.seen
 	}
-	e.lastSeen[node] = time.Now()
-	e.reached[node] = seq
-	e.names[node] = name
+	e.peers[node] = p
 }
 
-// heard counts every server as heard from now: after this server
-// (re)connects, they have lostAfter to be heard again, and those never
-// heard startupListen.
-func (e *Engine) heard() {
+// othersWait reports whether another server said lately, within
+// judgeWithin, that its lease waits for the stream too: then the stream
+// takes nobody's (its leader is moving, say), and nobody is judged lost
+// meanwhile; and once it takes the others' again, they judge this server
+// lost only after lostAfter of the stream's time, longer. It forgets the
+// servers not heard from lately.
+func (e *Engine) othersWait() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := time.Now()
-	e.listening = now
-	for node := range e.lastSeen {
-		e.lastSeen[node] = now
+	waits := false
+	for node, p := range e.peers {
+		switch {
+		case time.Since(p.seen) > judgeWithin:
+			delete(e.peers, node)
+		case time.Since(p.waited) <= judgeWithin:
+			waits = true
+		}
 	}
-	e.lastSeen[e.id] = now
+	return waits
 }
 
-// lost reports whether the server node is lost at now. The caller holds
-// e.mu.
-func (e *Engine) lost(node string, now time.Time) bool {
-	if seen, ok := e.lastSeen[node]; ok {
-		return now.Sub(seen) > lostAfter
-	}
-	return now.Sub(e.listening) > startupListen
-}
-
-// watch says this server is alive, fences it while it is cut off and has
-// the users of lost servers leave, until the cluster is closed.
+// watch fences this server while it is cut off from the stream, and has
+// the room read afresh when its reader stalls, until the cluster is
+// closed. It never waits for NATS.
 func (e *Engine) watch() {
 	defer e.tasks.Done()
 	tick := time.NewTicker(aliveEvery)
 	defer tick.Stop()
 	var reader stallWatch
 	for {
-		e.beat()
 		e.checkStall(&reader)
-		e.checkFence(e.pub.stuck())
-		if !e.fenced.Load() {
-			e.leaveLost()
-		}
+		e.checkFence()
 		select {
 		case <-tick.C:
 		case <-e.stop:
@@ -100,7 +201,7 @@ type stallWatch struct {
 
 // stallAfter is how long a reader may apply nothing while the stream holds
 // more: longer than nats.go takes to make a consumer again after NATS
-// moves a stream (see stuckAfter).
+// moves a stream.
 const stallAfter = 30 * time.Second
 
 // stalled notes that the reader has applied the stream up to applied and
@@ -118,58 +219,33 @@ func (w *stallWatch) stalled(applied, known int64, now time.Time) bool {
 }
 
 // checkStall has the room read afresh, with a new reader, once the reader
-// has stalled (see stallWatch). The stream holds at least what this
-// server last published and what the other servers it hears say they
-// have applied. A server cut off hears none, and its reader waits for
-// NATS, as does one reading the room afresh: their readers are not
-// judged.
+// has stalled (see stallWatch): the stream holds at least this server's
+// last lease.
 func (e *Engine) checkStall(w *stallWatch) {
-	e.mu.Lock()
-	now := time.Now()
-	judge := now.Sub(e.lastSeen[e.id]) <= judgeWithin && !e.rereading.Load()
-	known := e.published.Load()
-	for node, seq := range e.reached {
-		if node != e.id && !e.lost(node, now) {
-			known = max(known, seq)
-		}
-	}
-	e.mu.Unlock()
 	applied := e.lastApplied.Load()
-	if !judge {
-		*w = stallWatch{}
-		return
-	}
-	if !w.stalled(applied, known, now) {
+	if e.rereading.Load() || !w.stalled(applied, e.leaseSeq.Load(), time.Now()) {
 		return
 	}
 	*w = stallWatch{}
-	// A heartbeat may say more than the stream holds (one of a server of
-	// an earlier version, whose name begins with a number): ask it.
-	ctx, cancel := context.WithTimeout(e.ctx, time.Second)
-	next, err := e.nextStored(ctx, applied+1)
-	cancel()
-	if err != nil || next == 0 {
-		return
-	}
 	e.readMu.Lock()
 	rd := e.reading
-	live := rd != nil && rd.whole && !e.rereading.Load() && e.lastApplied.Load() == applied
+	live := rd != nil && rd.whole && e.lastApplied.Load() == applied
 	if live {
 		e.readAfresh()
 	}
 	e.readMu.Unlock()
 	if live { // else read afresh already, or applying again
 		e.log.Warn("reading the stream stalled: reading the room afresh",
-			slog.Int64("applied", applied), slog.Int64("stored", known), slog.Duration("for", stallAfter))
+			slog.Int64("applied", applied), slog.Int64("stored", e.leaseSeq.Load()), slog.Duration("for", stallAfter))
 	}
 }
 
 // rereader reads the room afresh from the stream whenever this server
-// finds that records it had yet to apply were deleted (see receive), or
-// that its reader has stalled (see checkStall), until the cluster is
-// closed. Its state may lack a leave, or have missed
-// lines: so that no client is served a room that differs from the
-// others', the server is fenced until it has read the room again.
+// finds that messages it had yet to apply were deleted (see receive), that
+// its reader has stalled (see checkStall), or that the stream is another
+// (see lease), until the cluster is closed. Its state may lack a leave, or
+// have missed lines: so that no client is served a room that differs from
+// the others', the server is fenced until it has read the room again.
 func (e *Engine) rereader() {
 	defer e.tasks.Done()
 	for {
@@ -179,11 +255,15 @@ func (e *Engine) rereader() {
 			return
 		}
 		e.rereading.Store(true)
-		e.checkFence(e.pub.stuck())
+		e.checkFence()
 		e.room.StopWaiting()
 		e.cons.Stop()
-		e.lastApplied.Store(0) // compaction keeps all for this server meanwhile
-		for e.readRoom(e.ctx) != nil {
+		for {
+			err := e.readRoom(e.ctx)
+			if err == nil {
+				break
+			}
+			e.log.Warn("reading the room afresh failed; trying again", slog.Any("err", err))
 			select {
 			case <-time.After(time.Second): // the stream is away: try again
 			case <-e.stop:
@@ -201,7 +281,7 @@ func (e *Engine) rereader() {
 			}
 		}
 		e.rereading.Store(false)
-		e.checkFence(e.pub.stuck())
+		e.checkFence()
 	}
 }
 
@@ -209,29 +289,28 @@ func (e *Engine) rereader() {
 // clients to go: as long as a client may wait for a record of its own.
 const goneWait = 10 * time.Second
 
-// checkFence fences this server once it has not heard its own heartbeat
-// for fenceAfter, or its records are stuck (see publisher.stuck), or it
-// reads the room afresh, and ends the fence once none is so and it has
-// applied all that the stream holds (see atEnd). Cut off from NATS, a
-// server must not go on as a room of its own: the others will have its
-// users leave after lostAfter, which is longer. Cut off from the stream
-// only, it would keep its clients waiting for nothing; it goes on saying
-// it is alive, so that its users stay in the room until their records,
-// held, are in the stream (and their leaving after them).
-func (e *Engine) checkFence(stuck bool) {
+// checkFence fences this server while it is cut off from the stream, and
+// ends the fence once it is not and has applied all the stream held as it
+// took its last lease. It is cut off if its lease has waited fenceAfter
+// for the stream (unless another server's waits too, and then for
+// maxPause), if its records are stuck (see publisher.stuck), or while it
+// reads the room afresh. Cut off from the stream, a server must not go on
+// as a room of its own: the others will have its users leave once the
+// stream has taken their leases for lostAfter without its own, which is
+// longer. It never waits for NATS.
+func (e *Engine) checkFence() {
 	e.fenceMu.Lock()
 	defer e.fenceMu.Unlock()
-	e.mu.Lock()
-	heard := e.lastSeen[e.id]
-	e.mu.Unlock()
-	cutOff := stuck || time.Since(heard) > fenceAfter || e.rereading.Load()
-	if cutOff == e.fenced.Load() || !cutOff && !e.atEnd() {
+	waited := time.Since(time.Unix(0, e.leased.Load()))
+	stuck := e.pub.stuck()
+	cutOff := stuck || e.rereading.Load() || waited > maxPause || waited > fenceAfter && !e.othersWait()
+	if cutOff == e.fenced.Load() || !cutOff && e.lastApplied.Load() < e.leaseSeq.Load() {
 		return
 	}
 	e.fenced.Store(cutOff)
 	if cutOff {
 		e.log.Warn("cut off from the cluster: clients told to go, and refused",
-			slog.Duration("unheard", time.Since(heard).Round(time.Millisecond)), slog.Bool("stuck", stuck),
+			slog.Duration("lease_waited", waited.Round(time.Millisecond)), slog.Bool("stuck", stuck),
 			slog.Bool("rereading", e.rereading.Load()))
 		e.pub.wake()
 		e.room.Fence(true)
@@ -239,147 +318,4 @@ func (e *Engine) checkFence(stuck bool) {
 	}
 	e.log.Info("back in the cluster: serving again")
 	e.room.Fence(false)
-	e.heard()
-}
-
-// atEnd reports whether this server has applied all that the stream
-// holds, as it must have before it serves again after a fence: back from
-// a cut, its reader may not have found yet that records it had yet to
-// apply were deleted meanwhile, the last ones included. If nothing more
-// is on its way, it has; and if records are missing, it has the room read
-// afresh.
-func (e *Engine) atEnd() bool {
-	e.readMu.Lock()
-	rd := e.reading
-	live := rd != nil && rd.whole
-	e.readMu.Unlock()
-	if !live { // being read
-		return false
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, time.Second)
-	defer cancel()
-	stream, err := e.stream.Info(ctx)
-	if err != nil {
-		return false
-	}
-	// In a busy room, the records stored up to now are on their way.
-	last := int64(stream.State.LastSeq)
-	for wait := time.Now(); e.lastApplied.Load() < last; time.Sleep(5 * time.Millisecond) {
-		if time.Since(wait) > 200*time.Millisecond {
-			break
-		}
-	}
-	applied := e.lastApplied.Load()
-	if applied >= last {
-		return true
-	}
-	// The next record to apply is never one that compaction deletes:
-	// if the stream lacks it, it was deleted unread.
-	next, err := e.nextStored(ctx, applied+1)
-	if err != nil || next == applied+1 || e.lastApplied.Load() != applied {
-		return false // on its way, or no answer
-	}
-	to := last
-	if next != 0 {
-		to = next - 1
-	}
-	e.readMu.Lock()
-	if e.reading == rd {
-		e.missedRecords(applied+1, to)
-	}
-	e.readMu.Unlock()
-	return false
-}
-
-// leaveLost publishes, for each user of a server lost, that it left.
-// Every server does, every lostEvery for as long as the user is in the
-// room: the stream keeps one record per user (see publish), and the fold
-// makes any other nothing. A server that has not heard its own heartbeat
-// within judgeWithin may be the one cut off: it judges no other.
-func (e *Engine) leaveLost() {
-	e.mu.Lock()
-	cutOff := time.Since(e.lastSeen[e.id]) > judgeWithin
-	e.mu.Unlock()
-	if cutOff {
-		return
-	}
-	ids := e.othersUsers()
-	now := time.Now()
-	e.mu.Lock()
-	lost := make(map[string]int)
-	for _, id := range ids {
-		if e.lost(id.Node, now) && now.Sub(e.proposed[id.Node]) >= lostEvery {
-			lost[id.Node]++
-		}
-	}
-	for node, n := range lost {
-		e.log.Warn("server lost", slog.String("node", e.names[node]), slog.String("id", node), slog.Int("users", n))
-		e.proposed[node] = now
-	}
-	e.mu.Unlock()
-	for _, id := range ids {
-		if lost[id.Node] > 0 {
-			msg := nats.NewMsg(memberSubject(id))
-			msg.Data = appendRecord(nil, room.Record{Op: room.OpLeave, ID: id, Text: reasonServerLost})
-			msg.Header.Set(jetstream.MsgIDHeader, "lost."+id.Node+"."+strconv.FormatUint(id.Num, 10))
-			e.js.PublishMsgAsync(msg) // if it fails, the next round publishes again
-		}
-	}
-}
-
-// clearLost waits, if the room has users of other servers, to hear from
-// those servers, and has the users of those not heard within startupListen
-// leave before this server takes clients: after a crash, they may be its
-// own former users, reconnecting under their nicks.
-func (e *Engine) clearLost(ctx context.Context) error {
-	// unheard reports whether the room has users of servers not heard yet;
-	// with lostOnly, of servers lost.
-	unheard := func(lostOnly bool) bool {
-		ids := e.othersUsers()
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		now := time.Now()
-		for _, id := range ids {
-			_, heard := e.lastSeen[id.Node]
-			if lostOnly && e.lost(id.Node, now) || !lostOnly && !heard {
-				return true
-			}
-		}
-		return false
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(startupListen + time.Millisecond)
-	for listening := true; listening && unheard(false); {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			listening = false
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	e.leaveLost()
-	for unheard(true) {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the users of lost servers to leave: %w", ctx.Err())
-		}
-	}
-	return nil
-}
-
-// othersUsers returns the member ids of the users of other servers in the
-// room.
-func (e *Engine) othersUsers() []room.MemberID {
-	var ids []room.MemberID
-	e.room.Read(func(s *room.State) {
-		for _, p := range s.People() {
-			if p.ID.Node != e.id {
-				ids = append(ids, p.ID)
-			}
-		}
-	})
-	return ids
 }

@@ -15,6 +15,8 @@ package room
 import (
 	"context"
 	"errors"
+
+	"ircish/ircish"
 )
 
 // An Engine puts the records of a room's members in one order and hands
@@ -75,6 +77,10 @@ type Room interface {
 	// of records: while it is, the room serves no one, and as it begins,
 	// it tells its clients to go.
 	Fence(on bool)
+	// Refuse tells the member of rec, a record of its own that the engine
+	// cannot order (the stream refused it for good, say), why: the record
+	// is never applied.
+	Refuse(rec Record, err *ircish.Error)
 	// Members returns how many members are here, or joining.
 	Members() int
 	// Closed returns a channel that is closed once the room takes no more

@@ -33,8 +33,8 @@ const (
 // A MemberID names a member across the servers of a cluster: the server
 // (Node) it is on, "" in process, and its number there.
 type MemberID struct {
-	Node string
-	Num  uint64
+	Node string `json:"node"`
+	Num  uint64 `json:"num"`
 }
 
 // An Event is what a record did, for the room to send: to everyone (join,

@@ -7,10 +7,10 @@ import (
 
 // An Entry is a room message as the room keeps it.
 type Entry struct {
-	Seq  int64
-	At   time.Time
-	From string
-	Text string
+	Seq  int64     `json:"seq"`
+	At   time.Time `json:"at"`
+	From string    `json:"from"`
+	Text string    `json:"text"`
 }
 
 // A Ring holds the last room messages, oldest first. Their seqs, which

@@ -270,6 +270,25 @@ func (h *hub) StopWaiting() {
 	}
 }
 
+// Refuse tells the member of rec that rec will never be applied, and why:
+// see room.Room.
+func (h *hub) Refuse(rec room.Record, err *ircish.Error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.localMember(rec.ID)
+	if m == nil {
+		return
+	}
+	switch rec.Op {
+	case room.OpSay:
+		h.handOut(m)
+		m.out.pushReply(err.Line())
+		h.sayApplied(m)
+	case room.OpJoin, room.OpRename, room.OpWhisper:
+		h.answer(m, verdict{rec.Made, err}) // the member's client says it
+	}
+}
+
 // Members returns how many members are here, or joining.
 func (h *hub) Members() int {
 	h.mu.Lock()

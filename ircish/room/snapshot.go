@@ -1,0 +1,65 @@
+package room
+
+import (
+	"fmt"
+	"slices"
+
+	"ircish/ircish"
+)
+
+// A Snapshot is a State as data: what an engine stores so that a reader
+// can start from it rather than from the first record, and the records
+// it folds can be deleted (see package cluster). A State restored from
+// its Snapshot applies every later record as the State it was taken of
+// would.
+type Snapshot struct {
+	People   []SnapshotPerson `json:"people"`
+	Messages []Entry          `json:"messages"` // the messages kept, oldest first
+	Gone     int64            `json:"gone"`     // messages up to this seq are not kept
+}
+
+// A SnapshotPerson is a Person as data.
+type SnapshotPerson struct {
+	ID   MemberID `json:"id"`
+	Nick string   `json:"nick"`
+	Made uint64   `json:"made"` // the Made of its last record applied
+}
+
+// Snapshot returns s as data.
+func (s *State) Snapshot() Snapshot {
+	snap := Snapshot{People: make([]SnapshotPerson, len(s.people)), Gone: s.messages.gone}
+	for i, p := range s.people {
+		snap.People[i] = SnapshotPerson{ID: p.ID, Nick: p.Nick, Made: p.made}
+	}
+	for i := range s.messages.Len() {
+		snap.Messages = append(snap.Messages, s.messages.At(i))
+	}
+	return snap
+}
+
+// Restore returns the state of snap, keeping as many messages as s keeps:
+// those of snap beyond that are dropped, as gone. It refuses a snapshot
+// that no State could have made: two people of one nick or one id, or
+// messages out of order.
+func (s *State) Restore(snap Snapshot) (*State, error) {
+	r := NewState(s.messages.size, snap.Gone)
+	for _, sp := range snap.People {
+		key := ircish.FoldNick(sp.Nick)
+		if r.byNick[key] != nil || r.byID[sp.ID] != nil {
+			return nil, fmt.Errorf("room: snapshot with %s twice", sp.Nick)
+		}
+		p := &Person{ID: sp.ID, Nick: sp.Nick, made: sp.Made}
+		r.people = append(r.people, p)
+		r.byNick[key], r.byID[p.ID] = p, p
+	}
+	slices.SortFunc(r.people, func(a, b *Person) int { return nickOrder(a.Nick, b.Nick) })
+	last := snap.Gone
+	for _, e := range snap.Messages {
+		if e.Seq <= last {
+			return nil, fmt.Errorf("room: snapshot with message %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+		r.messages.add(e.Seq, e.From, e.Text, e.At)
+	}
+	return r, nil
+}
