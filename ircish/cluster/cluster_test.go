@@ -998,3 +998,145 @@ func TestStallWatch(t *testing.T) {
 		}
 	}
 }
+
+// A stream deleted and created again under a running server is a new
+// room: the server notices within seconds, tells its clients to go, and
+// serves the new room once it has read it. A client that asks for what
+// followed its last message of the old room is told GAP.
+func TestClusterStreamCreatedAgain(t *testing.T) {
+	ns := startNATS(t, nil)
+	var log chattest.LogBuffer
+	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 10, Log: log.Logger()}}
+	addr1 := joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"})
+	ann := chattest.Register(t, addr1, "ann")
+	for i := range 20 {
+		ann.Send(fmt.Sprint("MSG ", i))
+		ann.Expect(fmt.Sprintf("^MSG ann %d$", i))
+	}
+	last := strings.Fields(ann.AskHistory("1")[0])[1]
+
+	nc, err := nats.Connect(ns.ClientURL())
+	check(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	check(t, js.DeleteStream(ctx, streamName))
+	deleted := time.Now()
+	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 10}}
+	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
+	cid.Send("MSG in the new room")
+	cid.Expect("^MSG cid in the new room$")
+
+	ann.Expect("^BYE this server is cut off from its cluster: connect to another$")
+	if took := time.Since(deleted); took > 15*time.Second {
+		t.Errorf("ann was told to go %v after the stream was deleted, want within 15 s", took.Round(time.Millisecond))
+	}
+	dee := registerWhenServing(t, addr1, "dee")
+	dee.Send("LIST")
+	if got := dee.Expect("^LIST "); got != "LIST cid dee" {
+		t.Errorf("on s1, in the new room, %q; want %q", got, "LIST cid dee")
+	}
+	if got := dee.AskHistory("AFTER " + last); len(got) != 2 || !strings.HasPrefix(got[0], "HISTORY GAP ") || !strings.HasSuffix(got[1], " cid in the new room") {
+		t.Errorf("HISTORY AFTER %s, the last seq of the old room: %q; want a GAP, then cid's line", last, got)
+	}
+	if l := log.String(); !strings.Contains(l, "reading the room afresh") {
+		t.Errorf("s1 did not log that it read the room afresh:\n%s", l)
+	}
+}
+
+// A stream deleted under a lone server: the server notices within
+// seconds, tells its clients to go, creates the stream again and serves
+// the new, empty room.
+func TestClusterStreamDeleted(t *testing.T) {
+	ns := startNATS(t, nil)
+	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 10}}
+	addr1 := joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"})
+	ann := chattest.Register(t, addr1, "ann")
+	nc, err := nats.Connect(ns.ClientURL())
+	check(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	check(t, js.DeleteStream(ctx, streamName))
+	deleted := time.Now()
+	ann.Expect("^BYE this server is cut off from its cluster: connect to another$")
+	if took := time.Since(deleted); took > 15*time.Second {
+		t.Errorf("ann was told to go %v after the stream was deleted, want within 15 s", took.Round(time.Millisecond))
+	}
+	bob := registerWhenServing(t, addr1, "bob")
+	bob.Send("LIST")
+	if got := bob.Expect("^LIST "); got != "LIST bob" {
+		t.Errorf("in the new room, %q; want %q", got, "LIST bob")
+	}
+}
+
+// A record the stream refuses for good (max_msg_size lowered under a
+// running server) is answered to its member with an ERR and dropped; the
+// records after it go on.
+func TestClusterRecordRefusedForGood(t *testing.T) {
+	ns := startNATS(t, nil)
+	s1 := &testServer{Server: &server.Server{FloodRate: -1}}
+	addr1 := joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"})
+	ann := chattest.Register(t, addr1, "ann")
+	bob := chattest.Register(t, addr1, "bob")
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	info, err := s1.cluster.stream.Info(ctx)
+	check(t, err)
+	cfg := info.Config
+	cfg.MaxMsgSize = 600
+	_, err = s1.cluster.js.UpdateStream(ctx, cfg)
+	check(t, err)
+
+	ann.Send("MSG " + strings.Repeat("x", 700))
+	ann.Expect("^ERR LINE_TOO_LONG the cluster's stream refused this: ")
+	ann.Send("MSG after")
+	bob.Expect("^MSG ann after$")
+	if got := bob.Seen; slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, "xxx") }) {
+		t.Errorf("bob saw the refused line: %q", got)
+	}
+}
+
+// Through traffic with joins and leaves, compaction keeps the stream to
+// its newest snapshot and the messages after it, and a server started
+// afterwards reads the same room and history from it.
+func TestClusterStreamStaysSmall(t *testing.T) {
+	ns := startNATS(t, nil)
+	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 5}}
+	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 5}}
+	addrs := []string{joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"}), joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"})}
+	ann := chattest.Register(t, addrs[0], "ann")
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	for round := range 5 {
+		for i, addr := range addrs {
+			c := chattest.Register(t, addr, fmt.Sprintf("u%d_%d", round, i))
+			c.Send("MSG hello from " + c.Name)
+			ann.Expect("^MSG " + c.Name + " hello from ")
+			c.Send("QUIT")
+			ann.Expect("^LEFT " + c.Name + "$")
+		}
+		applied := s1.cluster.lastApplied.Load()
+		waitReached(t, s1, s2)
+		compactNow(t, s1)
+		info, err := s1.cluster.stream.Info(ctx)
+		check(t, err)
+		if int64(info.State.FirstSeq) <= applied {
+			t.Fatalf("round %d: the stream starts at %d, though both servers had applied up to %d", round, info.State.FirstSeq, applied)
+		}
+	}
+	want := ann.AskHistory("")
+	s3 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 5}}
+	cid := chattest.Register(t, joinCluster(t, s3, Config{URLs: ns.ClientURL(), Name: "s3"}), "cid")
+	cid.Send("LIST")
+	if got := cid.Expect("^LIST "); got != "LIST ann cid" {
+		t.Errorf("on a server started afterwards, %q, want %q", got, "LIST ann cid")
+	}
+	if got := cid.AskHistory(""); !slices.Equal(got, want) {
+		t.Errorf("HISTORY on a server started afterwards:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
