@@ -1140,3 +1140,31 @@ func TestClusterStreamStaysSmall(t *testing.T) {
 		t.Errorf("HISTORY on a server started afterwards:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// On a stream whose max_msg_size is the least a server takes, 512 bytes,
+// a snapshot of a long history goes in many parts, and a server started
+// after compaction reads the same room and history from them.
+func TestClusterSnapshotInManyParts(t *testing.T) {
+	ns := startNATS(t, nil)
+	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: streamSubjects, MaxMsgSize: minMsgSize})
+	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 100}}
+	ann := chattest.Register(t, joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"}), "ann")
+	for i := range 100 {
+		ann.Send(fmt.Sprintf("MSG %d %s", i, strings.Repeat("é", 150)))
+		ann.Expect(fmt.Sprintf("^MSG ann %d ", i))
+	}
+	want := ann.AskHistory("")
+	compactNow(t, s1)
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	msg, err := s1.cluster.stream.GetLastMsgForSubject(ctx, snapSubject)
+	check(t, err)
+	if !strings.Contains(string(msg.Data), `"parts":`) || strings.Contains(string(msg.Data), `"parts":1,`) {
+		t.Fatalf("the snapshot's index %s: want a snapshot in many parts", msg.Data)
+	}
+	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 100}}
+	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
+	if got := cid.AskHistory(""); !slices.Equal(got, want) {
+		t.Errorf("HISTORY on a server started after compaction: %d lines, want the first's %d", len(got), len(want))
+	}
+}

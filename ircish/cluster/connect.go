@@ -89,10 +89,18 @@ func (e *Engine) start(ctx context.Context) error {
 	if e.sub, err = e.nc.Subscribe(aliveSubject, e.alive); err != nil {
 		return err
 	}
+	// The stream's handle names it: it serves for one made again too.
+	err = retry(ctx, func(ctx context.Context) error {
+		e.stream, err = e.openStream(ctx)
+		return err
+	})
+	if errors.Is(err, nats.ErrNoResponders) {
+		err = fmt.Errorf("%w (is JetStream on? nats-server -js turns it on)", err)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot open the stream %s: %w", streamName, err)
+	}
 	if err := e.readRoom(ctx); err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			err = fmt.Errorf("%w (is JetStream on? nats-server -js turns it on)", err)
-		}
 		return err
 	}
 	e.replicas = e.stream.CachedInfo().Config.Replicas

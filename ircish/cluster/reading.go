@@ -55,7 +55,7 @@ func (e *Engine) readRoom(ctx context.Context) error {
 		var snap *snapshot
 		var cons jetstream.Consumer
 		err := retry(ctx, func(ctx context.Context) (err error) {
-			if e.stream, err = e.openStream(ctx); err != nil {
+			if _, err = e.openStream(ctx); err != nil { // a stream deleted is made again
 				return err
 			}
 			if err = e.fixStream(ctx); err != nil {
@@ -73,6 +73,9 @@ func (e *Engine) readRoom(ctx context.Context) error {
 			})
 			return err
 		})
+		if errors.As(err, new(streamRefusal)) {
+			return err // it names the stream
+		}
 		if err != nil {
 			return fmt.Errorf("cannot read the stream %s: %w", streamName, err)
 		}

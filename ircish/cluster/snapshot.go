@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ircish/ircish/room"
@@ -18,9 +19,11 @@ import (
 // gets the room that one which read every message gets.
 //
 // A snapshot is stored as JSON, cut into parts (on snapPartSubject) that
-// each fit in a message, followed by its index (on snapSubject): its seq
-// and the stream seqs of its parts. The index is stored last, so the
-// newest index always names a snapshot stored whole.
+// each fit in a message, followed by its index (on snapSubject): its seq,
+// and the stream seqs of its first and last parts. The index is stored
+// last, so the newest index always names a snapshot stored whole. Each
+// part says whose it is (snapHeader): a snapshot that another server
+// stored at the same time may have parts between them.
 type snapshot struct {
 	Seq   int64         `json:"seq"` // the stream seq of the last message it folds
 	Nodes *nodes        `json:"nodes"`
@@ -29,9 +32,15 @@ type snapshot struct {
 
 // A snapIndex is what the index of a snapshot says.
 type snapIndex struct {
-	Seq   int64    `json:"seq"`
-	Parts []uint64 `json:"parts"`
+	ID    string `json:"id"` // in the snapHeader of each of its parts
+	Seq   int64  `json:"seq"`
+	Parts int    `json:"parts"`
+	First uint64 `json:"first"` // the stream seq of its first part
+	Last  uint64 `json:"last"`  // and of its last
 }
+
+// snapHeader is the header of a snapshot's part: the snapshot's ID.
+const snapHeader = "Ircish-Snapshot"
 
 // storeSnapshot stores snap in the stream, in parts of at most size bytes.
 // The index goes only if the last index in the stream is still that of
@@ -42,22 +51,25 @@ func (e *Engine) storeSnapshot(ctx context.Context, snap *snapshot, size int, af
 	if err != nil {
 		return err
 	}
-	idx := snapIndex{Seq: snap.Seq}
+	idx := snapIndex{ID: fmt.Sprint(e.id, ".", snap.Seq)}
+	idx.Seq = snap.Seq
 	for len(data) > 0 {
-		part := data[:min(size, len(data))]
-		data = data[len(part):]
-		ack, err := e.js.Publish(ctx, snapPartSubject, part)
+		msg := nats.NewMsg(snapPartSubject)
+		msg.Data = data[:min(size, len(data))]
+		msg.Header.Set(snapHeader, idx.ID)
+		data = data[len(msg.Data):]
+		ack, err := e.js.PublishMsg(ctx, msg)
 		if err != nil {
 			return err
 		}
-		idx.Parts = append(idx.Parts, ack.Sequence)
+		if idx.Parts == 0 {
+			idx.First = ack.Sequence
+		}
+		idx.Parts, idx.Last = idx.Parts+1, ack.Sequence
 	}
 	index, err := json.Marshal(idx)
 	if err != nil {
 		return err
-	}
-	if len(index) > size {
-		return fmt.Errorf("a snapshot of %d parts has an index too long for a message", len(idx.Parts))
 	}
 	_, err = e.js.Publish(ctx, snapSubject, index, jetstream.WithExpectLastSequenceForSubject(after, snapSubject))
 	return err
@@ -78,15 +90,19 @@ func (e *Engine) loadSnapshot(ctx context.Context) (*snapshot, uint64, error) {
 		return nil, 0, fmt.Errorf("the snapshot's index at %d: %w", msg.Sequence, err)
 	}
 	var data []byte
-	for _, seq := range idx.Parts {
-		part, err := e.stream.GetMsg(ctx, seq)
+	for seq, parts := idx.First, 0; parts < idx.Parts; seq++ {
+		part, err := e.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(snapPartSubject))
+		if err == nil && part.Sequence > idx.Last {
+			err = jetstream.ErrMsgNotFound
+		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("part %d of the snapshot at %d: %w", seq, msg.Sequence, err)
+			return nil, 0, fmt.Errorf("part %d of %d of the snapshot at %d: %w", parts+1, idx.Parts, msg.Sequence, err)
 		}
-		if part.Subject != snapPartSubject {
-			return nil, 0, fmt.Errorf("part %d of the snapshot at %d is on %s", seq, msg.Sequence, part.Subject)
+		seq = part.Sequence
+		if part.Header.Get(snapHeader) == idx.ID {
+			data = append(data, part.Data...)
+			parts++
 		}
-		data = append(data, part.Data...)
 	}
 	snap := &snapshot{}
 	if err := json.Unmarshal(data, snap); err != nil {

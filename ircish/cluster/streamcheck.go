@@ -14,12 +14,9 @@ import (
 )
 
 // duplicateWindow is the least duplicate window the stream may have. A
-// publish that fails is tried again under the same message id until the
-// stream has it (see publisher.publish), and the stream stores one copy
-// of an id it sees within its window. NATS moves a stream in 2 to 12 s,
-// and a server whose records wait stuckAfter fences itself: tries later
-// than this window are rare (see publisher.publish for a copy stored
-// then). It is also NATS's default.
+// publish that fails is tried again under the same message id for
+// giveUpAfter at most (see publisher.publish), well within the window, in
+// which the stream stores one copy of an id. It is also NATS's default.
 const duplicateWindow = 2 * time.Minute
 
 // minMsgSize is the least max_msg_size the stream may have, in bytes. It
@@ -32,7 +29,7 @@ const duplicateWindow = 2 * time.Minute
 // refused with LINE_TOO_LONG, and a snapshot is cut into parts.
 const minMsgSize = 512
 
-// A change is a setting of the stream that checkStream changes, in the
+// A change is a setting of the stream that fixConfig changes, in the
 // name NATS gives it, and its values before and after.
 type change struct {
 	setting, was, now string
@@ -43,14 +40,14 @@ type change struct {
 // Trying again does not help until an operator acts.
 type streamRefusal struct{ error }
 
-// checkStream returns cfg as the room needs it, and what it changed; or an
+// fixConfig returns cfg as the room needs it, and what it changed; or an
 // error naming the first setting that cannot be changed safely.
 //
 // The stream must take every subject the cluster publishes on, and keep
 // each record until compaction deletes it: a limit could drop the join of
 // a member still present. Its duplicate window must outlast the
 // publisher's tries (see duplicateWindow), and the publisher needs acks.
-func checkStream(cfg jetstream.StreamConfig) (jetstream.StreamConfig, []change, error) {
+func fixConfig(cfg jetstream.StreamConfig) (jetstream.StreamConfig, []change, error) {
 	refuse := func(setting, was, needs, why string) error {
 		return streamRefusal{fmt.Errorf("the stream %s has %s %s: it needs %s (%s)", cfg.Name, setting, was, needs, why)}
 	}
@@ -78,17 +75,16 @@ func checkStream(cfg jetstream.StreamConfig) (jetstream.StreamConfig, []change, 
 	// The stream takes the subjects the cluster publishes records on, and
 	// not its heartbeats: a reader would take them for records, and
 	// nothing deletes them.
-	needs := []string{sayingsSubject, memberSubjects, leaseSubject, snapSubject, snapPartSubject}
-	if !coversAll(cfg.Subjects, needs) || slices.ContainsFunc(cfg.Subjects, func(s string) bool { return subjectsCollide(s, aliveSubject) }) {
+	if !coversAll(cfg.Subjects, streamSubjects) || slices.ContainsFunc(cfg.Subjects, func(s string) bool { return subjectsCollide(s, aliveSubject) }) {
 		// Those of its subjects in the cluster's space make way for the
 		// cluster's; NATS refuses subjects of one stream that overlap.
-		fixed.Subjects = needs
+		fixed.Subjects = slices.Clone(streamSubjects)
 		for _, s := range cfg.Subjects {
 			if subjectCovers(anySubject, s) {
 				continue
 			}
 			if subjectsCollide(anySubject, s) {
-				return cfg, nil, refuse("subjects", strconv.Quote(strings.Join(cfg.Subjects, " ")), strconv.Quote(strings.Join(needs, " ")),
+				return cfg, nil, refuse("subjects", strconv.Quote(strings.Join(cfg.Subjects, " ")), strconv.Quote(strings.Join(streamSubjects, " ")),
 					fmt.Sprintf("%q overlaps %s: take it off the stream, or use another NATS", s, anySubject))
 			}
 			fixed.Subjects = append(fixed.Subjects, s)
@@ -131,7 +127,7 @@ func checkStream(cfg jetstream.StreamConfig) (jetstream.StreamConfig, []change, 
 	return fixed, changes, nil
 }
 
-// fixStream checks the stream's settings (see checkStream), changes those
+// fixStream checks the stream's settings (see fixConfig), changes those
 // it safely can, and returns an error naming the first it cannot: a
 // streamRefusal, unless trying again may help. It asks NATS once when
 // nothing needs changing. ctx bounds its wait, as NATS does not answer a
@@ -142,7 +138,7 @@ func (e *Engine) fixStream(ctx context.Context) error {
 		return fmt.Errorf("cannot read the settings of the stream %s: %w", streamName, err)
 	}
 	state := info.State
-	cfg, changes, err := checkStream(info.Config)
+	cfg, changes, err := fixConfig(info.Config)
 	if err != nil {
 		return err
 	}

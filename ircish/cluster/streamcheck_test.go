@@ -18,11 +18,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// checkedSubjects are the subjects of a stream as checkStream makes them.
-var checkedSubjects = []string{sayingsSubject, memberSubjects, leaseSubject, snapSubject, snapPartSubject}
-
-// TestCheckStream checks each setting checkStream fixes or refuses, on a
-// stream as NATS reports it once created with checkedSubjects, changed by
+// TestCheckStream checks each setting fixConfig fixes or refuses, on a
+// stream as NATS reports it once created with streamSubjects, changed by
 // set.
 func TestCheckStream(t *testing.T) {
 	type sc = jetstream.StreamConfig
@@ -77,11 +74,11 @@ func TestCheckStream(t *testing.T) {
 		{"deny_purge", func(c *sc) { c.DenyPurge = true }, "", "the stream ircish has deny_purge true: it needs false ("},
 	} {
 		cfg := jetstream.StreamConfig{
-			Name: streamName, Subjects: slices.Clone(checkedSubjects), Retention: jetstream.LimitsPolicy,
+			Name: streamName, Subjects: slices.Clone(streamSubjects), Retention: jetstream.LimitsPolicy,
 			MaxMsgs: -1, MaxBytes: -1, MaxMsgsPerSubject: -1, MaxMsgSize: -1, Duplicates: duplicateWindow,
 		}
 		tc.set(&cfg)
-		fixed, changes, err := checkStream(cfg)
+		fixed, changes, err := fixConfig(cfg)
 		var got []string
 		for _, c := range changes {
 			got = append(got, c.setting+" "+c.was+" -> "+c.now)
@@ -89,13 +86,13 @@ func TestCheckStream(t *testing.T) {
 		switch {
 		case tc.err != "":
 			if !errors.As(err, new(streamRefusal)) || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("%s: checkStream = %q, %v; want a refusal of one line that says %q", tc.name, got, err, tc.err)
+				t.Errorf("%s: fixConfig = %q, %v; want a refusal of one line that says %q", tc.name, got, err, tc.err)
 			}
 		case err != nil || strings.Join(got, "; ") != tc.changes:
-			t.Errorf("%s: checkStream = %q, %v; want %q", tc.name, got, err, tc.changes)
+			t.Errorf("%s: fixConfig = %q, %v; want %q", tc.name, got, err, tc.changes)
 		default:
-			if _, again, err := checkStream(fixed); len(again) > 0 || err != nil {
-				t.Errorf("%s: checkStream of its own fix = %v, %v; want no change", tc.name, again, err)
+			if _, again, err := fixConfig(fixed); len(again) > 0 || err != nil {
+				t.Errorf("%s: fixConfig of its own fix = %v, %v; want no change", tc.name, again, err)
 			}
 		}
 	}
@@ -194,7 +191,7 @@ func joinRefused(t *testing.T, url, want string) {
 // A user stays present for a server started later.
 func TestStreamSmallMaxMsgSize(t *testing.T) {
 	ns := startNATS(t, nil)
-	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: checkedSubjects, MaxMsgSize: 512})
+	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: streamSubjects, MaxMsgSize: 512})
 	addr := joinCluster(t, &testServer{Server: &server.Server{FloodRate: -1}}, Config{URLs: ns.ClientURL(), Name: "s1"})
 	ann := chattest.Register(t, addr, "ann")
 	bob := chattest.Register(t, addr, "bob")
@@ -229,8 +226,8 @@ func TestStreamMaxAgeRemoved(t *testing.T) {
 		}
 	}
 	cfg := streamConfig(t, stream)
-	if cfg.MaxAge != 0 || cfg.Duplicates != duplicateWindow || !slices.Equal(cfg.Subjects, checkedSubjects) {
-		t.Errorf("the stream has max_age %v, duplicate_window %v, subjects %q; want 0s, %v, %q", cfg.MaxAge, cfg.Duplicates, cfg.Subjects, duplicateWindow, checkedSubjects)
+	if cfg.MaxAge != 0 || cfg.Duplicates != duplicateWindow || !slices.Equal(cfg.Subjects, streamSubjects) {
+		t.Errorf("the stream has max_age %v, duplicate_window %v, subjects %q; want 0s, %v, %q", cfg.MaxAge, cfg.Duplicates, cfg.Subjects, duplicateWindow, streamSubjects)
 	}
 }
 
@@ -238,7 +235,7 @@ func TestStreamMaxAgeRemoved(t *testing.T) {
 // cannot change, is refused at start, and left as it was.
 func TestStreamWorkQueueRefused(t *testing.T) {
 	ns := startNATS(t, nil)
-	stream := createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: checkedSubjects, Retention: jetstream.WorkQueuePolicy, MaxAge: 30 * time.Second})
+	stream := createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: streamSubjects, Retention: jetstream.WorkQueuePolicy, MaxAge: 30 * time.Second})
 	joinRefused(t, ns.ClientURL(), `the stream ircish has retention "workqueue": it needs "limits" \(`)
 	if cfg := streamConfig(t, stream); cfg.MaxAge != 30*time.Second {
 		t.Errorf("the refused stream's max_age is %v, want it left at 30s", cfg.MaxAge)
@@ -249,7 +246,7 @@ func TestStreamWorkQueueRefused(t *testing.T) {
 // join, is refused at start.
 func TestStreamTinyMaxMsgSizeRefused(t *testing.T) {
 	ns := startNATS(t, nil)
-	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: checkedSubjects, MaxMsgSize: 100})
+	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: streamSubjects, MaxMsgSize: 100})
 	joinRefused(t, ns.ClientURL(), fmt.Sprintf(`the stream ircish has max_msg_size 100: it needs at least %d, or -1 \(`, minMsgSize))
 }
 
@@ -258,7 +255,7 @@ func TestStreamTinyMaxMsgSizeRefused(t *testing.T) {
 // says what it needs.
 func TestStreamFixRefused(t *testing.T) {
 	ns := startNATS(t, func(o *natsserver.Options) { o.JetStreamLimits.Duplicates = time.Minute })
-	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: checkedSubjects})
+	createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: streamSubjects})
 	joinRefused(t, ns.ClientURL(), `the stream ircish needs duplicate_window 2m0s \(not 1m0s\), and NATS did not make the change: .*duplicates window can not be larger`)
 }
 
@@ -266,7 +263,7 @@ func TestStreamFixRefused(t *testing.T) {
 // is read, with a warning that it may lack members.
 func TestStreamRecordsDeletedWithoutSnapshot(t *testing.T) {
 	ns := startNATS(t, nil)
-	stream := createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: checkedSubjects})
+	stream := createStream(t, ns.ClientURL(), jetstream.StreamConfig{Subjects: streamSubjects})
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
 	defer cancel()
 	nc, err := nats.Connect(ns.ClientURL())

@@ -61,7 +61,7 @@ func (e *Engine) lease() {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, leaseTimeout)
 	defer cancel()
-	ack, err := e.js.Publish(ctx, leaseSubject, appendLease(nil, e.id, reached, e.cfg.Name))
+	ack, err := e.js.Publish(ctx, leaseSubject, appendLease(nil, e.id, reached, cutText(e.cfg.Name, maxNameLen)))
 	switch {
 	case err != nil: // a stream deleted says nothing either: see checkStream
 		if !e.leaseErr.Swap(true) {
@@ -80,6 +80,10 @@ func (e *Engine) lease() {
 
 // leaseTimeout bounds the wait for the stream to take a lease.
 const leaseTimeout = time.Second
+
+// maxNameLen bounds a server's name in its lease, so that a lease fits in
+// the smallest message a stream may take (see minMsgSize).
+const maxNameLen = 128
 
 // checkStream has the room read afresh if the stream is not the one this
 // server read: it was deleted, and maybe created again.
@@ -258,12 +262,15 @@ func (e *Engine) rereader() {
 		e.checkFence()
 		e.room.StopWaiting()
 		e.cons.Stop()
-		for {
+		for logged := ""; ; {
 			err := e.readRoom(e.ctx)
 			if err == nil {
 				break
 			}
-			e.log.Warn("reading the room afresh failed; trying again", slog.Any("err", err))
+			if err.Error() != logged { // once each, as it may fail for long
+				logged = err.Error()
+				e.log.Warn("reading the room afresh failed; trying again", slog.Any("err", err))
+			}
 			select {
 			case <-time.After(time.Second): // the stream is away: try again
 			case <-e.stop:
