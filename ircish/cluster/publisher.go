@@ -247,9 +247,7 @@ func (p *publisher) flush(ctx context.Context) int {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		p.mu.Lock()
-		left := len(p.queue) + p.flying
-		p.mu.Unlock()
+		left := p.left()
 		if left == 0 {
 			return 0
 		}
@@ -259,4 +257,11 @@ func (p *publisher) flush(ctx context.Context) int {
 			return left
 		}
 	}
+}
+
+// left returns how many records are queued or on their way.
+func (p *publisher) left() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue) + p.flying
 }

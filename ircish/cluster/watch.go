@@ -297,8 +297,10 @@ func (e *Engine) rereader() {
 const goneWait = 10 * time.Second
 
 // checkFence fences this server while it is cut off from the stream, and
-// ends the fence once it is not and has applied all the stream held as it
-// took its last lease. It is cut off if its lease has waited fenceAfter
+// ends the fence once it is not, has applied all the stream held as it
+// took its last lease, and the stream has what its clients said before
+// they were told to go (their leaving included): a client it then takes
+// joins a room its former clients have left. It is cut off if its lease has waited fenceAfter
 // for the stream (unless another server's waits too, and then for
 // maxPause), if its records are stuck (see publisher.stuck), or while it
 // reads the room afresh. Cut off from the stream, a server must not go on
@@ -311,7 +313,7 @@ func (e *Engine) checkFence() {
 	waited := time.Since(time.Unix(0, e.leased.Load()))
 	stuck := e.pub.stuck()
 	cutOff := stuck || e.rereading.Load() || waited > maxPause || waited > fenceAfter && !e.othersWait()
-	if cutOff == e.fenced.Load() || !cutOff && e.lastApplied.Load() < e.leaseSeq.Load() {
+	if cutOff == e.fenced.Load() || !cutOff && (e.lastApplied.Load() < e.leaseSeq.Load() || e.pub.left() > 0) {
 		return
 	}
 	e.fenced.Store(cutOff)
