@@ -1015,24 +1015,13 @@ func TestClusterStreamCreatedAgain(t *testing.T) {
 	}
 	last := strings.Fields(ann.AskHistory("1")[0])[1]
 
-	nc, err := nats.Connect(ns.ClientURL())
-	check(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	check(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
-	defer cancel()
-	check(t, js.DeleteStream(ctx, streamName))
-	deleted := time.Now()
+	deleted := deleteStream(t, ns.ClientURL())
 	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 10}}
 	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
 	cid.Send("MSG in the new room")
 	cid.Expect("^MSG cid in the new room$")
 
-	ann.Expect("^BYE this server is cut off from its cluster: connect to another$")
-	if took := time.Since(deleted); took > 15*time.Second {
-		t.Errorf("ann was told to go %v after the stream was deleted, want within 15 s", took.Round(time.Millisecond))
-	}
+	expectToldToGo(t, ann, deleted)
 	dee := registerWhenServing(t, addr1, "dee")
 	dee.Send("LIST")
 	if got := dee.Expect("^LIST "); got != "LIST cid dee" {
@@ -1054,7 +1043,19 @@ func TestClusterStreamDeleted(t *testing.T) {
 	s1 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 10}}
 	addr1 := joinCluster(t, s1, Config{URLs: ns.ClientURL(), Name: "s1"})
 	ann := chattest.Register(t, addr1, "ann")
-	nc, err := nats.Connect(ns.ClientURL())
+	expectToldToGo(t, ann, deleteStream(t, ns.ClientURL()))
+	bob := registerWhenServing(t, addr1, "bob")
+	bob.Send("LIST")
+	if got := bob.Expect("^LIST "); got != "LIST bob" {
+		t.Errorf("in the new room, %q; want %q", got, "LIST bob")
+	}
+}
+
+// deleteStream deletes the cluster's stream, as an operator may, and
+// returns when.
+func deleteStream(t *testing.T, url string) time.Time {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	check(t, err)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -1062,15 +1063,16 @@ func TestClusterStreamDeleted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
 	defer cancel()
 	check(t, js.DeleteStream(ctx, streamName))
-	deleted := time.Now()
-	ann.Expect("^BYE this server is cut off from its cluster: connect to another$")
+	return time.Now()
+}
+
+// expectToldToGo waits for c to be told its server is cut off, within 15 s
+// of deleted, when the stream was deleted.
+func expectToldToGo(t *testing.T, c *chattest.Conn, deleted time.Time) {
+	t.Helper()
+	c.Expect("^BYE this server is cut off from its cluster: connect to another$")
 	if took := time.Since(deleted); took > 15*time.Second {
-		t.Errorf("ann was told to go %v after the stream was deleted, want within 15 s", took.Round(time.Millisecond))
-	}
-	bob := registerWhenServing(t, addr1, "bob")
-	bob.Send("LIST")
-	if got := bob.Expect("^LIST "); got != "LIST bob" {
-		t.Errorf("in the new room, %q; want %q", got, "LIST bob")
+		t.Errorf("%s was told to go %v after the stream was deleted, want within 15 s", c.Name, took.Round(time.Millisecond))
 	}
 }
 
