@@ -256,15 +256,7 @@ func TestClusterCompaction(t *testing.T) {
 		t.Errorf("after compaction the stream holds records %s, want none: the snapshot holds them", got)
 	}
 
-	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 3}}
-	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
-	cid.Send("LIST")
-	if got := cid.Expect("^LIST "); got != "LIST ann cid" {
-		t.Errorf("on a server started after compaction, %q, want %q", got, "LIST ann cid")
-	}
-	if got := cid.AskHistory(""); !slices.Equal(got, want) {
-		t.Errorf("HISTORY on a server started after compaction:\n%s\nwant, as on the first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	cid := registerLater(t, ns.ClientURL(), 3, "LIST ann cid", want)
 	// Asked for what followed a message no longer kept, both say that
 	// some are gone.
 	before, after := ann.AskHistory("AFTER "+first), cid.AskHistory("AFTER "+first)
@@ -1131,16 +1123,24 @@ func TestClusterStreamStaysSmall(t *testing.T) {
 			t.Fatalf("round %d: the stream starts at %d, though both servers had applied up to %d", round, info.State.FirstSeq, applied)
 		}
 	}
-	want := ann.AskHistory("")
-	s3 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 5}}
-	cid := chattest.Register(t, joinCluster(t, s3, Config{URLs: ns.ClientURL(), Name: "s3"}), "cid")
+	registerLater(t, ns.ClientURL(), 5, "LIST ann cid", ann.AskHistory(""))
+}
+
+// registerLater registers cid on a server started now on the NATS at url,
+// which keeps keep messages, and checks that it sees the room as the
+// others do: LIST says list, and HISTORY is history.
+func registerLater(t *testing.T, url string, keep int, list string, history []string) *chattest.Conn {
+	t.Helper()
+	s := &testServer{Server: &server.Server{FloodRate: -1, Keep: keep}}
+	cid := chattest.Register(t, joinCluster(t, s, Config{URLs: url, Name: "later"}), "cid")
 	cid.Send("LIST")
-	if got := cid.Expect("^LIST "); got != "LIST ann cid" {
-		t.Errorf("on a server started afterwards, %q, want %q", got, "LIST ann cid")
+	if got := cid.Expect("^LIST "); got != list {
+		t.Errorf("on a server started later, %q, want %q", got, list)
 	}
-	if got := cid.AskHistory(""); !slices.Equal(got, want) {
-		t.Errorf("HISTORY on a server started afterwards:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if got := cid.AskHistory(""); !slices.Equal(got, history) {
+		t.Errorf("HISTORY on a server started later:\n%s\nwant, as on the others:\n%s", strings.Join(got, "\n"), strings.Join(history, "\n"))
 	}
+	return cid
 }
 
 // On a stream whose max_msg_size is the least a server takes, 512 bytes,
@@ -1164,9 +1164,5 @@ func TestClusterSnapshotInManyParts(t *testing.T) {
 	if !strings.Contains(string(msg.Data), `"parts":`) || strings.Contains(string(msg.Data), `"parts":1,`) {
 		t.Fatalf("the snapshot's index %s: want a snapshot in many parts", msg.Data)
 	}
-	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 100}}
-	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
-	if got := cid.AskHistory(""); !slices.Equal(got, want) {
-		t.Errorf("HISTORY on a server started after compaction: %d lines, want the first's %d", len(got), len(want))
-	}
+	registerLater(t, ns.ClientURL(), 100, "LIST ann cid", want)
 }
