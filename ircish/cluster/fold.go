@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 )
 
@@ -48,8 +49,8 @@ const (
 func newNodes() *nodes { return &nodes{By: make(map[string]*node)} }
 
 // tick advances the fold's time to that of a message stored at at, and
-// returns the servers lost by then, in no order. The caller has their
-// users leave, before it applies the message.
+// returns the servers lost by then, in the order of their ids. The caller
+// has their users leave, in that order, before it applies the message.
 func (ns *nodes) tick(at time.Time) (lost []string) {
 	gap := at.Sub(ns.Last)
 	if ns.Last.IsZero() || gap < 0 || gap > liveGap {
@@ -69,6 +70,7 @@ func (ns *nodes) tick(at time.Time) (lost []string) {
 			delete(ns.By, id)
 		}
 	}
+	slices.Sort(lost) // the same order on every server
 	return lost
 }
 

@@ -173,3 +173,23 @@ func TestFoldForgetsLostServers(t *testing.T) {
 		t.Errorf("the fold knows %q, want n1 alone", got)
 	}
 }
+
+// Servers lost at the same message are lost in the order of their ids,
+// on every server: their users' LEFT lines come in one order.
+func TestFoldLosesServersInOrder(t *testing.T) {
+	ns := newNodes()
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	ns.tick(at)
+	for _, id := range []string{"n3", "n1", "n2", "self"} {
+		ns.heard(id, 0)
+	}
+	var lost []string
+	for range int(lostAfter/time.Second) + 1 {
+		at = at.Add(time.Second)
+		lost = append(lost, ns.tick(at)...)
+		ns.heard("self", 0)
+	}
+	if want := []string{"n1", "n2", "n3"}; !slices.Equal(lost, want) {
+		t.Errorf("lost %q, want %q", lost, want)
+	}
+}
