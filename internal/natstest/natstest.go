@@ -1,11 +1,13 @@
 // Package natstest runs NATS servers with JetStream inside a test process,
-// alone or as a cluster, for the tests of cluster mode. Only tests import
-// it, so that the ircish binaries never link the NATS server.
+// alone or as a cluster, whose routes a test may cut (see Routes), for the
+// tests of cluster mode. Only tests import it, so that the ircish binaries
+// never link the NATS server.
 package natstest
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -91,14 +94,22 @@ func startCluster(dir string, count int) ([]*Node, error) {
 			return nil, err
 		}
 	}
-	// JetStream answers once the nodes have elected a leader.
-	for deadline := time.Now().Add(20 * time.Second); !hasLeader(nodes); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			stop()
-			return nil, errors.New("natstest: no JetStream leader within 20s")
-		}
+	if err := waitLeader(nodes); err != nil {
+		stop()
+		return nil, err
 	}
 	return nodes, nil
+}
+
+// waitLeader waits until the nodes have elected a JetStream leader: only
+// then does JetStream answer.
+func waitLeader(nodes []*Node) error {
+	for deadline := time.Now().Add(20 * time.Second); !hasLeader(nodes); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return errors.New("natstest: no JetStream leader within 20s")
+		}
+	}
+	return nil
 }
 
 // routePorts picks count free loopback ports for the nodes' routes. A
@@ -122,6 +133,224 @@ func routePorts(count int) ([]*url.URL, error) {
 		routes = append(routes, &url.URL{Scheme: "nats-route", Host: l.Addr().String()})
 	}
 	return routes, nil
+}
+
+// StartClusterWithCuts starts count NATS servers as one JetStream
+// cluster, as StartCluster does, but the nodes route to each other only
+// through proxies, which the test cuts and mends pair by pair with the
+// Routes returned. The caller stops the nodes and closes the Routes.
+func StartClusterWithCuts(dir string, count int) ([]*Node, *Routes, error) {
+	r, err := newRoutes(count)
+	if err != nil {
+		return nil, nil, err
+	}
+	var nodes []*Node
+	fail := func(err error) ([]*Node, *Routes, error) {
+		for _, n := range nodes {
+			n.Stop()
+		}
+		r.Close()
+		return nil, nil, err
+	}
+	for i := 1; i <= count; i++ {
+		name := fmt.Sprint("n", i)
+		opts := options(filepath.Join(dir, name), name)
+		// The node picks its own route port: the others reach it only
+		// through the proxies, which learn the port once it listens. The
+		// address it advertises is the one the others would route to it
+		// by, should they hear of it from a third node (gossip) while
+		// they have no route to it: one that refuses them. (NoAdvertise
+		// hides the other nodes from clients only, as in StartCluster.)
+		opts.Cluster = server.ClusterOpts{Name: "ircish-test", Host: "127.0.0.1", Port: -1, Advertise: r.refused(), NoAdvertise: true}
+		for j := 1; j <= count; j++ {
+			if j != i {
+				opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: r.proxies[pair{i, j}].l.Addr().String()})
+			}
+		}
+		n := &Node{opts: opts}
+		if err := n.start(); err != nil {
+			return fail(err)
+		}
+		// Started again, it takes the same route port, where the proxies lead.
+		n.opts.Cluster.Port = n.ClusterAddr().Port
+		nodes = append(nodes, n)
+	}
+	r.serve(nodes)
+	if err := waitLeader(nodes); err != nil {
+		return fail(err)
+	}
+	return nodes, r, nil
+}
+
+// Routes are the proxies through which the nodes of a cluster started by
+// StartClusterWithCuts route to each other: one from each node to each
+// other node. A node's only routes are to its proxies, and the address
+// each node advertises for routes refuses them, so that every route
+// connection between two nodes, each of a pool as much as its first, goes
+// through one of the two proxies between them. Its methods are safe to
+// call from any goroutine.
+type Routes struct {
+	proxies map[pair]*proxy
+	refuse  [2]net.Conn // the ends of a connection whose local address refuses others (see refusing)
+	tasks   sync.WaitGroup
+}
+
+// A pair is the node a proxy is dialed by, and the node it passes on to.
+type pair struct{ from, to int }
+
+// A proxy passes the connections made to its listener on to a node's
+// route port while it is not cut.
+type proxy struct {
+	l      net.Listener
+	target string // the node's route address, set before it serves
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]bool // the open ones, both ends
+}
+
+func newRoutes(count int) (*Routes, error) {
+	refuse, err := refusing()
+	if err != nil {
+		return nil, err
+	}
+	r := &Routes{proxies: make(map[pair]*proxy), refuse: refuse}
+	for from := 1; from <= count; from++ {
+		for to := 1; to <= count; to++ {
+			if from == to {
+				continue
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				r.Close()
+				return nil, err
+			}
+			r.proxies[pair{from, to}] = &proxy{l: l, conns: make(map[net.Conn]bool)}
+		}
+	}
+	return r, nil
+}
+
+// refusing returns the two ends of a connection to a listener closed
+// since: the local address of the first is one where connections are
+// refused, as nothing listens there, and where nothing else can listen
+// while the connection is open. An address picked and let go might be
+// taken by another test's NATS node.
+func refusing() ([2]net.Conn, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return [2]net.Conn{}, err
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return [2]net.Conn{}, err
+	}
+	s, err := l.Accept()
+	if err != nil {
+		c.Close()
+		return [2]net.Conn{}, err
+	}
+	return [2]net.Conn{c, s}, nil
+}
+
+func (r *Routes) refused() string { return r.refuse[0].LocalAddr().String() }
+
+// serve has the proxies pass connections on to the route ports of nodes,
+// which listen.
+func (r *Routes) serve(nodes []*Node) {
+	for k, p := range r.proxies {
+		p.target = nodes[k.to-1].ClusterAddr().String()
+		r.tasks.Go(func() {
+			for {
+				c, err := p.l.Accept()
+				if err != nil {
+					return // closed
+				}
+				r.tasks.Go(func() { p.pass(c) })
+			}
+		})
+	}
+}
+
+// pass passes c on to the proxy's target, both ways, until either end
+// closes it or the proxy is cut. Cut, it closes c at once.
+func (p *proxy) pass(c net.Conn) {
+	var u net.Conn
+	var err error
+	if !p.isCut() {
+		u, err = net.Dial("tcp", p.target)
+	}
+	p.mu.Lock()
+	if u == nil || err != nil || p.cut {
+		p.mu.Unlock()
+		c.Close()
+		if u != nil {
+			u.Close()
+		}
+		return
+	}
+	p.conns[c], p.conns[u] = true, true
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		io.Copy(u, c)
+		c.Close()
+		u.Close()
+	})
+	io.Copy(c, u)
+	c.Close()
+	u.Close()
+	wg.Wait()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, u)
+	p.mu.Unlock()
+}
+
+func (p *proxy) isCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
+}
+
+// setCut cuts the proxy, closing its connections, or mends it.
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+// Cut closes every route connection between the nodes i and j (numbered
+// from 1, as their names), both ways, and refuses new ones until Mend.
+func (r *Routes) Cut(i, j int) {
+	r.proxies[pair{i, j}].setCut(true)
+	r.proxies[pair{j, i}].setCut(true)
+}
+
+// Mend lets the nodes i and j route to each other again. They do within
+// a second or two: each tries again every second.
+func (r *Routes) Mend(i, j int) {
+	r.proxies[pair{i, j}].setCut(false)
+	r.proxies[pair{j, i}].setCut(false)
+}
+
+// Close closes the proxies and their connections, and returns once they
+// are closed.
+func (r *Routes) Close() {
+	for _, p := range r.proxies {
+		p.l.Close()
+		p.setCut(true)
+	}
+	r.refuse[0].Close()
+	r.refuse[1].Close()
+	r.tasks.Wait()
 }
 
 func hasLeader(nodes []*Node) bool {

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,69 +12,92 @@ import (
 	"ircish/internal/chattest"
 	"ircish/internal/natstest"
 	"ircish/ircish/server"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A server whose NATS node is cut off from the other two fences itself
 // within 10 s: its clients are told to go. The other server, whose node
-// still has the stream's quorum, has its users leave within 10 s too.
-// Once the node routes again, the server serves again.
+// still reaches the third, has its users leave within 10 s, whether the
+// stream was led by the third node or by the one cut off, which it must
+// then elect anew. Once the node routes again, the server serves again.
 func TestClusterNodeCutOffFences(t *testing.T) {
-	nodes, routes := startCutCluster(t)
-	var log1, log2 chattest.LogBuffer
-	s1 := &testServer{Server: &server.Server{FloodRate: -1, Log: log1.Logger()}}
-	s2 := &testServer{Server: &server.Server{FloodRate: -1, Log: log2.Logger()}}
-	addr1 := joinCluster(t, s1, Config{URLs: nodes[0].URL(), Name: "s1", Replicas: 3})
-	addr2 := joinCluster(t, s2, Config{URLs: nodes[1].URL(), Name: "s2", Replicas: 3})
-	ann := chattest.Register(t, addr1, "ann")
-	bob := chattest.Register(t, addr2, "bob")
-	ann.Expect("^JOINED bob$")
-	dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": &log1, "s2": &log2})
+	for _, leader := range []int{3, 1} {
+		t.Run(fmt.Sprint("stream led by node ", leader), func(t *testing.T) {
+			t.Parallel()
+			c := startCutCluster(t)
+			addr1, log1 := c.join(t, 1, "s1")
+			c.leadStream(t, leader)
+			addr2, log2 := c.join(t, 2, "s2")
+			dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": log1, "s2": log2})
+			ann := chattest.Register(t, addr1, "ann")
+			bob := chattest.Register(t, addr2, "bob")
+			ann.Expect("^JOINED bob$")
 
-	t.Logf("cutting node 1 off: %s", leaders(nodes))
-	cut := time.Now()
-	routes.Cut(1, 2)
-	routes.Cut(1, 3)
-	expectBy(t, ann, "^BYE this server is cut off from its cluster: connect to another$", cut.Add(10*time.Second))
-	if l := log1.String(); !strings.Contains(l, "cut off from the cluster") {
-		t.Errorf("s1 told ann to go, but did not log that it is cut off from the cluster:\n%s", l)
-	}
-	expectBy(t, bob, "^LEFT ann server lost$", cut.Add(10*time.Second))
+			c.checkLeaders(t, leader)
+			cut := time.Now()
+			c.cut(1, 2)
+			c.cut(1, 3)
+			expectBy(t, ann, "^BYE this server is cut off from its cluster: connect to another$", cut.Add(10*time.Second))
+			t.Logf("ann told to go %v after the cut", time.Since(cut).Round(time.Millisecond))
+			if l := log1.String(); !strings.Contains(l, "cut off from the cluster") {
+				t.Errorf("s1 told ann to go, but did not log that it is cut off from the cluster:\n%s", l)
+			}
+			expectBy(t, bob, "^LEFT ann server lost$", cut.Add(10*time.Second))
+			t.Logf("bob saw ann leave %v after the cut", time.Since(cut).Round(time.Millisecond))
 
-	routes.Mend(1, 2)
-	routes.Mend(1, 3)
-	cid := registerWhenServing(t, addr1, "cid")
-	cid.Send("LIST")
-	if got := cid.Expect("^LIST "); got != "LIST bob cid" {
-		t.Errorf("on s1, back in the cluster, %q; want %q", got, "LIST bob cid")
+			c.mend(1, 2)
+			c.mend(1, 3)
+			cid := registerWhenServing(t, addr1, "cid")
+			cid.Send("LIST")
+			if got := cid.Expect("^LIST "); got != "LIST bob cid" {
+				t.Errorf("on s1, back in the cluster, %q; want %q", got, "LIST bob cid")
+			}
+		})
 	}
 }
 
 // Two servers whose NATS nodes cannot route to each other, but both to
-// the third, which keeps the stream's quorum, drop nobody: for 60 s,
-// neither's client is told that the other left, nor to go, and their
-// messages, which go through the stream, reach each other.
+// the third, with which each keeps the stream's quorum, drop nobody: for
+// 60 s, neither's client is told that the other left, nor to go, and
+// their messages, which go through the stream, reach each other; whether
+// the stream is led by the third node or by one of theirs.
 func TestClusterRouteCutKeepsUsers(t *testing.T) {
 	t.Parallel()
-	nodes, routes := startCutCluster(t)
-	var log1, log2 chattest.LogBuffer
-	s1 := &testServer{Server: &server.Server{FloodRate: -1, Log: log1.Logger()}}
-	s2 := &testServer{Server: &server.Server{FloodRate: -1, Log: log2.Logger()}}
-	addr1 := joinCluster(t, s1, Config{URLs: nodes[0].URL(), Name: "s1", Replicas: 3})
-	addr2 := joinCluster(t, s2, Config{URLs: nodes[1].URL(), Name: "s2", Replicas: 3})
-	ann := chattest.Register(t, addr1, "ann")
-	bob := chattest.Register(t, addr2, "bob")
-	ann.Expect("^JOINED bob$")
-	dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": &log1, "s2": &log2})
+	for _, leader := range []int{3, 1} {
+		t.Run(fmt.Sprint("stream led by node ", leader), func(t *testing.T) {
+			t.Parallel()
+			c := startCutCluster(t)
+			addr1, log1 := c.join(t, 1, "s1")
+			c.leadStream(t, leader)
+			addr2, log2 := c.join(t, 2, "s2")
+			dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": log1, "s2": log2})
+			ann := chattest.Register(t, addr1, "ann")
+			bob := chattest.Register(t, addr2, "bob")
+			ann.Expect("^JOINED bob$")
 
-	t.Logf("cutting node 1 from node 2: %s", leaders(nodes))
-	routes.Cut(1, 2)
-	talkFor(t, 60*time.Second, 10*time.Second, ann, bob)
-	routes.Mend(1, 2)
+			c.checkLeaders(t, leader)
+			c.cut(1, 2)
+			talkFor(t, 60*time.Second, 10*time.Second, ann, bob)
+			c.mend(1, 2)
+		})
+	}
 }
 
-// startCutCluster starts a three-node JetStream cluster whose routes the
-// test may cut, until the test ends.
-func startCutCluster(t *testing.T) ([]*natstest.Node, *natstest.Routes) {
+// A cutCluster is a three-node JetStream cluster whose routes the test
+// cuts. The test knows its nodes as nodes 1, 2 and 3, node 3 being the
+// one that leads JetStream, which makes the servers' readers of the
+// stream: a server whose reader is lost makes another through it, and can
+// only if its node routes to it.
+type cutCluster struct {
+	nodes  []*natstest.Node
+	routes *natstest.Routes
+	num    [3]int // the natstest numbers of nodes 1, 2 and 3
+}
+
+// startCutCluster starts a cutCluster, until the test ends.
+func startCutCluster(t *testing.T) *cutCluster {
 	t.Helper()
 	nodes, routes, err := natstest.StartClusterWithCuts(t.TempDir(), 3)
 	if err != nil {
@@ -84,21 +109,125 @@ func startCutCluster(t *testing.T) ([]*natstest.Node, *natstest.Routes) {
 		}
 		routes.Close()
 	})
-	return nodes, routes
+	c := &cutCluster{nodes: nodes, routes: routes}
+	chattest.WaitFor(t, "one node to lead JetStream", func() bool {
+		next := 0
+		for i, n := range nodes {
+			switch {
+			case n.JetStreamIsLeader():
+				c.num[2] = i + 1
+			case next < 2:
+				c.num[next] = i + 1
+				next++
+			default:
+				return false // none leads
+			}
+		}
+		return next == 2
+	})
+	return c
 }
 
-// leaders says which nodes lead the stream and the JetStream cluster.
-func leaders(nodes []*natstest.Node) string {
-	stream, meta := "none", "none"
-	if n := natstest.StreamLeader(nodes, streamName); n != nil {
-		stream = n.Name()
-	}
-	for _, n := range nodes {
-		if n.JetStreamIsLeader() {
-			meta = n.Name()
+// node returns node i, as the test knows it.
+func (c *cutCluster) node(i int) *natstest.Node { return c.nodes[c.num[i-1]-1] }
+
+// cut cuts the routes between nodes i and j.
+func (c *cutCluster) cut(i, j int) { c.routes.Cut(c.num[i-1], c.num[j-1]) }
+
+// mend mends the routes between nodes i and j.
+func (c *cutCluster) mend(i, j int) { c.routes.Mend(c.num[i-1], c.num[j-1]) }
+
+// join starts a server named name on node i alone, its stream in three
+// replicas, until the test ends, and returns its address and log.
+func (c *cutCluster) join(t *testing.T, i int, name string) (string, *chattest.LogBuffer) {
+	t.Helper()
+	var log chattest.LogBuffer
+	s := &testServer{Server: &server.Server{FloodRate: -1, Log: log.Logger()}}
+	return joinCluster(t, s, Config{URLs: c.node(i).URL(), Name: name, Replicas: 3}), &log
+}
+
+// leadStream has node i lead the room's stream.
+func (c *cutCluster) leadStream(t *testing.T, i int) {
+	t.Helper()
+	nc, err := nats.Connect(c.node(3).URL())
+	check(t, err)
+	defer nc.Close()
+	want := c.node(i).Name()
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		n := natstest.StreamLeader(c.nodes, streamName)
+		if n != nil && n.Name() == want {
+			return
+		}
+		if time.Since(start) > chattest.WaitTimeout {
+			t.Fatalf("node %d did not come to lead the stream within %v: %s", i, chattest.WaitTimeout, c.leaders())
+		}
+		if n != nil { // else it is electing one
+			// The reply tells no more than the next look at the leader:
+			// a request lost while the leader moves is sent again.
+			nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+streamName, []byte(`{"placement":{"preferred":"`+want+`"}}`), time.Second)
 		}
 	}
-	return fmt.Sprintf("the stream's leader is %s, JetStream's %s", stream, meta)
+}
+
+// checkLeaders fails the test unless node 3 leads JetStream and node
+// stream the stream, as the test has them, and logs where the servers'
+// readers of the stream are.
+func (c *cutCluster) checkLeaders(t *testing.T, stream int) {
+	t.Helper()
+	if !c.node(3).JetStreamIsLeader() || natstest.StreamLeader(c.nodes, streamName) != c.node(stream) {
+		t.Fatalf("want node 3 to lead JetStream and node %d the stream, but %s", stream, c.leaders())
+	}
+	t.Logf("%s; the servers read through consumers on %s", c.leaders(), c.readers(t))
+}
+
+// leaders says which nodes lead JetStream and the stream.
+func (c *cutCluster) leaders() string {
+	meta, stream := "no node", "no node"
+	for _, n := range c.nodes {
+		if n.JetStreamIsLeader() {
+			meta = c.which(n.Name())
+		}
+	}
+	if n := natstest.StreamLeader(c.nodes, streamName); n != nil {
+		stream = c.which(n.Name())
+	}
+	return fmt.Sprintf("JetStream is led by %s, the stream by %s", meta, stream)
+}
+
+// readers says on which nodes the stream's consumers are, through which
+// the servers read it: a server reads only through one on a node its own
+// routes to.
+func (c *cutCluster) readers(t *testing.T) string {
+	t.Helper()
+	nc, err := nats.Connect(c.node(3).URL())
+	check(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	check(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	stream, err := js.Stream(ctx, streamName)
+	check(t, err)
+	var on []string
+	consumers := stream.ListConsumers(ctx)
+	for info := range consumers.Info() {
+		if info.Cluster != nil {
+			on = append(on, c.which(info.Cluster.Leader))
+		}
+	}
+	check(t, consumers.Err())
+	slices.Sort(on)
+	return strings.Join(on, " and ")
+}
+
+// which names the node whose server name is name as the test knows it.
+func (c *cutCluster) which(name string) string {
+	for i := 1; i <= 3; i++ {
+		if c.node(i).Name() == name {
+			return fmt.Sprintf("node %d (%s)", i, name)
+		}
+	}
+	return fmt.Sprintf("%q, no node", name)
 }
 
 // dumpOnFailure logs the servers' logs, by name, if the test fails.
@@ -143,7 +272,7 @@ func talkFor(t *testing.T, d, every time.Duration, a, b *chattest.Conn) {
 	due := map[*chattest.Conn]map[string]time.Time{a: {}, b: {}} // the lines each is to see, by when
 	start := time.Now()
 	end := start.Add(d)
-	next := start // the next time they talk
+	next := start // when they next talk
 	for n := 1; ; {
 		now := time.Now()
 		if !now.Before(next) && next.Before(end) {
