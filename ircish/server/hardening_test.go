@@ -412,3 +412,33 @@ func TestPerIPStateIsPruned(t *testing.T) {
 		t.Errorf("after a minute, %d addresses are known, want 1, the one still connected", len(s.perIP))
 	}
 }
+
+// A web client's request, there as the server takes the connection, gets
+// an answer in HTTP, which a browser or curl shows, and no WELCOME; the
+// connection is closed. (The request is sent before the server serves,
+// so that it is there however busy the machine: junk_http.txtar, whose
+// requests may come late, checks the rest.)
+func TestWebRequestAtOnce(t *testing.T) {
+	for _, request := range []string{
+		"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+		"POST /login HTTP/1.0\r\n\r\n",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"GET / HTTP/1.1\r\nCookie: " + strings.Repeat("0", 2000) + "\r\n\r\n",
+	} {
+		l := chattest.Listen(t)
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, request); err != nil {
+			t.Fatal(err)
+		}
+		startServerOn(t, &Server{}, l)
+		c.SetReadDeadline(time.Now().Add(chattest.WaitTimeout))
+		got, err := io.ReadAll(c)
+		if err != nil || string(got) != string(httpAnswer) {
+			t.Errorf("request %.30q: got %q (%v), want the HTTP answer and the end", request, got, err)
+		}
+	}
+}
