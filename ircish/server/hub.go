@@ -74,12 +74,18 @@ type member struct {
 	index  int // in hub.members
 	handed int // see hub.pending
 
-	// made counts the records the member made (see room.Record.Made);
-	// verdict is what became of its last join, rename or whisper
-	// applied, and answered, if not nil, is closed when the next one
-	// comes (see ask). In a cluster, records are applied once the
-	// stream has them, not as they are made.
-	made     uint64
+	made uint64  // the records the member made (see room.Record.Made)
+	wait *waiter // made with its first record given an engine
+}
+
+// A waiter is what a member waits for while its records go through an
+// engine, to be applied once it has ordered them (in a cluster, once the
+// stream has them): in process, records are applied as they are made,
+// and a member has no waiter, which keeps an idle member small.
+type waiter struct {
+	// verdict is what became of the member's last join, rename or
+	// whisper applied, and answered, if not nil, is closed when the next
+	// one comes (see ask).
 	verdict  verdict
 	answered chan struct{}
 	// unapplied counts the member's messages not applied yet, and
@@ -87,6 +93,14 @@ type member struct {
 	// lockCaughtUp).
 	unapplied int
 	caughtUp  chan struct{}
+}
+
+// waiter returns m's waiter, made if need be. The caller holds h.mu.
+func (m *member) waiter() *waiter {
+	if m.wait == nil {
+		m.wait = &waiter{}
+	}
+	return m.wait
 }
 
 // A verdict is what became of a member's record: the error it was
@@ -168,8 +182,9 @@ func (h *hub) leave(m *member, reason string) {
 // submit numbers rec, which m made, in m's count and submits it to the
 // engine, unless m may no longer be heard (see silenced); it returns
 // rec's number. In process, it applies rec at once, under the one lock
-// that orders the records, as every line said takes this path. It is
-// never called under h.mu: an engine may apply rec at once.
+// that orders the records, as every line said takes this path, and
+// returns what became of it (see verdictOf). It is never called under
+// h.mu: an engine may apply rec at once.
 func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
 	h.mu.Lock()
 	if rec.Op != room.OpLeave {
@@ -180,17 +195,20 @@ func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
 	}
 	m.made++
 	rec.Made = m.made
-	if rec.Op == room.OpSay {
-		m.unapplied++
-	}
 	if h.engine == nil {
 		if rec.Op == room.OpSay {
 			h.seq++
 			rec.Seq, rec.At = h.seq, time.Now()
 		}
-		h.apply(rec)
+		ev := h.apply(rec)
 		h.mu.Unlock()
-		return rec.Made, nil
+		if rec.Op == room.OpLeave {
+			return rec.Made, nil
+		}
+		return rec.Made, verdictOf(m, ev)
+	}
+	if w := m.waiter(); rec.Op == room.OpSay {
+		w.unapplied++
 	}
 	h.mu.Unlock()
 	err := h.engine.Submit(rec)
@@ -203,7 +221,7 @@ func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
 }
 
 // ask submits rec from m and returns what became of it, once it is
-// applied: at once in process.
+// applied: at once in process, where submit says.
 func (h *hub) ask(m *member, rec room.Record) error {
 	made, err := h.submit(m, rec)
 	if err != nil {
@@ -212,15 +230,19 @@ func (h *hub) ask(m *member, rec room.Record) error {
 	var timeout <-chan time.Time
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	w := m.wait
+	if w == nil { // in process: applied, and nil is its verdict
+		return nil
+	}
 	// One on an earlier record, whose wait timed out, is no answer.
-	for m.verdict.made != made {
+	for w.verdict.made != made {
 		if timeout == nil {
 			timeout = time.After(askTimeout)
 		}
-		if m.answered == nil {
-			m.answered = make(chan struct{})
+		if w.answered == nil {
+			w.answered = make(chan struct{})
 		}
-		answered := m.answered
+		answered := w.answered
 		h.mu.Unlock()
 		select {
 		case <-answered:
@@ -236,16 +258,20 @@ func (h *hub) ask(m *member, rec room.Record) error {
 			return err
 		}
 	}
-	return m.verdict.err
+	return w.verdict.err
 }
 
-// answer gives m the verdict on its last join, rename or whisper. The
-// caller holds h.mu.
+// answer gives m the verdict on its last join, rename or whisper, if it
+// waits for it (see waiter). The caller holds h.mu.
 func (h *hub) answer(m *member, v verdict) {
-	m.verdict = v
-	if m.answered != nil {
-		close(m.answered)
-		m.answered = nil
+	w := m.wait
+	if w == nil {
+		return
+	}
+	w.verdict = v
+	if w.answered != nil {
+		close(w.answered)
+		w.answered = nil
 	}
 }
 
@@ -262,10 +288,12 @@ func (h *hub) StopWaiting() {
 	defer h.mu.Unlock()
 	for _, m := range h.local {
 		h.answer(m, verdict{m.made, room.ErrSilenced})
-		m.unapplied = 0
-		if m.caughtUp != nil {
-			close(m.caughtUp)
-			m.caughtUp = nil
+		if w := m.wait; w != nil {
+			w.unapplied = 0
+			if w.caughtUp != nil {
+				close(w.caughtUp)
+				w.caughtUp = nil
+			}
 		}
 	}
 }
@@ -509,11 +537,12 @@ func (h *hub) replay(m *member, after int64, count int) int {
 // after a PONG, a client has seen its own messages.
 func (h *hub) lockCaughtUp(m *member) {
 	h.mu.Lock()
-	if m.unapplied == 0 {
+	w := m.wait
+	if w == nil || w.unapplied == 0 {
 		return
 	}
 	ch := make(chan struct{})
-	m.caughtUp = ch
+	w.caughtUp = ch
 	h.mu.Unlock()
 	select {
 	case <-ch:
@@ -522,16 +551,16 @@ func (h *hub) lockCaughtUp(m *member) {
 	case <-time.After(askTimeout):
 	}
 	h.mu.Lock()
-	m.caughtUp = nil
+	w.caughtUp = nil
 }
 
 // sayApplied counts a message of m's as applied. The caller holds h.mu.
 func (h *hub) sayApplied(m *member) {
-	if m.unapplied > 0 {
-		m.unapplied--
-		if m.unapplied == 0 && m.caughtUp != nil {
-			close(m.caughtUp)
-			m.caughtUp = nil
+	if w := m.wait; w != nil && w.unapplied > 0 {
+		w.unapplied--
+		if w.unapplied == 0 && w.caughtUp != nil {
+			close(w.caughtUp)
+			w.caughtUp = nil
 		}
 	}
 }

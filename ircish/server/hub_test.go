@@ -182,7 +182,7 @@ func (e lateEngine) Submit(rec room.Record) error {
 func TestLateVerdictIsNotTheNext(t *testing.T) {
 	h := newHub(0, func() {})
 	h.engine = queueEngine{}
-	m := &member{num: 1, out: newOutbox(nil, 10, time.Minute), made: 1}
+	m := &member{num: 1, out: newOutbox(nil, 10, time.Minute), made: 1, wait: &waiter{}}
 	// The verdict on the member's first record, whose wait timed out.
 	h.answer(m, verdict{1, ircish.NewError(ircish.CodeNoSuchUser, "no user named bob is here")})
 
