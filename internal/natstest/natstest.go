@@ -68,11 +68,7 @@ func startCluster(dir string, count int) ([]*Node, error) {
 		return nil, err
 	}
 	var nodes []*Node
-	stop := func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}
+	stop := func() { StopAll(nodes) }
 	for i := range count {
 		name := fmt.Sprint("n", i+1)
 		opts := options(filepath.Join(dir, name), name)
@@ -146,9 +142,7 @@ func StartClusterWithCuts(dir string, count int) ([]*Node, *Routes, error) {
 	}
 	var nodes []*Node
 	fail := func(err error) ([]*Node, *Routes, error) {
-		for _, n := range nodes {
-			n.Stop()
-		}
+		StopAll(nodes)
 		r.Close()
 		return nil, nil, err
 	}
@@ -351,6 +345,13 @@ func (r *Routes) Close() {
 	r.refuse[0].Close()
 	r.refuse[1].Close()
 	r.tasks.Wait()
+}
+
+// StopAll stops nodes.
+func StopAll(nodes []*Node) {
+	for _, n := range nodes {
+		n.Stop()
+	}
 }
 
 func hasLeader(nodes []*Node) bool {

@@ -18,12 +18,7 @@ func TestNatstestClusterCuts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-		routes.Close()
-	})
+	t.Cleanup(func() { StopAll(nodes); routes.Close() })
 	waitRoutes(t, nodes, "n1:n2 n1:n3 n2:n1 n2:n3 n3:n1 n3:n2")
 	// Each route connection is one of the proxies': both its nodes count it.
 	var conns, passed int

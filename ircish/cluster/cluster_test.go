@@ -1047,15 +1047,23 @@ func TestClusterStreamDeleted(t *testing.T) {
 // returns when.
 func deleteStream(t *testing.T, url string) time.Time {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	check(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	check(t, err)
+	js := jetStreamAt(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
 	defer cancel()
 	check(t, js.DeleteStream(ctx, streamName))
 	return time.Now()
+}
+
+// jetStreamAt returns a JetStream on a connection of the test's own to the
+// NATS at url, closed when the test ends.
+func jetStreamAt(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	check(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	check(t, err)
+	return js
 }
 
 // expectToldToGo waits for c to be told its server is cut off, within 15 s

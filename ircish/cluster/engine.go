@@ -7,16 +7,17 @@
 //
 // # Goroutines and who owns what
 //
-// An Engine runs five goroutines: the stream's consumer, which hands the
+// An Engine runs six goroutines: the stream's consumer, which hands the
 // room the records as they come (receive, in reading.go); the rereader,
 // which reads the room afresh from the stream, should messages this
 // server had yet to apply be deleted, its reader stall, or the stream be
 // another; the publisher (publisher.go), which sends this server's
 // records to the stream, one NATS message at a time; the leaser
-// (watch.go), which sends the stream this server's lease, and its
-// heartbeat, every second; the watch, which fences the server while the
-// stream does not take its lease; and the compactor (compact.go), which
-// stores a snapshot of the room and deletes the messages before it.
+// (lease.go), which sends the stream this server's lease, and its
+// heartbeat, every second; the watch (watch.go), which fences the server
+// while the stream does not take its lease; and the compactor
+// (compact.go), which stores a snapshot of the room and deletes the
+// messages before it.
 //
 // Its locks, taken in this order, and only ever before the room's (see
 // room.Engine): fenceMu, one fence check at a time; readMu, the reading

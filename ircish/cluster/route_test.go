@@ -15,7 +15,6 @@ import (
 	"ircish/ircish/server"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A server whose NATS node is cut off from the other two fences itself
@@ -28,30 +27,21 @@ func TestClusterNodeCutOffFences(t *testing.T) {
 	for _, leader := range []int{3, 1} {
 		t.Run(fmt.Sprint("stream led by node ", leader), func(t *testing.T) {
 			t.Parallel()
-			c := startCutCluster(t)
-			addr1, log1 := c.join(t, 1, "s1")
-			c.leadStream(t, leader)
-			addr2, log2 := c.join(t, 2, "s2")
-			dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": log1, "s2": log2})
-			ann := chattest.Register(t, addr1, "ann")
-			bob := chattest.Register(t, addr2, "bob")
-			ann.Expect("^JOINED bob$")
-
-			c.checkLeaders(t, leader)
+			c, p := startPair(t, leader)
 			cut := time.Now()
 			c.cut(1, 2)
 			c.cut(1, 3)
-			expectBy(t, ann, "^BYE this server is cut off from its cluster: connect to another$", cut.Add(10*time.Second))
+			expectBy(t, p.ann, "^BYE this server is cut off from its cluster: connect to another$", cut.Add(10*time.Second))
 			t.Logf("ann told to go %v after the cut", time.Since(cut).Round(time.Millisecond))
-			if l := log1.String(); !strings.Contains(l, "cut off from the cluster") {
+			if l := p.log1.String(); !strings.Contains(l, "cut off from the cluster") {
 				t.Errorf("s1 told ann to go, but did not log that it is cut off from the cluster:\n%s", l)
 			}
-			expectBy(t, bob, "^LEFT ann server lost$", cut.Add(10*time.Second))
+			expectBy(t, p.bob, "^LEFT ann server lost$", cut.Add(10*time.Second))
 			t.Logf("bob saw ann leave %v after the cut", time.Since(cut).Round(time.Millisecond))
 
 			c.mend(1, 2)
 			c.mend(1, 3)
-			cid := registerWhenServing(t, addr1, "cid")
+			cid := registerWhenServing(t, p.addr1, "cid")
 			cid.Send("LIST")
 			if got := cid.Expect("^LIST "); got != "LIST bob cid" {
 				t.Errorf("on s1, back in the cluster, %q; want %q", got, "LIST bob cid")
@@ -71,18 +61,9 @@ func TestClusterRouteCutKeepsUsers(t *testing.T) {
 	for _, leader := range []int{3, 1} {
 		t.Run(fmt.Sprint("stream led by node ", leader), func(t *testing.T) {
 			t.Parallel()
-			c := startCutCluster(t)
-			addr1, log1 := c.join(t, 1, "s1")
-			c.leadStream(t, leader)
-			addr2, log2 := c.join(t, 2, "s2")
-			dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": log1, "s2": log2})
-			ann := chattest.Register(t, addr1, "ann")
-			bob := chattest.Register(t, addr2, "bob")
-			ann.Expect("^JOINED bob$")
-
-			c.checkLeaders(t, leader)
+			c, p := startPair(t, leader)
 			c.cut(1, 2)
-			talkFor(t, 60*time.Second, 10*time.Second, ann, bob)
+			talkFor(t, 60*time.Second, 10*time.Second, p.ann, p.bob)
 			c.mend(1, 2)
 		})
 	}
@@ -100,6 +81,31 @@ func askedFor(t *testing.T) {
 	if os.Getenv("IRCISH_ROUTE_CUT_TESTS") == "" {
 		t.Skip("set IRCISH_ROUTE_CUT_TESTS=1 to run: not all pass yet (see askedFor)")
 	}
+}
+
+// A pair is two servers of a cutCluster, s1 on node 1 and s2 on node 2,
+// and a client of each, ann on s1 and bob on s2, who see each other.
+type pair struct {
+	addr1    string
+	log1     *chattest.LogBuffer
+	ann, bob *chattest.Conn
+}
+
+// startPair starts a cutCluster whose stream node leader leads, and a
+// pair on it.
+func startPair(t *testing.T, leader int) (*cutCluster, pair) {
+	t.Helper()
+	c := startCutCluster(t)
+	var p pair
+	p.addr1, p.log1 = c.join(t, 1, "s1")
+	c.leadStream(t, leader)
+	addr2, log2 := c.join(t, 2, "s2")
+	dumpOnFailure(t, map[string]*chattest.LogBuffer{"s1": p.log1, "s2": log2})
+	p.ann = chattest.Register(t, p.addr1, "ann")
+	p.bob = chattest.Register(t, addr2, "bob")
+	p.ann.Expect("^JOINED bob$")
+	c.checkLeaders(t, leader)
+	return c, p
 }
 
 // A cutCluster is a three-node JetStream cluster whose routes the test
@@ -120,12 +126,7 @@ func startCutCluster(t *testing.T) *cutCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-		routes.Close()
-	})
+	t.Cleanup(func() { natstest.StopAll(nodes); routes.Close() })
 	c := &cutCluster{nodes: nodes, routes: routes}
 	chattest.WaitFor(t, "one node to lead JetStream", func() bool {
 		next := 0
@@ -216,11 +217,7 @@ func (c *cutCluster) leaders() string {
 // routes to.
 func (c *cutCluster) readers(t *testing.T) string {
 	t.Helper()
-	nc, err := nats.Connect(c.node(3).URL())
-	check(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	check(t, err)
+	js := jetStreamAt(t, c.node(3).URL())
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
 	defer cancel()
 	stream, err := js.Stream(ctx, streamName)

@@ -10,9 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // hookLog is a slog handler that writes text to buf and, the first time it
@@ -54,11 +51,7 @@ func (h *hookLog) WithGroup(g string) slog.Handler {
 // when applied) in the stream, so that a reading of it takes a while.
 func publishBacklog(t *testing.T, url string, n int) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	check(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	check(t, err)
+	js := jetStreamAt(t, url)
 	data := appendRecord(nil, room.Record{Op: room.OpSay, ID: room.MemberID{Node: "feedfeedfeed", Num: 1}, Made: 1, Text: "backlog"})
 	for i := range n {
 		if _, err := js.PublishAsync(sayingsSubject, data); err != nil {

@@ -138,15 +138,7 @@ func TestCheckStreamSubjectFilters(t *testing.T) {
 // operator may have before any server started.
 func createStream(t *testing.T, url string, cfg jetstream.StreamConfig) jetstream.Stream {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAt(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
 	defer cancel()
 	cfg.Name = streamName
