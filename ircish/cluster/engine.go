@@ -60,8 +60,9 @@ type Config struct {
 // (of the stream's time: see nodes) is lost, and its users leave the room.
 // A server whose lease has waited fenceAfter for the stream fences itself
 // (see checkFence), sooner than the others have its users leave; unless
-// another server's lease waits too (the stream takes nobody's), and then
-// after maxPause, longer than NATS takes to move a stream's leader.
+// another server's heartbeat said within judgeWithin that its lease waits
+// too (the stream takes nobody's), and then after maxPause, longer than
+// NATS takes to move a stream's leader.
 const (
 	aliveEvery    = time.Second
 	fenceAfter    = 3 * time.Second
