@@ -27,7 +27,7 @@ type node struct {
 	// Reached is the stream seq it said, in its last lease, it had
 	// applied; 0 if it reads the room afresh.
 	Reached int64 `json:"reached"`
-	Lost    bool  `json:"lost"` // its users were had leave
+	Lost    bool  `json:"lost"` // its users were made to leave
 }
 
 // A nodes is the fold's table of servers, by node id, and the time of the

@@ -75,9 +75,9 @@ func (e *Engine) storeSnapshot(ctx context.Context, snap *snapshot, size int, af
 	return err
 }
 
-// loadSnapshot returns the newest snapshot in the stream, and the stream
-// seq of its index; nil and 0 if the stream holds none.
-func (e *Engine) loadSnapshot(ctx context.Context) (*snapshot, uint64, error) {
+// lastIndex returns the index of the newest snapshot in the stream, and
+// its stream seq; nil and 0 if the stream holds none.
+func (e *Engine) lastIndex(ctx context.Context) (*snapIndex, uint64, error) {
 	msg, err := e.stream.GetLastMsgForSubject(ctx, snapSubject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, 0, nil
@@ -85,9 +85,19 @@ func (e *Engine) loadSnapshot(ctx context.Context) (*snapshot, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	var idx snapIndex
-	if err := json.Unmarshal(msg.Data, &idx); err != nil {
+	idx := &snapIndex{}
+	if err := json.Unmarshal(msg.Data, idx); err != nil {
 		return nil, 0, fmt.Errorf("the snapshot's index at %d: %w", msg.Sequence, err)
+	}
+	return idx, msg.Sequence, nil
+}
+
+// loadSnapshot returns the newest snapshot in the stream, and the stream
+// seq of its index; nil and 0 if the stream holds none.
+func (e *Engine) loadSnapshot(ctx context.Context) (*snapshot, uint64, error) {
+	idx, at, err := e.lastIndex(ctx)
+	if idx == nil || err != nil {
+		return nil, 0, err
 	}
 	var data []byte
 	for seq, parts := idx.First, 0; parts < idx.Parts; seq++ {
@@ -96,7 +106,7 @@ func (e *Engine) loadSnapshot(ctx context.Context) (*snapshot, uint64, error) {
 			err = jetstream.ErrMsgNotFound
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("part %d of %d of the snapshot at %d: %w", parts+1, idx.Parts, msg.Sequence, err)
+			return nil, 0, fmt.Errorf("part %d of %d of the snapshot at %d: %w", parts+1, idx.Parts, at, err)
 		}
 		seq = part.Sequence
 		if part.Header.Get(snapHeader) == idx.ID {
@@ -106,10 +116,10 @@ func (e *Engine) loadSnapshot(ctx context.Context) (*snapshot, uint64, error) {
 	}
 	snap := &snapshot{}
 	if err := json.Unmarshal(data, snap); err != nil {
-		return nil, 0, fmt.Errorf("the snapshot at %d: %w", msg.Sequence, err)
+		return nil, 0, fmt.Errorf("the snapshot at %d: %w", at, err)
 	}
 	if snap.Seq != idx.Seq || snap.Nodes == nil || snap.Nodes.By == nil {
-		return nil, 0, fmt.Errorf("the snapshot at %d is not whole", msg.Sequence)
+		return nil, 0, fmt.Errorf("the snapshot at %d is not whole", at)
 	}
-	return snap, msg.Sequence, nil
+	return snap, at, nil
 }
