@@ -34,6 +34,9 @@ func (e *Engine) natsOptions(refuse context.CancelCauseFunc) []nats.Option {
 	}
 	opts := []nats.Option{
 		nats.Name("ircish " + c.Name),
+		// The URLs in the order given: the nearest node first, say, and
+		// another when this server must move (see seekQuorum).
+		nats.DontRandomize(),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), // NATS may be starting too
 		// Back well within fenceAfter after a blip.
@@ -106,8 +109,9 @@ func (e *Engine) start(ctx context.Context) error {
 	e.replicas = e.stream.CachedInfo().Config.Replicas
 	e.leased.Store(time.Now().UnixNano())
 	e.pub = newPublisher(e)
-	e.tasks.Add(5)
+	e.tasks.Add(6)
 	go e.leaser()
+	go e.placer()
 	go e.watch()
 	go e.compactor()
 	go e.rereader()

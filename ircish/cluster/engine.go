@@ -7,7 +7,7 @@
 //
 // # Goroutines and who owns what
 //
-// An Engine runs six goroutines: the stream's consumer, which hands the
+// An Engine runs seven goroutines: the stream's consumer, which hands the
 // room the records as they come (receive, in reading.go); the rereader,
 // which reads the room afresh from the stream, should messages this
 // server had yet to apply be deleted, its reader stall, or the stream be
@@ -15,7 +15,8 @@
 // records to the stream, one NATS message at a time; the leaser
 // (lease.go), which sends the stream this server's lease, and its
 // heartbeat, every second; the watch (watch.go), which fences the server
-// while the stream does not take its lease; and the compactor
+// while the stream does not take its lease; the placer (placer.go), which
+// keeps its reader of the stream on its own NATS node; and the compactor
 // (compact.go), which stores a snapshot of the room and deletes the
 // messages before it.
 //
@@ -100,6 +101,7 @@ type Engine struct {
 	leased      atomic.Int64  // when the stream last took this server's lease, in Unix ns
 	leaseSeq    atomic.Int64  // and its stream seq
 	leaseErr    atomic.Bool   // the last lease failed: logged once
+	moved       atomic.Int64  // when this server last moved to another NATS node, in Unix ns
 	missed      chan struct{} // has a token when the room is to be read afresh
 	rereading   atomic.Bool   // reading the room afresh: fenced until it is read
 	fenceMu     sync.Mutex    // one checkFence at a time
@@ -109,10 +111,11 @@ type Engine struct {
 	cancel      context.CancelFunc
 	tasks       sync.WaitGroup
 
-	readMu  sync.Mutex
-	reading *reading      // the read of the stream whose messages apply
-	recs    []room.Record // the records of the message being applied
-	evs     []room.Event  // and their events
+	readMu     sync.Mutex
+	reading    *reading      // the read of the stream whose messages apply
+	readerName string        // the consumer of its last message applied (see placer)
+	recs       []room.Record // the records of the message being applied
+	evs        []room.Event  // and their events
 
 	mu    sync.Mutex
 	peers map[string]peer // the other servers, by node, as their heartbeats tell

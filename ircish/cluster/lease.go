@@ -25,6 +25,9 @@ func (e *Engine) leaser() {
 		if !e.pub.stuck() {
 			e.lease()
 		}
+		if e.leaseErr.Load() {
+			e.move()
+		}
 		e.beat()
 		if i%checkEvery == 0 {
 			e.checkStream()
@@ -81,6 +84,33 @@ func (e *Engine) lease() {
 // leaseTimeout bounds the wait for the stream to take a lease.
 const leaseTimeout = time.Second
 
+// move has this server use the next NATS node it knows, once its lease
+// has waited moveAfter, at most every moveEvery: NATS does not relay a
+// message through a third node, so a node that cannot route to the
+// stream's leader takes no record from this server, though others would.
+// It stays if another server's lease waits too: the stream takes nobody's,
+// and moving would only have nats.go make its reader again.
+func (e *Engine) move() {
+	waited := time.Since(time.Unix(0, e.leased.Load()))
+	moved := time.Since(time.Unix(0, e.moved.Load()))
+	if waited < moveAfter || moved < moveEvery || !e.nc.IsConnected() || len(e.nc.Servers()) < 2 || e.othersWait() {
+		return
+	}
+	e.moved.Store(time.Now().UnixNano())
+	e.log.Warn("lease not taken through this NATS node: trying another",
+		slog.String("url", e.nc.ConnectedUrlRedacted()), slog.Duration("lease_waited", waited.Round(time.Millisecond)))
+	if err := e.nc.ForceReconnect(); err != nil {
+		e.log.Warn("cannot move to another NATS node", slog.Any("err", err))
+	}
+}
+
+// moveAfter is how long a lease waits before this server moves to another
+// NATS node: well within fenceAfter. moveEvery bounds how often it moves.
+const (
+	moveAfter = 2 * time.Second
+	moveEvery = 5 * time.Second
+)
+
 // maxNameLen bounds a server's name in its lease, so that a lease fits in
 // the smallest message a stream may take (see minMsgSize).
 const maxNameLen = 128
@@ -119,10 +149,11 @@ func (e *Engine) streamChanged(why string) {
 
 // beat sends this server's heartbeat, core NATS: "<node> <waiting>
 // <name>", waiting being how long, in milliseconds, its lease has waited
-// for the stream (0 if it was taken within aliveEvery).
+// for the stream (0 if it was taken within aliveEvery and retryLease:
+// the others are to know before this server would move).
 func (e *Engine) beat() {
 	waiting := time.Since(time.Unix(0, e.leased.Load()))
-	if waiting <= aliveEvery+leaseTimeout {
+	if waiting <= aliveEvery+retryLease {
 		waiting = 0
 	}
 	e.nc.Publish(aliveSubject, fmt.Appendf(nil, "%s %d %s", e.id, waiting.Milliseconds(), e.cfg.Name))

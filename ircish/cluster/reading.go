@@ -47,7 +47,9 @@ func (e *Engine) readRoom(ctx context.Context) error {
 		// and starts again where it was, rather than in 30 s.
 		jetstream.PullExpiry(2 * time.Second), jetstream.PullHeartbeat(500 * time.Millisecond),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			e.log.Warn("reading the stream", slog.Any("err", err))
+			if !errors.Is(err, jetstream.ErrConsumerDeleted) { // by the placer, most likely
+				e.log.Warn("reading the stream", slog.Any("err", err))
+			}
 		}),
 	}
 	for {
@@ -223,6 +225,7 @@ func (e *Engine) receive(rd *reading, msg jetstream.Msg) {
 	}
 	e.fold(rd, msg, md)
 	e.lastApplied.Store(seq)
+	e.readerName = md.Consumer
 	if md.NumPending == 0 {
 		e.endReading(rd, false)
 	}

@@ -132,10 +132,10 @@ const goneWait = 10 * time.Second
 // ends the fence once it is not, has applied all the stream held as it
 // took its last lease, and the stream has what its clients said before
 // they were told to go (their leaving included): a client it then takes
-// joins a room its former clients have left. It is cut off if its lease has waited fenceAfter
-// for the stream (unless another server's waits too, and then for
-// maxPause), if its records are stuck (see publisher.stuck), or while it
-// reads the room afresh. Cut off from the stream, a server must not go on
+// joins a room its former clients have left. It is cut off if its lease
+// has waited fenceAfter for the stream (unless another server's waits too,
+// and then maxPause), if its records are
+// stuck (see publisher.stuck), or while it reads the room afresh. Cut off from the stream, a server must not go on
 // as a room of its own: the others will have its users leave once the
 // stream has taken their leases for lostAfter without its own, which is
 // longer. It never waits for NATS.
