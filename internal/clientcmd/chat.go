@@ -31,13 +31,19 @@ type chat struct {
 	input     <-chan string    // the lines typed
 	signals   <-chan os.Signal // that end the chat
 
-	retries   int              // reconnect attempts after a loss; forever if negative
-	attempts  int              // made since the loss
-	round     int              // attempts since the loss or the last wait
-	backoff   time.Duration    // the next wait between attempts
-	wait      time.Duration    // to wait before the attempt up next
-	nickRetry <-chan time.Time // when to ask again for our nick, held by our lost connection
-	queued    []string         // lines typed while rejoining, run once back
+	retries     int              // reconnect attempts after a loss; forever if negative
+	attempts    int              // made since the loss
+	round       int              // attempts since the loss or the last wait
+	backoff     time.Duration    // the next wait between attempts
+	wait        time.Duration    // to wait before the attempt up next
+	nickRetry   <-chan time.Time // when to ask again for our nick, held by our lost connection
+	historyDone <-chan time.Time // when to stop waiting for the server's word on HISTORY
+	queued      []string         // lines typed while rejoining, run once back
+
+	// How long to wait before asking again for a held nick
+	// (nickRetryWait), and at most for the server's word on HISTORY
+	// (client.HistoryWait): fields, so that tests may shorten them.
+	nickRetryAfter, historyTimeout time.Duration
 
 	status int    // once ended: run's exit status,
 	msg    string // and its last message for stderr, if any
@@ -126,6 +132,9 @@ func (c *chat) online() state {
 				return c.leave(line)
 			}
 			c.send(line)
+		case <-c.historyDone:
+			c.historyDone = nil
+			c.d.show(c.s.ReleaseHeld())
 		case <-c.signals:
 			return c.leave(c.s.Quit())
 		}
@@ -238,14 +247,14 @@ func (c *chat) serverLine(cur state, line []byte, ok bool) state {
 		return c.lost(cur)
 	}
 	ev, reply := c.s.Handle(line)
+	c.setTimers()
 	switch ev := ev.(type) {
-	case client.NickHeld:
-		c.nickRetry = time.After(nickRetryWait)
 	case client.NickRefused:
 		if !c.d.interactive() {
 			return c.end(1, ev.String())
 		}
 	case client.Bye:
+		c.d.show(c.s.ReleaseHeld()) // no reply comes after BYE
 		c.d.show(ev)
 		if c.s.Quitting() {
 			return c.end(0, "")
@@ -276,9 +285,29 @@ func (c *chat) serverLine(cur state, line []byte, ok bool) state {
 	return cur
 }
 
+// setTimers starts or stops the timers that the session's state calls
+// for: to ask again for a held nick, and to stop waiting for the server's
+// word on HISTORY. A timer that runs already runs on.
+func (c *chat) setTimers() {
+	c.nickRetry = timer(c.nickRetry, c.s.AwaitsNick(), c.nickRetryAfter)
+	c.historyDone = timer(c.historyDone, c.s.AwaitsHistory(), c.historyTimeout)
+}
+
+// timer returns t if on, or a new timer of d if t is nil; nil if not on.
+func timer(t <-chan time.Time, on bool, d time.Duration) <-chan time.Time {
+	switch {
+	case !on:
+		return nil
+	case t == nil:
+		return time.After(d)
+	}
+	return t
+}
+
 // lost handles the end of the connection's lines in state cur: the end of
 // run, or the first attempt to reconnect, after a wait.
 func (c *chat) lost(cur state) state {
+	c.d.show(c.s.ReleaseHeld())
 	if c.s.Quitting() {
 		return c.end(0, "")
 	}
@@ -292,7 +321,7 @@ func (c *chat) lost(cur state) state {
 		return c.end(1, why)
 	}
 	c.conn.Close()
-	c.conn, c.lines, c.nickRetry = nil, nil, nil
+	c.conn, c.lines, c.nickRetry, c.historyDone = nil, nil, nil, nil
 	c.wait = c.next()
 	if len(c.addrs) == 1 {
 		why += "; reconnecting…"

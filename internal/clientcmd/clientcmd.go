@@ -33,7 +33,8 @@ var usage = usageLine + `
 
 Joins the ircish chat server at HOST (default ` + defaultHost + `), PORT (default
 ` + defaultPort + `, or ` + defaultTLSPort + ` with -tls) as NICK, and shows the last messages said
-there. Type a line to say it to everyone; /help lists the commands:
+there, if the server keeps them. Type a line to say it to everyone; /help
+lists the commands:
 ` + client.CommandList() + `.
 
 HOST may be several servers of one room, separated by commas, each as
@@ -139,7 +140,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		signals := make(chan os.Signal, 1)
 		signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(signals)
-		c := &chat{addrs: addrs, cur: first, tlsConfig: tlsConfig, d: d, retries: reconnect.n}
+		c := &chat{addrs: addrs, cur: first, tlsConfig: tlsConfig, d: d, retries: reconnect.n,
+			nickRetryAfter: nickRetryWait, historyTimeout: client.HistoryWait}
 		return c.run(conn, nick, *scrollback, signals)
 	}()
 	if msg != "" {

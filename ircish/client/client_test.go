@@ -102,7 +102,7 @@ func TestHandle(t *testing.T) {
 		line string
 		want Event
 	}{
-		{"WELCOME hi there", Welcome{Text: "hi there"}},
+		{"WELCOME welcome to ircish! Say NICK <name> to join, HELP for help.", nil}, // advice for telnet users
 		{"JOINED alice", Joined{Nick: "alice"}},
 		{"LEFT alice", Left{Nick: "alice"}},
 		{"LEFT alice connection lost", Left{Nick: "alice", Reason: "connection lost"}},
@@ -174,8 +174,9 @@ func TestRenderPlain(t *testing.T) {
 		ev   Event
 		want string
 	}{
-		{Welcome{Text: "hi"}, "* hi"},
 		{Registered{Nick: "duck"}, "* you have joined as duck\n" + CommandSummary()},
+		{Registered{Nick: "duck", Again: true}, "* reconnected as duck"},
+		{NickHeld{Nick: "duck"}, "* the nick duck is still taken, likely by our lost connection; waiting up to 15s for it"},
 		{Joined{Nick: "alice"}, "* alice has joined"},
 		{Left{Nick: "alice"}, "* alice has left"},
 		{Left{Nick: "alice", Reason: "connection lost"}, "* alice has left (connection lost)"},

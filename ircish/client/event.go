@@ -7,9 +7,6 @@ import "time"
 // event made from a server line is already neutralised.
 type Event interface{ event() }
 
-// Welcome is the server's greeting (WELCOME).
-type Welcome struct{ Text string }
-
 // Registered says the server accepted our first nick (our own JOINED);
 // Again, that it did so after a reconnect.
 type Registered struct {
@@ -66,7 +63,8 @@ type ServerError struct{ Code, Text string }
 type NickRefused struct{ ServerError }
 
 // Scrollback is a HISTORY reply: earlier messages, and whether some are gone
-// (Gap), then the room's lines that came live while it was on its way.
+// (Gap), then the room's lines that came live while it was on its way. If
+// no reply comes, as the server has no HISTORY, it holds only those lines.
 type Scrollback struct {
 	Earlier []Earlier
 	Gap     bool
@@ -87,10 +85,11 @@ type Unknown struct{ Line string }
 type Hint struct{ Text string }
 
 // NickHeld says that, back after a reconnect, our nick is still taken,
-// and that we are to ask for it again in a moment (Session.RetryNick).
+// and that the session waits for it (Session.AwaitsNick), for up to
+// NickHeldFor. It comes once per reconnect, however often the session
+// asks again.
 type NickHeld struct{ Nick string }
 
-func (Welcome) event()     {}
 func (Registered) event()  {}
 func (NickHeld) event()    {}
 func (Joined) event()      {}

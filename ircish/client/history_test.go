@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,6 +52,7 @@ func TestScrollback(t *testing.T) {
 
 // Back after a lost connection, the session joins again, under nick_ if
 // its nick is still taken after NickHeldFor, and asks for what it missed.
+// It says once that it waits for its nick, however often it asks again.
 func TestReconnect(t *testing.T) {
 	s, _ := NewSession("duck", 50)
 	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
@@ -61,30 +63,43 @@ func TestReconnect(t *testing.T) {
 		t.Fatalf("Reconnect() = %q, want %q", got, want)
 	}
 	// Taken: by our lost connection, most likely. Ask again in a moment.
-	checkHandled(t, s, []string{"ERR NICK_IN_USE the nick duck is taken"}, []Event{NickHeld{Nick: "duck"}}, "")
-	if got, want := string(s.RetryNick()), "NICK duck\r\nHISTORY LIVE\r\n"; got != want {
-		t.Fatalf("RetryNick() = %q, want %q", got, want)
+	checkHandled(t, s, []string{"ERR NICK_IN_USE the nick duck is taken", "HISTORY LIVE"}, []Event{NickHeld{Nick: "duck"}}, "")
+	for range 3 {
+		if !s.AwaitsNick() {
+			t.Fatalf("AwaitsNick() = false after NICK_IN_USE, want true")
+		}
+		if got, want := string(s.RetryNick()), "NICK duck\r\n"; got != want {
+			t.Fatalf("RetryNick() = %q, want %q", got, want)
+		}
+		if got := s.RetryNick(); got != nil || s.AwaitsNick() {
+			t.Fatalf("while asking, RetryNick() = %q and AwaitsNick() = %v; want nil and false", got, s.AwaitsNick())
+		}
+		checkHandled(t, s, []string{"ERR NICK_IN_USE the nick duck is taken"}, nil, "")
 	}
-	if got := s.RetryNick(); got != nil {
-		t.Fatalf("RetryNick() while asking = %q, want nil", got)
-	}
+	s.RetryNick()
 	now = now.Add(NickHeldFor)
 	checkHandled(t, s, []string{
 		"ERR NICK_IN_USE the nick duck is taken",
 		"JOINED duck_",
-		"HISTORY LIVE",
 		"HISTORY GAP 12",
 		"HISTORY 12 2026-11-28T09:15:02.012Z ann missed",
 		"HISTORY END 1",
 	}, []Event{
-		Hint{Text: "* the nick duck is taken; trying duck_"},
+		Hint{Text: "* the nick duck is still taken after 15s; trying duck_"},
 		Registered{Nick: "duck_", Again: true},
 		Scrollback{Earlier: []Earlier{{12, at(12), "ann", "missed"}}, Gap: true},
-	}, "NICK duck_\r\nHISTORY LIVE\r\nLIST\r\nHISTORY AFTER 10 1000000\r\n")
+	}, "NICK duck_\r\nLIST\r\nHISTORY AFTER 10 1000000\r\n")
+	if s.AwaitsNick() {
+		t.Errorf("AwaitsNick() = true once back, want false")
+	}
 }
 
 func TestHistoryCommand(t *testing.T) {
 	s := registered(t)
+	if line, hint := s.Input("/history"); line != nil || !strings.Contains(fmt.Sprint(hint), "yet to say whether it keeps history") {
+		t.Errorf("Input(/history) before the server's answer to HISTORY LIVE = %q, %#v; want only a hint to wait", line, hint)
+	}
+	s.Handle([]byte("HISTORY LIVE"))
 	for _, c := range []struct{ in, send, hint string }{
 		{"/history", "HISTORY 50\r\n", ""},
 		{"/history 5", "HISTORY 5\r\n", ""},
@@ -125,12 +140,91 @@ func TestHeldWhileAwaitingAReply(t *testing.T) {
 	}, "LIST\r\nHISTORY 50\r\n")
 }
 
-// A server without HISTORY refuses it, and nothing waits for its reply.
+// A server without HISTORY refuses it, or ignores it; either way the
+// session asks for no messages, and the lines it held while it waited for
+// the server's word come out, with nothing said of HISTORY.
 func TestServerWithoutHistory(t *testing.T) {
+	mallory := Message{From: "mallory", Text: "live words"}
+	tests := []struct {
+		name  string
+		lines []string
+		want  []Event
+	}{
+		{"refuses", []string{
+			"WELCOME welcome to ircish! Say NICK <name> to join, HELP for help.",
+			"JOINED duck",
+			"MSG mallory live words",
+			"ERR UNKNOWN_COMMAND No such command: HISTORY.",
+			"LIST duck mallory",
+		}, []Event{Registered{Nick: "duck"}, Scrollback{Live: []Event{mallory}}, Users{Nicks: []string{"duck", "mallory"}}}},
+		{"ignores", []string{
+			"JOINED duck",
+			"MSG mallory live words",
+			"LIST duck mallory", // the reply to the LIST sent after HISTORY LIVE
+		}, []Event{Registered{Nick: "duck"}, Scrollback{Live: []Event{mallory, Users{Nicks: []string{"duck", "mallory"}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := NewSession("duck", 50)
+			checkHandled(t, s, tt.lines, tt.want, "LIST\r\n")
+			if s.AwaitsHistory() {
+				t.Errorf("AwaitsHistory() = true, want false")
+			}
+			checkHandled(t, s, []string{"MSG ann hi"}, []Event{Message{From: "ann", Text: "hi"}}, "")
+			if line, hint := s.Input("/history"); line != nil || hint != (Hint{Text: "This server keeps no history."}) {
+				t.Errorf("Input(/history) = %q, %#v; want only a hint that there is none", line, hint)
+			}
+		})
+	}
+}
+
+// Before NICK is accepted, a server without HISTORY refuses HISTORY LIVE
+// as a command not allowed yet: that is not for the user to see.
+func TestServerWithoutHistoryRefusesNick(t *testing.T) {
 	s, _ := NewSession("duck", 50)
-	checkHandled(t, s, []string{
-		"JOINED duck",
-		"ERR UNKNOWN_COMMAND unknown command HISTORY; HELP lists the commands",
-		"MSG ann hi",
-	}, []Event{Registered{Nick: "duck"}, Message{From: "ann", Text: "hi"}}, "LIST\r\nHISTORY 50\r\n")
+	checkHandled(t, s, []string{"ERR NICK_IN_USE the nick duck is taken", "ERR NOT_REGISTERED say NICK <name> first"},
+		[]Event{NickRefused{ServerError{Code: "NICK_IN_USE", Text: "the nick duck is taken"}}}, "")
+	s.Input("/nick goose")
+	checkHandled(t, s, []string{"JOINED goose", "MSG ann hi"}, []Event{Registered{Nick: "goose"}, Message{From: "ann", Text: "hi"}}, "LIST\r\n")
+}
+
+// A server that says nothing to HISTORY LIVE, and has yet to answer the
+// LIST after it, may never answer: the caller times the wait, and the
+// lines held come out when it ends.
+func TestHistoryTimedOut(t *testing.T) {
+	s, _ := NewSession("duck", 50)
+	checkHandled(t, s, []string{"JOINED duck", "MSG mallory live words"}, []Event{Registered{Nick: "duck"}}, "LIST\r\n")
+	if !s.AwaitsHistory() {
+		t.Fatalf("AwaitsHistory() = false while lines are held, want true")
+	}
+	if got, want := s.ReleaseHeld(), (Scrollback{Live: []Event{Message{From: "mallory", Text: "live words"}}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("ReleaseHeld() = %#v, want %#v", got, want)
+	}
+	if s.AwaitsHistory() || s.ReleaseHeld() != nil {
+		t.Errorf("after ReleaseHeld, AwaitsHistory() = %v, want false, and nothing more held", s.AwaitsHistory())
+	}
+	checkHandled(t, s, []string{"MSG ann hi", "LIST duck"}, []Event{Message{From: "ann", Text: "hi"}, Users{Nicks: []string{"duck"}}}, "")
+}
+
+// When the connection ends before a reply does, the lines held for it
+// come out: they came live.
+func TestReleaseHeldAtTheEnd(t *testing.T) {
+	s, _ := NewSession("duck", 50)
+	checkHandled(t, s, []string{"JOINED duck", "HISTORY LIVE", "HISTORY 8 2026-11-28T09:15:02.008Z ann bye all", "LEFT ann"},
+		[]Event{Registered{Nick: "duck"}}, "LIST\r\nHISTORY 50\r\n")
+	want := Scrollback{Live: []Event{Message{From: "ann", Text: "bye all"}, Left{Nick: "ann"}}}
+	if got := s.ReleaseHeld(); !reflect.DeepEqual(got, want) {
+		t.Errorf("ReleaseHeld() = %#v, want %#v", got, want)
+	}
+}
+
+// Back on a server without HISTORY, the session asks for none of what it
+// missed: it cannot have it.
+func TestReconnectToServerWithoutHistory(t *testing.T) {
+	s, _ := NewSession("duck", 50)
+	checkHandled(t, s, []string{"JOINED duck", "HISTORY LIVE", "HISTORY END 0", "HISTORY 10 2026-11-28T09:15:02.010Z ann seen"},
+		[]Event{Registered{Nick: "duck"}, Message{From: "ann", Text: "seen"}}, "LIST\r\nHISTORY 50\r\n")
+	s.Reconnect()
+	checkHandled(t, s, []string{"JOINED duck", "ERR UNKNOWN_COMMAND unknown command HISTORY", "MSG ann back"},
+		[]Event{Registered{Nick: "duck", Again: true}, Message{From: "ann", Text: "back"}}, "LIST\r\n")
 }

@@ -45,15 +45,13 @@ func (r Renderer) Render(ev Event) string {
 		return ""
 	case Scrollback:
 		return r.scrollback(ev)
-	case Welcome:
-		s = "* " + Clean(ev.Text)
 	case Registered:
 		s = "* you have joined as " + r.nick(ev.Nick) + "\n" + CommandSummary()
 		if ev.Again {
 			s = "* reconnected as " + r.nick(ev.Nick)
 		}
 	case NickHeld:
-		s = "* the nick " + r.nick(ev.Nick) + " is still taken, likely by our lost connection; asking again"
+		s = "* the nick " + r.nick(ev.Nick) + " is still taken, likely by our lost connection; waiting up to " + NickHeldFor.String() + " for it"
 	case Joined:
 		s = r.dim("* ") + r.nick(ev.Nick) + r.dim(" has joined")
 	case Left:
@@ -213,7 +211,7 @@ func (e ServerError) String() string {
 	switch e.Code {
 	case ircish.CodeNotRegistered:
 		return "Choose a nick first with /nick NAME."
-	case ircish.CodeUnknownCommand, ircish.CodeNeedMoreParams:
+	case ircish.CodeNeedMoreParams:
 		return "The server did not understand this client: " + sentence(Clean(e.Text))
 	}
 	return sentence(Clean(e.Text))

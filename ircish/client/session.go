@@ -31,15 +31,19 @@ type Session struct {
 	quitting bool              // we sent QUIT
 
 	// History: see history.go.
-	scrollback int       // messages to ask for after joining
-	lastSeq    int64     // of the last message seen; 0: none yet
-	seqs       bool      // the server sends us messages as HISTORY lines
-	plain      []string  // messages seen as MSG lines since joining, before seqs
-	replies    int       // HISTORY replies asked for and not yet ended
-	held       []held    // what came while a reply was awaited, in order
-	gap        bool      // the awaited reply says some messages are gone
-	rejoin     string    // the nick we are getting back after a reconnect
-	heldUntil  time.Time // until when to wait for the rejoin nick, held by our lost connection
+	scrollback int            // messages to ask for after joining
+	lastSeq    int64          // of the last message seen; 0: none yet
+	support    historySupport // whether this connection's server has HISTORY
+	catchUp    []byte         // the HISTORY to send once the server says it has it
+	plain      []string       // messages seen as MSG lines since joining, before seqs
+	replies    int            // HISTORY replies asked for and not yet ended
+	held       []held         // what came while a reply was awaited, in order
+	gap        bool           // the awaited reply says some messages are gone
+
+	rejoin    string    // the nick we are getting back after a reconnect
+	heldUntil time.Time // until when to wait for the rejoin nick, held by our lost connection
+	nickHeld  bool      // we said NickHeld since the reconnect
+	retryNick bool      // the rejoin nick was held: ask again in a moment
 
 	pingToken string // of the /ping awaiting its PONG, if any
 	pingSent  time.Time
@@ -49,17 +53,25 @@ type Session struct {
 }
 
 // NewSession returns a session that will register as nick and then ask
-// for the last scrollback messages said, and the lines to send first:
-// NICK, and HISTORY LIVE so that messages come with their seqs.
+// for the last scrollback messages said, and the lines to send first (see
+// hello).
 func NewSession(nick string, scrollback int) (*Session, []byte) {
 	s := &Session{users: make(map[string]string), now: time.Now, scrollback: scrollback}
-	return s, s.register(nick)
+	return s, s.hello(nick)
 }
 
-// register returns the lines that register as nick.
+// hello starts a connection's history afresh, and returns the lines to
+// send first on it: NICK, and HISTORY LIVE so that messages come with
+// their seqs, if the server has HISTORY.
+func (s *Session) hello(nick string) []byte {
+	s.support, s.catchUp, s.plain, s.replies, s.held, s.gap = historyAsked, nil, nil, 0, nil, false
+	return ircish.AppendLine(s.register(nick), ircish.History, ircish.HistoryLive)
+}
+
+// register returns the line that registers as nick.
 func (s *Session) register(nick string) []byte {
-	s.asked, s.seqs, s.plain = nick, false, nil
-	return ircish.AppendLine(ircish.Line(ircish.Nick, nick), ircish.History, ircish.HistoryLive)
+	s.asked = nick
+	return ircish.Line(ircish.Nick, nick)
 }
 
 // Nick returns our nick, or "" before the server accepted one.
@@ -83,13 +95,17 @@ func (s *Session) Others() []string {
 // Handle turns a line from the server, with or without its line end, into
 // an event, and returns the line to send in reply if there is one (a LIST,
 // once registered, to learn who is here). Control characters and escape
-// sequences in the line are neutralised first. While a HISTORY reply is
-// awaited, the room's lines are held, and come out after it, in order.
+// sequences in the line are neutralised first. While a HISTORY reply, or
+// the server's word on HISTORY, is awaited, the room's lines are held, and
+// come out after it (or from ReleaseHeld), in order.
+// The server's WELCOME makes no event: its text is advice for people who
+// type the protocol ("Say NICK <name> to join"), and the client greets
+// with its own lines once joined.
 func (s *Session) Handle(line []byte) (Event, []byte) {
 	ev, reply := s.handle(line)
 	switch ev.(type) {
 	case Joined, Left, Renamed, Message, Whisper:
-		if s.replies > 0 && len(s.held) < maxHeld {
+		if s.holding() && len(s.held) < maxHeld {
 			s.held = append(s.held, held{ev: ev})
 			return nil, reply
 		}
@@ -113,7 +129,7 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 	}
 	switch m.Verb {
 	case ircish.Welcome:
-		return Welcome{Text: p(0)}, nil
+		return nil, nil
 	case ircish.Joined:
 		nick := p(0)
 		s.users[ircish.FoldNick(nick)] = nick
@@ -137,20 +153,23 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 		}
 		return Renamed{Old: old, New: nick, Self: self}, nil
 	case ircish.Msg:
-		if !s.seqs {
-			if s.replies > 0 && len(s.plain) < maxPlain {
-				s.plain = append(s.plain, p(0)+" "+p(1))
-			}
+		if s.support != historyKept && s.holding() && len(s.plain) < maxPlain {
+			s.plain = append(s.plain, p(0)+" "+p(1))
 		}
 		return s.message(p(0), p(1)), nil
 	case ircish.History:
-		return s.history(m.Params), nil
+		return s.history(m.Params)
 	case ircish.Whisper:
 		return Whisper{From: p(0), To: p(1), Text: p(2), FromSelf: p(0) == s.nick, ToSelf: p(1) == s.nick}, nil
 	case ircish.List:
 		clear(s.users)
 		for _, n := range m.Params {
 			s.users[ircish.FoldNick(n)] = n
+		}
+		if s.support == historyAsked {
+			// The reply to a LIST, sent after HISTORY LIVE (we send one on
+			// joining): the server answers in order, so it ignored it.
+			return s.noHistory(Users{Nicks: m.Params}), nil
 		}
 		return Users{Nicks: m.Params}, nil
 	case ircish.Help:
@@ -171,28 +190,40 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 }
 
 // serverError turns an ERR line into its event, and returns the line to
-// send in reply if there is one: an error may end a HISTORY reply, or
-// refuse the nick we are registering with.
+// send in reply if there is one: an error may say that the server has no
+// HISTORY, or refuse the nick we are registering with.
 func (s *Session) serverError(e ServerError) (Event, []byte) {
-	if e.Code == ircish.CodeUnknownCommand && s.replies > 0 && strings.Contains(e.Text, ircish.History) {
-		// A server without HISTORY: no reply is coming.
-		return s.endReply(0), nil
+	if e.Code == ircish.CodeUnknownCommand || e.Code == ircish.CodeNotRegistered && s.support == historyAsked {
+		// HISTORY is the one verb we send that a server may not know;
+		// before NICK is accepted, it refuses HISTORY LIVE as not allowed
+		// yet.
+		return s.noHistory(nil), nil
 	}
 	if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
 		if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
-			// Back after a reconnect, and our nick is taken: most likely
-			// by our lost connection, which the server has yet to see go
-			// (or, in a cluster, a lost server's). Wait for it a while.
-			if s.now().Before(s.heldUntil) {
-				s.asked = ""
-				return NickHeld{Nick: s.rejoin}, nil
-			}
-			return Hint{Text: "* the nick " + s.rejoin + " is taken; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
+			return s.nickTaken()
 		}
 		s.asked = ""
 		return NickRefused{e}, nil
 	}
 	return e, nil
+}
+
+// nickTaken is what follows when, back after a reconnect, our nick is
+// taken: most likely by our lost connection, which the server has yet to
+// see go (or, in a cluster, a lost server's). The session asks for it
+// again each moment, saying so once, until NickHeldFor has passed; then
+// it takes the nick with a _.
+func (s *Session) nickTaken() (Event, []byte) {
+	if !s.now().Before(s.heldUntil) {
+		return Hint{Text: "* the nick " + s.rejoin + " is still taken after " + NickHeldFor.String() + "; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
+	}
+	s.asked, s.retryNick = "", true
+	if s.nickHeld {
+		return nil, nil
+	}
+	s.nickHeld = true
+	return NickHeld{Nick: s.rejoin}, nil
 }
 
 // message returns the event of a message said to everyone.
