@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"ircish/ircish"
 	"ircish/ircish/cluster"
 	"ircish/ircish/server"
@@ -58,8 +60,9 @@ func Main(args []string, stderr io.Writer) int {
 // reach NATS and read the room's stream.
 const joinTimeout = 30 * time.Second
 
-// joinCluster has srv, which will listen on addr, join the cluster c.
-func joinCluster(srv *server.Server, c cluster.Config, addr net.Addr, stderr io.Writer) error {
+// joinCluster has srv, which will listen on addr, join the cluster c, and
+// returns its engine.
+func joinCluster(srv *server.Server, c cluster.Config, addr net.Addr, stderr io.Writer) (*cluster.Engine, error) {
 	if c.Name == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(addr.String())
@@ -68,11 +71,12 @@ func joinCluster(srv *server.Server, c cluster.Config, addr net.Addr, stderr io.
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
 	c.Log = srv.Log
-	if err := srv.UseEngine(ctx, cluster.New(c)); err != nil {
-		return err
+	e := cluster.New(c)
+	if err := srv.UseEngine(ctx, e); err != nil {
+		return nil, err
 	}
 	fmt.Fprintln(stderr, "joined the cluster as", c.Name)
-	return nil
+	return e, nil
 }
 
 // run opens the log and serves on ls until a signal stops it, or
@@ -93,15 +97,18 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	log := slog.New(handler)
 	srv := cfg.srv
 	srv.Log = log
+	var metrics []prometheus.Collector // beside the server's own
 	if cfg.cluster.URLs != "" {
-		if err := joinCluster(srv, cfg.cluster, ls.chat[0].Addr(), stderr); err != nil {
+		engine, err := joinCluster(srv, cfg.cluster, ls.chat[0].Addr(), stderr)
+		if err != nil {
 			log.Error("cannot join the cluster", "err", err)
 			fmt.Fprintln(stderr, "server:", err)
 			return 1
 		}
+		metrics = append(metrics, clusterCollector{engine})
 	}
 	if ls.debug != nil {
-		serveDebug(ls.debug, srv)
+		serveDebug(ls.debug, srv, metrics...)
 		fmt.Fprintln(stderr, "debug server on", ls.debug.Addr())
 	}
 

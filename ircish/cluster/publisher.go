@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,9 @@ type publisher struct {
 	more    chan struct{} // has a token when the queue has records
 	msgs    uint64        // messages made, for their ids (see msgOrigin)
 	sending []room.Record // the records of the message on its way: run's alone
+
+	published atomic.Int64 // records the stream took (see Stats)
+	retries   atomic.Int64 // messages published again
 }
 
 // Bounds of the queue, and of the bytes of one message: NATS takes
@@ -176,6 +180,7 @@ func (p *publisher) publish(msg *nats.Msg, recs []room.Record) {
 		_, err := p.e.js.PublishMsg(ctx, msg)
 		cancel()
 		if err == nil {
+			p.published.Add(int64(len(recs)))
 			if wait > 50*time.Millisecond {
 				p.e.log.Info("records published after a retry", slog.Int("records", len(recs)))
 			}
@@ -198,6 +203,7 @@ func (p *publisher) publish(msg *nats.Msg, recs []room.Record) {
 		}
 		select {
 		case <-time.After(wait):
+			p.retries.Add(1)
 		case <-p.e.stop:
 			return
 		}

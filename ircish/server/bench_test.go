@@ -29,7 +29,9 @@ func BenchmarkBroadcast(b *testing.B) {
 			defer done.Done()
 			readUntilTheEnd(peer)
 		}()
-		m, err := s.hub.join(newOutbox(server, s.sendQueue(), s.writeTimeout()), fmt.Sprintf("m%d", i), false)
+		out := newOutbox(server, s.sendQueue(), s.writeTimeout())
+		out.meter = s.meter // counted as a client's is
+		m, err := s.hub.join(out, fmt.Sprintf("m%d", i), false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -46,6 +46,7 @@ func (c *conn) setNick(p []string) error {
 	if c.member == nil {
 		m, err := c.s.hub.join(c.out, nick, c.seqs)
 		if err != nil {
+			c.s.meter.nickRefused.add(nickRefusal(err))
 			return err
 		}
 		c.member, c.nick = m, nick
@@ -96,6 +97,7 @@ func (c *conn) list([]string) error {
 // <seq> [<count>]; or, with HISTORY LIVE, asks for seqs on MSG lines.
 func (c *conn) replay(p []string) error {
 	if len(p) > 0 && ircish.UpperASCII(p[0]) == ircish.HistoryLive {
+		c.s.meter.history.add("live")
 		if c.member == nil {
 			c.seqs = true // for join
 			c.send(ircish.Line(ircish.History, ircish.HistoryLive))
@@ -125,6 +127,11 @@ func (c *conn) replay(p []string) error {
 			return ircish.NewError(ircish.CodeBadParam, "a count is a number from 0 up: "+p[0])
 		}
 		count = int(n) // the most, if out of range
+	}
+	if after < 0 {
+		c.s.meter.history.add("last")
+	} else {
+		c.s.meter.history.add("after")
 	}
 	sent := c.s.hub.replay(c.member, after, count)
 	c.logInfo("history", slog.Int("asked", count), slog.Int("sent", sent))

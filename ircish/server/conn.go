@@ -97,6 +97,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		in:      newLineReader(nc, s.maxLine(), s.lineTimeout()),
 		out:     newOutbox(nc, s.sendQueue(), s.writeTimeout()),
 	}
+	c.out.meter = s.meter
 	if r := s.floodRate(); r > 0 {
 		c.flood = rate.NewLimiter(rate.Limit(r), s.floodBurst())
 	}
@@ -239,6 +240,7 @@ func (c *conn) handle(line []byte, err error) string {
 		return ""
 	}
 	c.lines++
+	c.s.meter.linesIn.Add(1)
 	if c.lines == 1 && httpRequest.Match(line) { // a request too slow for httpWait
 		c.reply(errNotHTTP)
 		return reasonHTTP
@@ -271,6 +273,7 @@ func (c *conn) pace() {
 	}
 	now := c.s.clock.Now()
 	if d := c.flood.ReserveN(now, 1).DelayFrom(now); d > 0 {
+		c.s.meter.floodDelays.Add(1)
 		if !c.flooding {
 			c.flooding = true
 			c.reply(errFlood)
@@ -368,6 +371,7 @@ func (e sentError) Unwrap() error { return e.err }
 // moment to read it.
 func (c *conn) hangUp(cause string) {
 	reason, bye := cause, cause
+	c.s.meter.dropped.add(dropCauses[cause])
 	switch cause {
 	case reasonSendQueue, reasonWriteTimeout:
 		c.s.drops.Add(1)

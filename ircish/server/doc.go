@@ -49,6 +49,11 @@
 // a join, rename or whisper waits for its verdict: at once in process,
 // once the stream has it in a cluster.
 //
+// The server's counters (metrics.go), which Stats reads, are atomic: a
+// line read or a client gone costs one add, and no lock. What the room's
+// hand-outs write is added up by each goroutine that writes it, and
+// counted once per hand-out; a writer goroutine counts once per batch.
+//
 // The Server's own mutex guards its listeners, its set of connections, its
 // per-IP counters and its refusals (how many are being told why, and the
 // count of those not logged); Shutdown takes it to say BYE to everyone.

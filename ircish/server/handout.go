@@ -102,7 +102,7 @@ func (h *hub) handOutAll() {
 	}
 	h.pending, h.pendingSeq = nil, nil
 	h.mu.Unlock()
-	flushAll(outs)
+	flushAll(outs, h.meter)
 	clear(outs)
 	h.mu.Lock()
 	h.spare = outs[:0]
@@ -111,22 +111,26 @@ func (h *hub) handOutAll() {
 
 // flushAll flushes outs, flushChunk of them per goroutine: one goroutine
 // writing to many sockets in turn costs less than a goroutine each, and
-// a few of them use every core in a big room.
-func flushAll(outs []*outbox) {
+// a few of them use every core in a big room. It counts what it wrote in
+// m, if not nil.
+func flushAll(outs []*outbox, m *meter) {
 	var wg sync.WaitGroup
 	for len(outs) > flushChunk {
 		chunk := outs[:flushChunk]
 		outs = outs[flushChunk:]
-		wg.Go(func() {
-			for _, o := range chunk {
-				o.flush()
-			}
-		})
+		wg.Go(func() { flushEach(chunk, m) })
 	}
-	for _, o := range outs {
-		o.flush()
-	}
+	flushEach(outs, m)
 	wg.Wait()
+}
+
+// flushEach flushes outs in turn, and counts what it wrote in m, once.
+func flushEach(outs []*outbox, m *meter) {
+	var t tally
+	for _, o := range outs {
+		t.wrote(o.flush())
+	}
+	m.add(&t)
 }
 
 const flushChunk = 256

@@ -99,7 +99,8 @@ func TestSlowReaderIsDropped(t *testing.T) {
 		maxDelay = 10 * time.Second // generous: 2 cores, race detector, other tests
 		maxHeap  = 256 << 20        // the test's own 50 clients buffer lines too, when a busy machine slows them
 	)
-	addr := startServerOn(t, &Server{FloodRate: -1}, listenSmallSendBuffers(t))
+	s := &Server{FloodRate: -1}
+	addr := startServerOn(t, s, listenSmallSendBuffers(t))
 	slow := dialTinyReceiveBuffer(t, addr)
 	if _, err := io.WriteString(slow, "NICK slow\n"); err != nil {
 		t.Fatal(err)
@@ -150,6 +151,9 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	}
 	if p := peak(); p > maxHeap {
 		t.Errorf("peak heap %d MiB, want at most %d MiB", p>>20, maxHeap>>20)
+	}
+	if dropped := s.Stats().Dropped; dropped["send_queue"] != 1 {
+		t.Errorf("clients dropped by cause: %v, want send_queue: 1", dropped)
 	}
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +59,8 @@ type hub struct {
 	flushing   sync.WaitGroup // handOutAll's writes under way
 	spare      []*outbox      // for handOutAll to reuse
 
-	deliveries int64 // lines for members so far
+	deliveries int64  // lines for members so far
+	meter      *meter // counts what hand-outs write; nil: nothing
 }
 
 // A member is a client of this server in the room, or joining it. Only
@@ -491,47 +491,6 @@ func (h *hub) silenced(m *member) error {
 	return nil
 }
 
-// seqsFor makes m get MSG lines with their seqs from now on, after what
-// it has yet to be handed, and answers it HISTORY LIVE.
-func (h *hub) seqsFor(m *member) {
-	h.lockCaughtUp(m)
-	defer h.mu.Unlock()
-	h.handOut(m)
-	if !m.seqs {
-		m.seqs, m.handed = true, len(h.pendingSeq)
-		h.seqMembers++
-	}
-	m.out.pushReply(ircish.Line(ircish.History, ircish.HistoryLive))
-}
-
-// replay sends m, in its place among the room's lines, the kept messages
-// asked for: the last count, or, if after is not negative, the first
-// count after seq after, after a HISTORY GAP line if some of those are no
-// longer kept. It returns how many messages it sent.
-func (h *hub) replay(m *member, after int64, count int) int {
-	h.lockCaughtUp(m)
-	defer h.mu.Unlock()
-	kept := h.state.Messages()
-	var b []byte
-	var from, to int
-	if after < 0 {
-		from, to = kept.Last(count)
-	} else {
-		var gap bool
-		from, to, gap = kept.After(after, count)
-		if gap {
-			b = ircish.AppendLine(b, ircish.History, ircish.HistoryGap, strconv.FormatInt(kept.Oldest(), 10))
-		}
-	}
-	for i := from; i < to; i++ {
-		e := kept.At(i)
-		b = ircish.AppendHistory(b, e.Seq, e.At, e.From, e.Text)
-	}
-	h.handOut(m)
-	m.out.pushReply(ircish.AppendLine(b, ircish.History, ircish.HistoryEnd, strconv.Itoa(to-from)))
-	return to - from
-}
-
 // lockCaughtUp locks h.mu once the messages m said are applied (or m is
 // dropped, or it takes too long), so that a reply to m comes after them:
 // after a PONG, a client has seen its own messages.
@@ -591,14 +550,6 @@ func (h *hub) list(m *member) int {
 	h.handOut(m)
 	m.out.pushReply(append(line, '\r', '\n'))
 	return len(people)
-}
-
-// stats returns the number of members here and of lines queued for them
-// so far.
-func (h *hub) stats() (members int, deliveries int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.members), h.deliveries
 }
 
 // close hands out what is pending and stops joins and lines, for

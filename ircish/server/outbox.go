@@ -56,6 +56,7 @@ type outbox struct {
 	raw     syscall.RawConn // conn's socket, for flush; nil if out of reach (TLS)
 	max     int             // bytes queued at most
 	timeout time.Duration   // for one write
+	meter   *meter          // counts what the writer goroutine writes; nil: nothing
 
 	mu      sync.Mutex
 	drained chan struct{} // closed when sent grows or the outbox fails; made by waitBelow
@@ -202,18 +203,18 @@ func (o *outbox) signalDrained() {
 // flush writes what is queued, unless a writer runs, without waiting for
 // the connection: what its socket buffer has room for, which is mostly
 // everything, needs no goroutine. A writer goroutine writes the rest.
-func (o *outbox) flush() {
+// flush returns the bytes it wrote, for its caller to count.
+func (o *outbox) flush() (n int) {
 	o.mu.Lock()
 	b := o.queue
 	if o.writing || b == nil || o.failure != "" {
 		o.mu.Unlock()
-		return
+		return 0
 	}
 	o.queue = nil
 	o.writing = true
 	o.mu.Unlock()
 
-	n := 0
 	if o.raw != nil {
 		n = writeNow(o.raw, b.lines)
 	}
@@ -224,10 +225,11 @@ func (o *outbox) flush() {
 	o.wrote(n, whole)
 	if len(b.lines) > 0 || o.queue != nil || o.closing {
 		o.startWriter(b) // it half-closes if closing
-		return
+		return n
 	}
 	putBatch(b)
 	o.writing = false
+	return n
 }
 
 // cut drops the first n bytes of b's lines, lets the written lines go, and
@@ -416,6 +418,9 @@ func (o *outbox) write(b *batch) {
 			n += len(line)
 		}
 		err := o.writeLines(b.lines)
+		if err == nil {
+			o.count(n)
+		}
 		putBatch(b)
 
 		o.mu.Lock()
@@ -429,6 +434,13 @@ func (o *outbox) write(b *batch) {
 		}
 		o.mu.Unlock()
 	}
+}
+
+// count counts a batch of n bytes that the writer goroutine wrote.
+func (o *outbox) count(n int) {
+	var t tally
+	t.wrote(n)
+	o.meter.add(&t)
 }
 
 // deadlinePassed reports whether err says a deadline set on the connection

@@ -137,7 +137,7 @@ func TestFlushAllWritesEveryOutbox(t *testing.T) {
 		outs[i], peers[i] = p.out, p.peer
 		p.out.hand([]byte("MSG a hi\r\n"))
 	}
-	go flushAll(outs)
+	go flushAll(outs, nil)
 	for i, peer := range peers {
 		peer.SetReadDeadline(time.Now().Add(chattest.WaitTimeout))
 		if line, err := bufio.NewReader(peer).ReadString('\n'); err != nil || line != "MSG a hi\r\n" {

@@ -62,6 +62,7 @@ type Server struct {
 	closing  atomic.Bool
 	done     chan struct{}  // closed by Shutdown
 	drops    atomic.Int64   // clients dropped for a full send queue or a stuck write
+	meter    *meter         // the counters Stats reads
 	serving  sync.WaitGroup // one per Serve loop
 	wg       sync.WaitGroup // one per connection being served or refused
 
@@ -82,23 +83,50 @@ type ipState struct {
 	connects *rate.Limiter
 }
 
-// Stats are counters of a server's work.
+// Stats are counters of a server's work. The counts are since the server
+// began; the maps have every cause or kind there is.
 type Stats struct {
 	Connections int   // connections now
 	Members     int   // registered clients now
 	Deliveries  int64 // lines queued for registered clients so far, LIST, HELP and the like aside
 	Drops       int64 // clients dropped so far for a full send queue or a stuck write
+
+	LinesIn      int64            // lines read from clients, empty ones aside
+	BytesOut     int64            // bytes written to clients, replies and all
+	WriteBatches int64            // writes of what was queued for a client (one or more system calls each)
+	BatchSizes   []Bucket         // of WriteBatches, by their bytes: see Bucket
+	FloodDelays  int64            // lines the flood limit delayed
+	Dropped      map[string]int64 // clients dropped, by cause: send_queue, line_timeout and so on
+	Refused      map[string]int64 // connections refused, by cause: server_full, ip_limit, ip_rate, shutting_down
+	NickRefused  map[string]int64 // first NICKs refused, by cause: nick_invalid, nick_in_use, no_answer, other
+	History      map[string]int64 // HISTORY commands, by kind: last, after, live
 }
 
 // Stats returns the server's counters. It is safe to call from any
-// goroutine.
+// goroutine; it takes the server's and the room's locks for a moment.
 func (s *Server) Stats() Stats {
 	s.init()
 	s.mu.Lock()
 	conns := len(s.conns)
 	s.mu.Unlock()
 	members, deliveries := s.hub.stats()
-	return Stats{Connections: conns, Members: members, Deliveries: deliveries, Drops: s.drops.Load()}
+	m := s.meter
+	batches, sizes := m.batchSizes()
+	return Stats{
+		Connections:  conns,
+		Members:      members,
+		Deliveries:   deliveries,
+		Drops:        s.drops.Load(),
+		LinesIn:      m.linesIn.Load(),
+		BytesOut:     m.bytesOut.Load(),
+		WriteBatches: batches,
+		BatchSizes:   sizes,
+		FloodDelays:  m.floodDelays.Load(),
+		Dropped:      m.dropped.read(),
+		Refused:      m.refused.read(),
+		NickRefused:  m.nickRefused.read(),
+		History:      m.history.read(),
+	}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -106,7 +134,9 @@ var ErrServerClosed = errors.New("ircish: server closed")
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
+		s.meter = newMeter()
 		s.hub = newHub(max(0, orDefault(s.Keep, DefaultKeep)), s.fence)
+		s.hub.meter = s.meter
 		s.done = make(chan struct{})
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
@@ -203,6 +233,7 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) admit(nc net.Conn) {
 	c := newConn(s, nc)
 	if err := s.addConn(c); err != nil {
+		s.meter.refused.add(refusalCauses[err])
 		s.refuse(nc, c.remote, err)
 		return
 	}
@@ -290,7 +321,16 @@ func tellRefusal(conn net.Conn, err *ircish.Error) {
 	conn.Close()
 }
 
-// addConn registers c as served, unless a limit forbids it.
+// Refusals of a connection by its limits (see addConn), beside
+// errShuttingDown.
+var (
+	errServerFull = ircish.NewError(ircish.CodeServerFull, "the server is full; try again later")
+	errIPFull     = ircish.NewError(ircish.CodeServerFull, "too many connections from your address")
+	errIPRate     = ircish.NewError(ircish.CodeServerFull, "too many new connections from your address; slow down")
+)
+
+// addConn registers c as served, unless a limit forbids it: it returns
+// one of the refusals above.
 func (s *Server) addConn(c *conn) *ircish.Error {
 	addr := remoteAddr(c.netConn)
 	limited := addr.IsValid() && (s.LimitLoopback || !addr.IsLoopback())
@@ -300,7 +340,7 @@ func (s *Server) addConn(c *conn) *ircish.Error {
 	case s.closing.Load():
 		return errShuttingDown
 	case len(s.conns) >= s.maxClients():
-		return ircish.NewError(ircish.CodeServerFull, "the server is full; try again later")
+		return errServerFull
 	}
 	if limited {
 		key := ipKey(addr, s.ipv6Prefix()).String()
@@ -315,9 +355,9 @@ func (s *Server) addConn(c *conn) *ircish.Error {
 		}
 		switch {
 		case st.conns >= s.maxPerIP():
-			return ircish.NewError(ircish.CodeServerFull, "too many connections from your address")
+			return errIPFull
 		case !st.connects.AllowN(s.clock.Now(), 1):
-			return ircish.NewError(ircish.CodeServerFull, "too many new connections from your address; slow down")
+			return errIPRate
 		}
 		st.conns++
 		c.ip = key

@@ -25,7 +25,8 @@ func pacedLines(nick string, n int) string {
 // not after its paced lines.
 func TestDroppedClientIsNotHeardAgain(t *testing.T) {
 	const burst = 40
-	addr := startServerOn(t, &Server{FloodRate: 0.1, FloodBurst: burst, WriteTimeout: 200 * time.Millisecond}, listenSmallSendBuffers(t))
+	s := &Server{FloodRate: 0.1, FloodBurst: burst, WriteTimeout: 200 * time.Millisecond}
+	addr := startServerOn(t, s, listenSmallSendBuffers(t))
 	alice := chattest.Register(t, addr, "alice")
 	slow := dialTinyReceiveBuffer(t, addr)
 	if _, err := io.WriteString(slow, pacedLines("slow", 2*burst)); err != nil {
@@ -41,6 +42,9 @@ func TestDroppedClientIsNotHeardAgain(t *testing.T) {
 	line := alice.Expect("^(LEFT slow .*|MSG slow .*)$")
 	if line != "LEFT slow write timeout" {
 		t.Fatalf("alice saw %q after slow stopped reading, want LEFT slow write timeout", line)
+	}
+	if dropped := s.Stats().Dropped; dropped["write_timeout"] != 1 {
+		t.Errorf("clients dropped by cause: %v, want write_timeout: 1", dropped)
 	}
 }
 
