@@ -16,6 +16,7 @@ const (
 	CodeFlood          = "FLOOD"
 	CodeServerFull     = "SERVER_FULL"
 	CodeTimeout        = "TIMEOUT"
+	CodeRefused        = "REFUSED"
 )
 
 // An Error is a protocol error. It carries the ERR line the server sends.

@@ -8,6 +8,7 @@ import (
 	"ircish/ircish/server"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -69,6 +70,28 @@ func shareRoom(t *testing.T, c Config) {
 	ann.Expect("^JOINED bob$")
 	bob.Send("MSG hello")
 	ann.Expect("^MSG bob hello$")
+}
+
+// A record on a subject that NATS does not let the server publish on is
+// refused for good: answered to its member with ERR REFUSED and dropped,
+// and the records after it go on.
+func TestClusterRecordDeniedByNATS(t *testing.T) {
+	ns := startNATS(t, func(o *natsserver.Options) {
+		o.Users = []*natsserver.User{{Username: "chat", Password: "secret", Permissions: &natsserver.Permissions{
+			Publish: &natsserver.SubjectPermission{Allow: []string{">"}, Deny: []string{sayingsSubject}},
+		}}}
+	})
+	url := strings.Replace(ns.ClientURL(), "nats://", "nats://chat:secret@", 1)
+	addr := joinCluster(t, &testServer{Server: &server.Server{FloodRate: -1}}, Config{URLs: url, Name: "s1"})
+	ann := chattest.Register(t, addr, "ann")
+	bob := chattest.Register(t, addr, "bob")
+	ann.Send("MSG hello")
+	ann.Expect(`^ERR REFUSED the cluster's NATS does not let this server publish on ircish\.say: this was dropped$`)
+	ann.Send("NICK anna")
+	bob.Expect("^RENAMED ann anna$")
+	if got := bob.Seen; slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, "hello") }) {
+		t.Errorf("bob saw the refused line: %q", got)
+	}
 }
 
 // A server whose credentials NATS refuses when it comes back goes on

@@ -28,6 +28,9 @@ func (e *Engine) natsOptions(refuse context.CancelCauseFunc) []nats.Option {
 			refuse(err)
 		}
 		if !logged[err.Error()] {
+			if len(logged) >= maxLogged { // errors naming each member's subject, say
+				clear(logged)
+			}
 			logged[err.Error()] = true
 			e.log.Warn(msg, slog.Any("err", err))
 		}
@@ -53,6 +56,9 @@ func (e *Engine) natsOptions(refuse context.CancelCauseFunc) []nats.Option {
 			warnNew("nats reconnect failed; trying again", err)
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if subject, ok := publishDenied(err); ok {
+				e.denied.Store(&denial{subject, time.Now()})
+			}
 			warnNew("nats error", err)
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) { e.maxPayload.Store(nc.MaxPayload()) }),
@@ -70,6 +76,9 @@ func (e *Engine) natsOptions(refuse context.CancelCauseFunc) []nats.Option {
 	}
 	return opts
 }
+
+// maxLogged bounds the failures natsOptions remembers having logged.
+const maxLogged = 100
 
 // refusal reports whether err is NATS refusing this server: its
 // credentials, or the certificate of NATS, which this server does not

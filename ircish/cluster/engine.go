@@ -97,14 +97,15 @@ type Engine struct {
 	maxPayload  atomic.Int64
 	maxMsgSize  atomic.Int64 // the stream's max_msg_size, if it has one (see fixStream)
 	pub         *publisher
-	lastApplied atomic.Int64  // the stream seq of the last message applied
-	leased      atomic.Int64  // when the stream last took this server's lease, in Unix ns
-	leaseSeq    atomic.Int64  // and its stream seq
-	leaseErr    atomic.Bool   // the last lease failed: logged once
-	moved       atomic.Int64  // when this server last moved to another NATS node, in Unix ns
-	missed      chan struct{} // has a token when the room is to be read afresh
-	rereading   atomic.Bool   // reading the room afresh: fenced until it is read
-	fenceMu     sync.Mutex    // one checkFence at a time
+	lastApplied atomic.Int64           // the stream seq of the last message applied
+	leased      atomic.Int64           // when the stream last took this server's lease, in Unix ns
+	leaseSeq    atomic.Int64           // and its stream seq
+	leaseErr    atomic.Bool            // the last lease failed: logged once
+	moved       atomic.Int64           // when this server last moved to another NATS node, in Unix ns
+	denied      atomic.Pointer[denial] // NATS's last permissions violation for publish (see refusal)
+	missed      chan struct{}          // has a token when the room is to be read afresh
+	rereading   atomic.Bool            // reading the room afresh: fenced until it is read
+	fenceMu     sync.Mutex             // one checkFence at a time
 	closeOnce   sync.Once
 	stop        chan struct{}   // closed by Close
 	ctx         context.Context // canceled by Close, for the calls to NATS under way

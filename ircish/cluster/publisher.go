@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,7 @@ func (p *publisher) next() *nats.Msg {
 func (p *publisher) publish(msg *nats.Msg, recs []room.Record) {
 	first := time.Now()
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		try := time.Now()
 		ctx, cancel := context.WithTimeout(p.e.ctx, publishTimeout)
 		_, err := p.e.js.PublishMsg(ctx, msg)
 		cancel()
@@ -186,9 +188,8 @@ func (p *publisher) publish(msg *nats.Msg, recs []room.Record) {
 			}
 			return
 		}
-		if refused(err) {
+		if why := p.refusal(err, msg.Subject, try); why != nil {
 			p.e.log.Warn("records refused by the stream", slog.Int("records", len(recs)), slog.Any("err", err))
-			why := ircish.NewError(ircish.CodeLineTooLong, "the cluster's stream refused this: "+err.Error())
 			for _, rec := range recs {
 				p.e.room.Refuse(rec, why)
 			}
@@ -210,13 +211,44 @@ func (p *publisher) publish(msg *nats.Msg, recs []room.Record) {
 	}
 }
 
-// refused reports whether err is the stream refusing a message for good:
-// too large, say. Its answer to a bad request does not change if the
-// request comes again.
-func refused(err error) bool {
+// refusal returns the error for the members whose records a message on
+// subject holds, if err, the failure of a try that began at try, means
+// that the stream refuses it for good; nil if a try may yet succeed.
+// Refused for good is a message the stream answered as a bad request (too
+// large, say), which it answers alike if it comes again, or one that NATS
+// does not let this server publish on its subject: that NATS says apart,
+// and the try then fails for want of an answer.
+func (p *publisher) refusal(err error, subject string, try time.Time) *ircish.Error {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == 400
+	if errors.As(err, &apiErr) && apiErr.Code == 400 {
+		return ircish.NewError(ircish.CodeLineTooLong, "the cluster's stream refused this: "+err.Error())
+	}
+	if d := p.e.denied.Load(); d != nil && d.subject == subject && !d.at.Before(try) {
+		return ircish.NewError(ircish.CodeRefused, "the cluster's NATS does not let this server publish on "+subject+": this was dropped")
+	}
+	return nil
 }
+
+// A denial is NATS saying that this server may not publish on subject.
+type denial struct {
+	subject string
+	at      time.Time
+}
+
+// publishDenied returns the subject of a permissions violation for
+// publish that err reports, if it is one.
+func publishDenied(err error) (subject string, ok bool) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return "", false
+	}
+	m := deniedRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+var deniedRe = regexp.MustCompile(`(?i)publish to "([^"]+)"`)
 
 // giveUp drops the records queued, n more being on their way, and has the
 // room read afresh.
