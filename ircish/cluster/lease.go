@@ -120,8 +120,9 @@ const maxNameLen = 128
 func (e *Engine) checkStream() {
 	e.readMu.Lock()
 	rd := e.reading
+	whole := rd != nil && rd.whole
 	e.readMu.Unlock()
-	if rd == nil || !rd.whole {
+	if !whole {
 		return
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, leaseTimeout)
