@@ -8,18 +8,22 @@
 //
 // # The packages of ircish
 //
-// Five packages, whose imports point one way, from the protocol down:
+// Six packages, whose imports point one way, from the protocol down:
 //
 //	ircish          the protocol; the standard library only
 //	ircish/room     the room's logic as a pure fold, and the contract
 //	                between a room and the engine that orders its
-//	                records (room.Engine, room.Room); imports ircish
+//	                records (room.Engine, room.Room), or an archive
+//	                that keeps its messages (room.Archive); imports ircish
 //	ircish/server   connections, commands, the room as a server serves
 //	                it, its in-process engine, and Server; imports ircish
 //	                and room
 //	ircish/cluster  the engine of a cluster of servers, on NATS JetStream;
 //	                imports ircish and room, never server
+//	ircish/store    the room's messages in a SQLite file, kept across
+//	                restarts (a room.Archive); imports room, never server
 //	ircish/client   the client's logic, without I/O; imports ircish
 //
-// A command (internal/servercmd) wires a server to a cluster's engine.
+// A command (internal/servercmd) wires a server to a cluster's engine,
+// or to a store.
 package ircish

@@ -23,19 +23,23 @@ const samplePath = "../server.log"
 // moreEvents are the log events, by msg, and their keys that the sample
 // scenario does not produce: failures, and optional keys.
 var moreEvents = map[string][]string{
-	"panic":                {"remote", "nick", "panic", "stack"},
-	"read error":           {"remote", "nick", "err"},
-	"command failed":       {"remote", "nick", "err"},
-	"accept failed":        {"err", "retry_in"},
-	"connection refused":   {"remote", "err"},
-	"refusals not logged":  {"count"},
-	"tls handshake failed": {"remote", "err"},
-	"signal received":      {"signal"},
-	"log reopened":         {},
-	"cannot reopen log":    {"err"},
-	"log records dropped":  {"count"},
-	"history":              {"remote", "nick", "asked", "sent"},
-	"whisper":              {"text"}, // with -log-whispers
+	"panic":                  {"remote", "nick", "panic", "stack"},
+	"read error":             {"remote", "nick", "err"},
+	"command failed":         {"remote", "nick", "err"},
+	"accept failed":          {"err", "retry_in"},
+	"connection refused":     {"remote", "err"},
+	"refusals not logged":    {"count"},
+	"tls handshake failed":   {"remote", "err"},
+	"signal received":        {"signal"},
+	"log reopened":           {},
+	"cannot reopen log":      {"err"},
+	"log records dropped":    {"count"},
+	"history":                {"remote", "nick", "asked", "sent"},
+	"whisper":                {"text"}, // with -log-whispers
+	"cannot open store":      {"file", "err"},
+	"store write failed":     {"file", "err"},
+	"store messages dropped": {"file", "count"},
+	"cannot write store":     {"file", "err"},
 
 	// After a second SIGINT or SIGTERM, which a server run from the
 	// repository's root may get.

@@ -29,6 +29,34 @@ type config struct {
 	logFlush      time.Duration
 	quiet         bool
 	cluster       cluster.Config // URLs is "" without -nats
+	storePath     string         // "": none (-store none, -nats, or -history 0)
+	storeFlush    time.Duration
+}
+
+// defaultKeepStored is -history's default with a store.
+const defaultKeepStored = 10000
+
+// keepFlag is -history, whose default depends on -store and -nats: its
+// zero value prints as "", so that -h shows no default of its own.
+type keepFlag struct {
+	n   int
+	set bool
+}
+
+func (k *keepFlag) String() string {
+	if !k.set {
+		return ""
+	}
+	return strconv.Itoa(k.n)
+}
+
+func (k *keepFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("want a number")
+	}
+	k.n, k.set = n, true
+	return nil
 }
 
 // parseFlags returns the configuration args ask for, or nil and the exit
@@ -47,7 +75,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	fs.StringVar(&cfg.logPath, "log", "server.log", "log `file`, appended to")
 	fs.DurationVar(&cfg.logFlush, "log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	fs.BoolVar(&srv.LogWhispers, "log-whispers", false, "log what whispers say, not only who whispered to whom")
-	fs.IntVar(&srv.Keep, "history", server.DefaultKeep, "room messages kept in memory for HISTORY; 0: none")
+	var keep keepFlag
+	fs.Var(&keep, "history", fmt.Sprintf("keep the last `N` room messages for HISTORY (default %d with a store, %d with -store none or -nats); 0: none", defaultKeepStored, server.DefaultKeep))
+	fs.StringVar(&cfg.storePath, "store", "ircish.db", "SQLite `file` that keeps the room's messages across restarts; none: memory only")
+	fs.DurationVar(&cfg.storeFlush, "store-flush", 100*time.Millisecond, "longest a message may wait to be written to -store with others: what SIGKILL may lose; 0: at once")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
 	fs.IntVar(&srv.MaxLine, "max-line", server.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	fs.IntVar(&srv.SendQueue, "send-queue", server.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
@@ -87,6 +118,22 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	if err != nil {
 		return fail("%v", err)
 	}
+	storeSet := false
+	fs.Visit(func(f *flag.Flag) { storeSet = storeSet || f.Name == "store" })
+	if storeSet && cfg.storePath != "none" && cfg.cluster.URLs != "" {
+		return fail("-store goes without -nats: a cluster keeps its history in NATS")
+	}
+	if cfg.storePath == "none" || cfg.cluster.URLs != "" || keep.set && keep.n == 0 {
+		cfg.storePath = ""
+	}
+	switch {
+	case keep.set:
+		srv.Keep = keep.n
+	case cfg.storePath != "":
+		srv.Keep = defaultKeepStored
+	default:
+		srv.Keep = server.DefaultKeep
+	}
 	if err := checkFlags(cfg, *tlsCert, *tlsKey); err != nil {
 		return fail("%v", err)
 	}
@@ -119,6 +166,8 @@ func checkFlags(cfg *config, tlsCert, tlsKey string) error {
 		return errors.New("-history must not be negative")
 	case srv.MaxLine < 1 || srv.SendQueue < 1 || srv.MaxClients < 1 || srv.MaxPerIP < 1 || srv.FloodBurst < 1:
 		return errors.New("-max-line, -send-queue, -max-clients, -max-per-ip and -flood-burst must be at least 1")
+	case cfg.storeFlush < 0:
+		return errors.New("-store-flush must not be negative")
 	case srv.FloodRate < 0 || cfg.logFlush < 0 || srv.IPConnectRate <= 0 || srv.WriteTimeout <= 0 || srv.RegisterTimeout <= 0 || srv.LineTimeout <= 0:
 		return errors.New("-flood and -log-flush must not be negative; rates and timeouts must be positive")
 	case srv.IPv6Prefix < 1 || srv.IPv6Prefix > 128:

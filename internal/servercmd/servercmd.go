@@ -19,6 +19,7 @@ import (
 	"ircish/ircish"
 	"ircish/ircish/cluster"
 	"ircish/ircish/server"
+	"ircish/ircish/store"
 )
 
 var usage = `usage: server [flags] [port]
@@ -28,9 +29,10 @@ It prints the address it listens on to stderr and, unless -quiet, a line
 for each connection: where it comes from, its nick, why it left. It logs
 to server.log, reopens the log on SIGHUP, and stops on SIGINT or SIGTERM,
 saying BYE to every client; a second signal while it waits for them makes
-it exit at once, with status 1. With -tls-cert and -tls-key it serves TLS
-on -tls-port as well. With -nats it serves the room together with the
-other servers on the same NATS JetStream (see README, "Cluster").
+it exit at once, with status 1. It keeps the room's messages in ircish.db
+(-store) across restarts. With -tls-cert and -tls-key it serves TLS on
+-tls-port as well. With -nats it serves the room together with the other
+servers on the same NATS JetStream (see README, "Cluster").
 
 Flags:
 `
@@ -97,6 +99,12 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	log := slog.New(handler)
 	srv := cfg.srv
 	srv.Log = log
+	st, err := openStore(cfg, log)
+	if err != nil {
+		log.Error("cannot open store", "file", cfg.storePath, "err", err)
+		fmt.Fprintf(stderr, "server: cannot open store %s: %v\n", cfg.storePath, err)
+		return 1
+	}
 	var metrics []prometheus.Collector // beside the server's own
 	if cfg.cluster.URLs != "" {
 		engine, err := joinCluster(srv, cfg.cluster, ls.chat[0].Addr(), stderr)
@@ -140,13 +148,52 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 			running = false
 		}
 	}
-	if !shutdown(srv, stop, log) {
+	waited := shutdown(srv, stop, log)
+	if st != nil {
+		// After a second signal, the store still gets a moment to write
+		// what waits: the messages of the last -store-flush.
+		wait := storeCloseTimeout
+		if !waited {
+			wait = time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		err := st.Close(ctx)
+		cancel()
+		if err != nil {
+			log.Error("cannot write store", "file", cfg.storePath, "err", err)
+			fmt.Fprintf(stderr, "server: cannot write store %s: %v\n", cfg.storePath, err)
+			status = 1
+		}
+	}
+	if !waited {
 		// Returning ends the process with the clients still connected;
 		// the deferred Close writes the log first.
 		return 1
 	}
 	log.Info("server stopped")
 	return status
+}
+
+// storeCloseTimeout bounds how long a stopping server waits for its store
+// to write what waits.
+const storeCloseTimeout = 5 * time.Second
+
+// openStore opens the store cfg asks for, if any, and has cfg.srv keep
+// its messages there, starting from those the store kept.
+func openStore(cfg *config, log *slog.Logger) (*store.Store, error) {
+	if cfg.storePath == "" {
+		return nil, nil
+	}
+	st, kept, err := store.Open(cfg.storePath, store.Options{Keep: cfg.srv.Keep, Flush: cfg.storeFlush, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.srv.UseArchive(st, kept); err != nil {
+		st.Close(context.Background())
+		return nil, err
+	}
+	log.Info("store opened", "file", cfg.storePath, "messages", len(kept.Messages))
+	return st, nil
 }
 
 // serve has srv serve on each of ls in the background, and says where.

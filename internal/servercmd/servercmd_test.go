@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
+
+	"ircish/ircish/server"
 )
 
 // parseFlags takes what is valid, and says what is not, with the status
@@ -33,6 +36,17 @@ func TestParseFlags(t *testing.T) {
 		{"-ipv6-prefix 48", 0, "", func(c *config) bool { return c.srv.IPv6Prefix == 48 }},
 		{"-write-timeout 0s", 1, "timeouts must be positive", nil},
 		{"-tls-cert cert.pem", 1, "-tls-cert and -tls-key go together", nil},
+		{"", 0, "", func(c *config) bool {
+			return c.storePath == "ircish.db" && c.storeFlush == 100*time.Millisecond && c.srv.Keep == 10000
+		}},
+		{"-store none", 0, "", func(c *config) bool { return c.storePath == "" && c.srv.Keep == server.DefaultKeep }},
+		{"-store x.db -store-flush 0 -history 5", 0, "", func(c *config) bool { return c.storePath == "x.db" && c.storeFlush == 0 && c.srv.Keep == 5 }},
+		{"-history 0", 0, "", func(c *config) bool { return c.storePath == "" && c.srv.Keep == -1 }},
+		{"-nats nats://h", 0, "", func(c *config) bool { return c.storePath == "" && c.srv.Keep == server.DefaultKeep }},
+		{"-nats nats://h -store none", 0, "", func(c *config) bool { return c.storePath == "" }},
+		{"-nats nats://h -store x.db", 1, "-store goes without -nats", nil},
+		{"-store-flush -1s", 1, "-store-flush must not be negative", nil},
+		{"-history x", 2, `invalid value "x" for flag -history`, nil},
 		{"-tls-cert missing.pem -tls-key missing.pem", 1, "cannot load TLS certificate", nil},
 	}
 	for _, c := range tests {

@@ -44,6 +44,7 @@ type hub struct {
 	closed  bool          // shutting down: no more joins or lines
 	done    chan struct{} // closed with closed
 	seq     int64         // of the last message, in process
+	archive room.Archive  // keeps a copy of the messages; nil: none (see Server.UseArchive)
 
 	// pending holds the lines said since they were last handed out, and
 	// pending[:m.handed] is what member m was handed of them or said
@@ -406,6 +407,9 @@ func (h *hub) apply(rec room.Record) room.Event {
 	case room.OpSay:
 		h.schedule(msgDelay)
 		h.pending = ircish.AppendLine(h.pending, ircish.Msg, ev.Nick, ev.Entry.Text)
+		if h.archive != nil {
+			h.archive.Add(ev.Entry)
+		}
 		if h.seqMembers > 0 {
 			e := ev.Entry
 			h.pendingSeq = ircish.AppendHistory(h.pendingSeq, e.Seq, e.At, e.From, e.Text)

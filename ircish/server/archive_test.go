@@ -1,0 +1,102 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ircish/internal/chattest"
+	"ircish/ircish"
+	"ircish/ircish/room"
+)
+
+// A fakeArchive records what the room gives it.
+type fakeArchive struct {
+	mu    sync.Mutex
+	added []room.Entry
+}
+
+func (a *fakeArchive) Add(e room.Entry) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.added = append(a.added, e)
+}
+
+func (a *fakeArchive) texts() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, e := range a.added {
+		out = append(out, e.From+" "+e.Text)
+	}
+	return strings.Join(out, "|")
+}
+
+// The archive gets every message the room keeps, as it keeps it, and no
+// whisper.
+func TestArchiveGetsMessages(t *testing.T) {
+	a := &fakeArchive{}
+	s := &Server{FloodRate: -1}
+	if err := s.UseArchive(a, room.Snapshot{}); err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, s)
+	ann := chattest.Register(t, addr, "ann")
+	bob := chattest.Register(t, addr, "bob")
+	ann.Send("MSG one")
+	ann.Send("WHISPER bob a secret")
+	bob.Expect("^WHISPER ann bob a secret$")
+	bob.Send("MSG two")
+	ann.Expect("^MSG bob two$")
+	if got, want := a.texts(), "ann one|bob two"; got != want {
+		t.Errorf("archived %q, want %q", got, want)
+	}
+	kept := ann.AskHistory("")
+	var lines []string
+	a.mu.Lock()
+	for _, e := range a.added {
+		lines = append(lines, strings.TrimSuffix(string(ircish.AppendHistory(nil, e.Seq, e.At, e.From, e.Text)), "\r\n"))
+	}
+	a.mu.Unlock()
+	if got, want := strings.Join(lines, "|"), strings.Join(kept, "|"); got != want {
+		t.Errorf("archived as %q, HISTORY gives %q: want the same lines", got, want)
+	}
+}
+
+// Messages kept before become the room's: HISTORY gives them byte for
+// byte, HISTORY AFTER finds its place among them with no GAP, and new
+// messages get seqs after them, even if those are ahead of the clock.
+func TestUseArchiveRestores(t *testing.T) {
+	future := time.Now().Add(time.Hour).UnixMicro()
+	at := time.Date(2026, 12, 4, 9, 0, 0, 123456789, time.UTC)
+	kept := room.Snapshot{Gone: future - 1}
+	for i := range 3 {
+		kept.Messages = append(kept.Messages, room.Entry{Seq: future + int64(i), At: at, From: "ann", Text: fmt.Sprintf("kept %d", i)})
+	}
+	s := &Server{FloodRate: -1, Keep: 10}
+	if err := s.UseArchive(&fakeArchive{}, kept); err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, s)
+	bob := chattest.Register(t, addr, "bob")
+	var want []string
+	for _, e := range kept.Messages {
+		want = append(want, strings.TrimSuffix(string(ircish.AppendHistory(nil, e.Seq, e.At, e.From, e.Text)), "\r\n"))
+	}
+	if got := bob.AskHistory(""); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("HISTORY = %q, want %q", got, want)
+	}
+	if got := bob.AskHistory(fmt.Sprint("AFTER ", future)); strings.Join(got, "|") != strings.Join(want[1:], "|") {
+		t.Errorf("HISTORY AFTER the first kept = %q, want %q", got, want[1:])
+	}
+	if got := bob.AskHistory(fmt.Sprint("AFTER ", future-5)); len(got) == 0 || got[0] != fmt.Sprint("HISTORY GAP ", future) {
+		t.Errorf("HISTORY AFTER a seq gone = %q, want HISTORY GAP %d first", got, future)
+	}
+	bob.Send("MSG new")
+	bob.Expect("^MSG bob new$")
+	if got := bob.AskHistory("1"); len(got) != 1 || seqOf(t, got[0]) != future+3 {
+		t.Errorf("the message after them: %q, want seq %d", got, future+3)
+	}
+}
