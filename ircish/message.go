@@ -59,7 +59,7 @@ var clientVerbs = map[string]syntax{
 	Help:    {allWords, 0, "HELP [<command>]"},
 	Ping:    {0, 0, "PING [<token>]"},
 	Quit:    {0, 0, "QUIT [<reason>]"},
-	History: {allWords, 0, "HISTORY [AFTER <seq>] [<n>]"},
+	History: {allWords, 0, "HISTORY [AFTER <seq>] [<n>] | HISTORY SEARCH <words>"},
 }
 
 // serverVerbs gives, for each verb the server sends, how many words come

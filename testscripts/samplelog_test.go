@@ -40,6 +40,7 @@ var moreEvents = map[string][]string{
 	"store write failed":     {"file", "err"},
 	"store messages dropped": {"file", "count"},
 	"cannot write store":     {"file", "err"},
+	"search failed":          {"remote", "nick", "err"},
 
 	// After a second SIGINT or SIGTERM, which a server run from the
 	// repository's root may get.

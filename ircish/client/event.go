@@ -71,6 +71,16 @@ type Scrollback struct {
 	Live    []Event
 }
 
+// Found is the reply to a search (/search): the messages found for Query,
+// oldest first, then the room's lines that came live while it was on its
+// way. A search the server refused has no Query: only those lines, and
+// the server's error last.
+type Found struct {
+	Query    string
+	Messages []Earlier
+	Live     []Event
+}
+
 // Earlier is a message said earlier, as HISTORY tells it.
 type Earlier struct {
 	Seq        int64
@@ -104,5 +114,6 @@ func (Bye) event()         {}
 func (ServerError) event() {}
 func (NickRefused) event() {}
 func (Scrollback) event()  {}
+func (Found) event()       {}
 func (Unknown) event()     {}
 func (Hint) event()        {}

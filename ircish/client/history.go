@@ -75,7 +75,7 @@ func (s *Session) joined() (Event, []byte) {
 	case s.support == historyAsked:
 		s.catchUp = ask
 	default:
-		s.replies++
+		s.awaited = append(s.awaited, "")
 		reply = append(reply, ask...)
 	}
 	return ev, reply
@@ -83,7 +83,7 @@ func (s *Session) joined() (Event, []byte) {
 
 // holding reports whether the room's lines are held: for a HISTORY
 // reply, or for the server's word on whether it has HISTORY.
-func (s *Session) holding() bool { return s.replies > 0 || s.AwaitsHistory() }
+func (s *Session) holding() bool { return len(s.awaited) > 0 || s.AwaitsHistory() }
 
 // AwaitsHistory reports whether the session holds the room's lines until
 // the server says whether it has HISTORY. It may never say: the caller
@@ -99,7 +99,7 @@ func (s *Session) ReleaseHeld() Event { return s.noHistory(nil) }
 // noHistory notes that the server has no HISTORY, and returns the lines
 // held for a reply that will not come, then then (if not nil).
 func (s *Session) noHistory(then Event) Event {
-	s.support, s.catchUp, s.replies = historyNone, nil, 0
+	s.support, s.catchUp, s.awaited = historyNone, nil, nil
 	ev := s.release(0)
 	if ev.empty() {
 		return then
@@ -120,7 +120,7 @@ func (s *Session) history(p []string) (Event, []byte) {
 		ask := s.catchUp
 		if ask != nil {
 			s.catchUp = nil
-			s.replies++
+			s.awaited = append(s.awaited, "")
 		}
 		return nil, ask
 	case len(p) == 2 && p[0] == ircish.HistoryGap:
@@ -138,7 +138,7 @@ func (s *Session) history(p []string) (Event, []byte) {
 		return Unknown{Line: "HISTORY " + strings.Join(p, " ")}, nil
 	}
 	m := Earlier{Seq: seq, At: at, From: p[2], Text: p[3]}
-	if s.replies > 0 {
+	if len(s.awaited) > 0 {
 		s.held = append(s.held, held{msg: m})
 		return nil, nil
 	}
@@ -146,13 +146,63 @@ func (s *Session) history(p []string) (Event, []byte) {
 	return s.message(m.From, m.Text), nil
 }
 
-// endReply makes the event of a HISTORY reply of n messages (see release).
+// endReply makes the event of a HISTORY reply of n messages (see release),
+// or of a search's (see found).
 func (s *Session) endReply(n int) Event {
-	s.replies = max(0, s.replies-1)
+	var query string
+	if len(s.awaited) > 0 {
+		query = s.awaited[0]
+		s.awaited = s.awaited[1:]
+	}
+	if query != "" {
+		return s.found(query, n)
+	}
 	if ev := s.release(n); !ev.empty() {
 		return ev
 	}
 	return nil
+}
+
+// found makes the event of the reply to a search for query, of n
+// messages, which are the last n held, and of the lines held before it,
+// which came live.
+func (s *Session) found(query string, n int) Found {
+	n = min(n, len(s.held))
+	ev := Found{Query: query, Live: s.releaseLive(s.held[:len(s.held)-n])}
+	for _, h := range s.held[len(s.held)-n:] {
+		ev.Messages = append(ev.Messages, h.msg)
+	}
+	s.held = nil
+	if len(s.awaited) == 0 {
+		s.plain = nil
+	}
+	return ev
+}
+
+// searchFailed ends the search awaited, which the server refused with e:
+// the lines held for it come, then e.
+func (s *Session) searchFailed(e ServerError) Event {
+	s.awaited = s.awaited[1:]
+	live := append(s.releaseLive(s.held), e)
+	s.held = nil
+	if len(s.awaited) == 0 {
+		s.plain = nil
+	}
+	return Found{Query: "", Live: live}
+}
+
+// releaseLive returns the events of lines held that came live.
+func (s *Session) releaseLive(hs []held) []Event {
+	var evs []Event
+	for _, h := range hs {
+		if h.msg.Seq == 0 {
+			evs = append(evs, h.ev)
+			continue
+		}
+		s.lastSeq = max(s.lastSeq, h.msg.Seq)
+		evs = append(evs, s.message(h.msg.From, h.msg.Text))
+	}
+	return evs
 }
 
 // release makes the event of a HISTORY reply of n messages, which are the
@@ -182,7 +232,7 @@ func (s *Session) release(n int) Scrollback {
 	}
 	slices.Reverse(ev.Earlier)
 	s.held, s.gap = nil, false
-	if s.replies == 0 {
+	if len(s.awaited) == 0 {
 		s.plain = nil
 	}
 	return ev
@@ -262,8 +312,26 @@ func (s *Session) showHistory(args string) ([]byte, Event) {
 	case historyNone:
 		return nil, Hint{Text: "This server keeps no history."}
 	}
-	s.replies++
+	s.awaited = append(s.awaited, "")
 	return ircish.Line(ircish.History, strconv.Itoa(n)), nil
+}
+
+// search asks for the messages kept that hold every word: /search WORDS.
+func (s *Session) search(args string) ([]byte, Event) {
+	words := ircish.SearchWords(args)
+	if len(words) == 0 {
+		c, _ := lookup("search")
+		return nil, usage(c)
+	}
+	switch s.support {
+	case historyAsked:
+		return nil, Hint{Text: "Not sent: the server has yet to say whether it keeps history."}
+	case historyNone:
+		return nil, Hint{Text: "This server keeps no history."}
+	}
+	query := strings.Join(words, " ")
+	s.awaited = append(s.awaited, query)
+	return ircish.Line(ircish.History, ircish.HistorySearch, query), nil
 }
 
 // DefaultScrollback is how many earlier messages the client shows after

@@ -228,3 +228,60 @@ func TestReconnectToServerWithoutHistory(t *testing.T) {
 	checkHandled(t, s, []string{"JOINED duck", "ERR UNKNOWN_COMMAND unknown command HISTORY", "MSG ann back"},
 		[]Event{Registered{Nick: "duck", Again: true}, Message{From: "ann", Text: "back"}}, "LIST\r\n")
 }
+
+// /search asks for the messages with every word, once the server has
+// HISTORY; its reply comes as Found, with the lines that came live while
+// it was on its way, and a refusal ends it.
+func TestSearch(t *testing.T) {
+	s, _ := NewSession("duck", 0)
+	checkHandled(t, s, []string{"JOINED duck"}, []Event{Registered{Nick: "duck"}}, "LIST\r\n")
+	if line, hint := s.Input("/search quick"); line != nil || !strings.Contains(fmt.Sprint(hint), "yet to say whether it keeps history") {
+		t.Errorf("Input(/search quick) before the server's answer to HISTORY LIVE = %q, %#v; want only a hint to wait", line, hint)
+	}
+	checkHandled(t, s, []string{"HISTORY LIVE"}, nil, "")
+	for _, c := range []struct{ in, line, hint string }{
+		{"/search", "", "Usage: /search WORDS"},
+		{"/search !! *", "", "Usage: /search WORDS"},
+		{"/search  quick   fox ", "HISTORY SEARCH quick fox\r\n", ""},
+	} {
+		line, hint := s.Input(c.in)
+		if string(line) != c.line || c.hint != "" && !strings.Contains(fmt.Sprint(hint), c.hint) || c.hint == "" && hint != nil {
+			t.Errorf("Input(%q) = %q, %#v; want %q, a hint %q", c.in, line, hint, c.line, c.hint)
+		}
+	}
+	s.Input("/history 1") // awaited after the search
+	checkHandled(t, s, []string{
+		"HISTORY 20 2026-11-28T09:15:02.020Z ann live one",
+		"JOINED bob",
+		"HISTORY 9 2026-11-28T09:15:02.009Z ann the quick fox",
+		"HISTORY END 1",
+		"HISTORY 20 2026-11-28T09:15:02.020Z ann live one",
+		"HISTORY END 1",
+		"HISTORY 21 2026-11-28T09:15:02.021Z ann live two",
+	}, []Event{
+		Found{Query: "quick fox", Messages: []Earlier{{9, at(9), "ann", "the quick fox"}}, Live: []Event{Message{From: "ann", Text: "live one"}, Joined{Nick: "bob"}}},
+		Scrollback{Earlier: []Earlier{{20, at(20), "ann", "live one"}}}, // what /history 1 asked for
+		Message{From: "ann", Text: "live two"},
+	}, "")
+	s.Input("/search zebra")
+	checkHandled(t, s, []string{
+		"HISTORY END 0",
+	}, []Event{Found{Query: "zebra"}}, "")
+	s.Input("/search zebra")
+	checkHandled(t, s, []string{
+		"HISTORY 22 2026-11-28T09:15:02.022Z ann live three",
+		"ERR TIMEOUT the search did not finish: try again",
+		"HISTORY 23 2026-11-28T09:15:02.023Z ann live four",
+	}, []Event{
+		Found{Live: []Event{Message{From: "ann", Text: "live three"}, ServerError{Code: "TIMEOUT", Text: "the search did not finish: try again"}}},
+		Message{From: "ann", Text: "live four"},
+	}, "")
+	r := Renderer{}
+	want := "[earlier 2026-11-28 09:15:02] <ann> the quick fox\n-- 1 message found for \"quick fox\" --"
+	if got := r.Render(Found{Query: "quick fox", Messages: []Earlier{{9, at(9).In(time.Local), "ann", "the quick fox"}}}); got != want {
+		t.Errorf("Render(Found) = %q, want %q", got, want)
+	}
+	if got, want := r.Render(Found{Query: "zebra"}), "-- no message holds every word of \"zebra\" --"; got != want {
+		t.Errorf("Render(Found nothing) = %q, want %q", got, want)
+	}
+}

@@ -45,6 +45,8 @@ func (r Renderer) Render(ev Event) string {
 		return ""
 	case Scrollback:
 		return r.scrollback(ev)
+	case Found:
+		return r.found(ev)
 	case Registered:
 		s = "* you have joined as " + r.nick(ev.Nick) + "\n" + CommandSummary()
 		if ev.Again {
@@ -153,16 +155,47 @@ func (r Renderer) users(ev Users) string {
 // the time it was said (and the day, if not today) rather than the clock's,
 // then a divider, then the live messages as usual.
 func (r Renderer) scrollback(ev Scrollback) string {
-	now, stamp := time.Now(), ""
+	stamp, lines := r.earlier(ev.Earlier)
+	if ev.Gap {
+		lines = append([]string{stamp + r.dim("* some earlier messages are gone: the server no longer has them")}, lines...)
+	}
+	if len(ev.Earlier) > 0 {
+		lines = append(lines, stamp+r.dim("-- end of earlier messages --"))
+	}
+	for _, m := range ev.Live {
+		lines = append(lines, r.Render(m))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// found renders the reply to a search as scrollback, then how many
+// messages were found.
+func (r Renderer) found(ev Found) string {
+	stamp, lines := r.earlier(ev.Messages)
+	switch {
+	case ev.Query == "":
+	case len(ev.Messages) == 0:
+		lines = append(lines, stamp+r.dim("-- no message holds every word of "+"\""+Clean(ev.Query)+"\""+" --"))
+	case len(ev.Messages) == 1:
+		lines = append(lines, stamp+r.dim("-- 1 message found for "+"\""+Clean(ev.Query)+"\""+" --"))
+	default:
+		lines = append(lines, stamp+r.dim("-- "+strconv.Itoa(len(ev.Messages))+" messages found for "+"\""+Clean(ev.Query)+"\""+" --"))
+	}
+	for _, m := range ev.Live {
+		lines = append(lines, r.Render(m))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// earlier renders messages said earlier, one line each, and returns them
+// with the time stamp of lines said now, if lines have one.
+func (r Renderer) earlier(ms []Earlier) (stamp string, lines []string) {
+	now := time.Now()
 	if r.Clock != nil {
 		now = r.Clock()
 		stamp = r.dim(now.Format("15:04")) + " "
 	}
-	var lines []string
-	if ev.Gap {
-		lines = append(lines, stamp+r.dim("* some earlier messages are gone: the server no longer has them"))
-	}
-	for _, m := range ev.Earlier {
+	for _, m := range ms {
 		at := m.At.In(now.Location())
 		line := "<" + Clean(m.From) + "> " + Clean(m.Text)
 		switch {
@@ -174,13 +207,7 @@ func (r Renderer) scrollback(ev Scrollback) string {
 			lines = append(lines, r.dim(at.Format("Jan 2 15:04")+" "+line))
 		}
 	}
-	if len(ev.Earlier) > 0 {
-		lines = append(lines, stamp+r.dim("-- end of earlier messages --"))
-	}
-	for _, m := range ev.Live {
-		lines = append(lines, r.Render(m))
-	}
-	return strings.Join(lines, "\n")
+	return stamp, lines
 }
 
 // paint wraps s in an SGR sequence when colours are on.

@@ -36,7 +36,7 @@ type Session struct {
 	support    historySupport // whether this connection's server has HISTORY
 	catchUp    []byte         // the HISTORY to send once the server says it has it
 	plain      []string       // messages seen as MSG lines since joining, before seqs
-	replies    int            // HISTORY replies asked for and not yet ended
+	awaited    []string       // HISTORY replies asked for and not yet ended, in order: "" for HISTORY, the words of a SEARCH
 	held       []held         // what came while a reply was awaited, in order
 	gap        bool           // the awaited reply says some messages are gone
 
@@ -64,7 +64,7 @@ func NewSession(nick string, scrollback int) (*Session, []byte) {
 // send first on it: NICK, and HISTORY LIVE so that messages come with
 // their seqs, if the server has HISTORY.
 func (s *Session) hello(nick string) []byte {
-	s.support, s.catchUp, s.plain, s.replies, s.held, s.gap = historyAsked, nil, nil, 0, nil, false
+	s.support, s.catchUp, s.plain, s.awaited, s.held, s.gap = historyAsked, nil, nil, nil, nil, false
 	return ircish.AppendLine(s.register(nick), ircish.History, ircish.HistoryLive)
 }
 
@@ -193,6 +193,13 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 // send in reply if there is one: an error may say that the server has no
 // HISTORY, or refuse the nick we are registering with.
 func (s *Session) serverError(e ServerError) (Event, []byte) {
+	if len(s.awaited) > 0 && s.awaited[0] != "" && (e.Code == ircish.CodeBadParam || e.Code == ircish.CodeTimeout) {
+		// The answer to our search, which is the oldest reply awaited as
+		// replies come in the order of the commands. (A WHISPER's
+		// TIMEOUT sent before it would be taken for it: rare, and the
+		// search's own answer then ends nothing, and is shown as it is.)
+		return s.searchFailed(e), nil
+	}
 	if e.Code == ircish.CodeUnknownCommand || e.Code == ircish.CodeNotRegistered && s.support == historyAsked {
 		// HISTORY is the one verb we send that a server may not know;
 		// before NICK is accepted, it refuses HISTORY LIVE as not allowed
@@ -293,6 +300,7 @@ func init() {
 		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, false, (*Session).list},
 		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, true, (*Session).whisper},
 		{[]string{"history"}, "/history [N]", "show the last N messages said (50)", false, false, (*Session).showHistory},
+		{[]string{"search"}, "/search WORDS", "find the messages kept that hold every word", false, false, (*Session).search},
 		{[]string{"ping"}, "/ping", "time a round trip to the server", true, false, (*Session).ping},
 		{[]string{"help"}, "/help", "show this help", true, false, (*Session).help},
 		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, false, (*Session).quit},

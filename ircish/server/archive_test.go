@@ -1,7 +1,11 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +16,21 @@ import (
 	"ircish/ircish/room"
 )
 
-// A fakeArchive records what the room gives it.
+// A fakeArchive records what the room gives it, and answers searches
+// with found, or err.
 type fakeArchive struct {
 	mu    sync.Mutex
 	added []room.Entry
+	found []room.Entry
+	err   error
+	words [][]string // searched for
+}
+
+func (a *fakeArchive) Search(ctx context.Context, words []string, max int) ([]room.Entry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.words = append(a.words, words)
+	return a.found, a.err
 }
 
 func (a *fakeArchive) Add(e room.Entry) {
@@ -99,4 +114,52 @@ func TestUseArchiveRestores(t *testing.T) {
 	if got := bob.AskHistory("1"); len(got) != 1 || seqOf(t, got[0]) != future+3 {
 		t.Errorf("the message after them: %q, want seq %d", got, future+3)
 	}
+}
+
+// HISTORY SEARCH sends what the archive finds as HISTORY lines, those the
+// room still keeps, then HISTORY END; and says what is wrong with a
+// search it cannot make.
+func TestHistorySearch(t *testing.T) {
+	a := &fakeArchive{}
+	s := &Server{FloodRate: -1, Keep: 2}
+	if err := s.UseArchive(a, room.Snapshot{}); err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, s)
+	newcomer := chattest.Dial(t, addr, "newcomer")
+	newcomer.Send("HISTORY SEARCH quick")
+	newcomer.Expect("^ERR NOT_REGISTERED ")
+	ann := chattest.Register(t, addr, "ann")
+	for _, text := range []string{"one", "two quick", "three quick"} {
+		ann.Send("MSG " + text)
+	}
+	kept := ann.AskHistory("")
+	a.mu.Lock()
+	a.found = slices.Clone(a.added) // "one" is no longer kept by the room (Keep 2)
+	a.mu.Unlock()
+	if got := ann.AskHistory("SEARCH quick  \"fox\" *"); strings.Join(got, "|") != strings.Join(kept, "|") {
+		t.Errorf("HISTORY SEARCH = %q, want the kept %q", got, kept)
+	}
+	a.mu.Lock()
+	if got := a.words[len(a.words)-1]; !slices.Equal(got, []string{"quick", `"fox"`}) {
+		t.Errorf("searched for %q, want [quick \"fox\"]", got)
+	}
+	a.err = errors.New("disk stalled")
+	a.mu.Unlock()
+	for _, c := range []struct{ args, want string }{
+		{"SEARCH", "^ERR BAD_PARAM usage: HISTORY SEARCH"},
+		{"search !! ? *", "^ERR BAD_PARAM usage: HISTORY SEARCH"},
+		{"SEARCH quick", "^ERR TIMEOUT "},
+	} {
+		ann.Send("HISTORY " + c.args)
+		if line := ann.Expect("^(ERR|HISTORY) "); !regexp.MustCompile(c.want).MatchString(line) {
+			t.Errorf("HISTORY %s: got %q, want %s", c.args, line, c.want)
+		}
+	}
+
+	// A server with no archive says so.
+	addr = startServer(t, &Server{FloodRate: -1})
+	bob := chattest.Register(t, addr, "bob")
+	bob.Send("HISTORY SEARCH quick")
+	bob.Expect("^ERR BAD_PARAM this server keeps no messages to search")
 }

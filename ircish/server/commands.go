@@ -33,7 +33,7 @@ func init() {
 		ircish.Msg:     {false, "say text to everyone", (*conn).say},
 		ircish.Whisper: {false, "say text to one user only", (*conn).whisper},
 		ircish.List:    {false, "list everyone here", (*conn).list},
-		ircish.History: {true, "the last n messages (50), or n after seq; HISTORY LIVE: all as HISTORY lines", (*conn).replay},
+		ircish.History: {true, "the last n messages (50), or n after seq; HISTORY LIVE: all as HISTORY lines; HISTORY SEARCH: those with every word", (*conn).replay},
 		ircish.Help:    {true, "describe the commands", (*conn).help},
 		ircish.Ping:    {true, "the server answers PONG [<token>]", (*conn).ping},
 		ircish.Quit:    {true, "leave", (*conn).quit},
@@ -94,8 +94,12 @@ func (c *conn) list([]string) error {
 }
 
 // replay sends earlier room messages: HISTORY [<count>], HISTORY AFTER
-// <seq> [<count>]; or, with HISTORY LIVE, asks for seqs on MSG lines.
+// <seq> [<count>], HISTORY SEARCH <word>...; or, with HISTORY LIVE, asks
+// for seqs on MSG lines.
 func (c *conn) replay(p []string) error {
+	if len(p) > 0 && ircish.UpperASCII(p[0]) == ircish.HistorySearch {
+		return c.search(p[1:])
+	}
 	if len(p) > 0 && ircish.UpperASCII(p[0]) == ircish.HistoryLive {
 		c.s.meter.history.add("live")
 		if c.member == nil {
@@ -135,6 +139,30 @@ func (c *conn) replay(p []string) error {
 	}
 	sent := c.s.hub.replay(c.member, after, count)
 	c.logInfo("history", slog.Int("asked", count), slog.Int("sent", sent))
+	return nil
+}
+
+// search sends the messages kept that hold every word: HISTORY SEARCH
+// <word>...
+func (c *conn) search(p []string) error {
+	if c.member == nil {
+		return errNotRegistered
+	}
+	words := ircish.SearchWords(strings.Join(p, " "))
+	if len(words) == 0 {
+		return ircish.NewError(ircish.CodeBadParam, "usage: HISTORY SEARCH <words>: a word holds a letter or a digit")
+	}
+	c.s.meter.history.add("search")
+	n, err := c.s.hub.search(c.member, words)
+	var se searchError
+	if errors.As(err, &se) {
+		c.logAt(slog.LevelError, "search failed", slog.Any("err", se.err))
+		return errSearchFailed
+	}
+	if err != nil {
+		return err
+	}
+	c.logInfo("search", slog.Int("words", len(words)), slog.Int("found", n))
 	return nil
 }
 

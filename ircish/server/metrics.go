@@ -67,7 +67,7 @@ func newMeter() *meter {
 		dropped:     newCounters(slices.Collect(maps.Values(dropCauses))...),
 		refused:     newCounters(slices.Collect(maps.Values(refusalCauses))...),
 		nickRefused: newCounters("nick_invalid", "nick_in_use", "no_answer", "other"),
-		history:     newCounters("last", "after", "live"),
+		history:     newCounters("last", "after", "live", "search"),
 	}
 }
 

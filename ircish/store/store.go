@@ -53,17 +53,18 @@ type Store struct {
 	retryAfter  time.Duration
 	file        *os.File // open, and locked, while SQLite has the file
 	db          *sql.DB
-	wake        chan struct{} // tells the writer to write now; room for one
-	closing     chan closeReq // Close's request to the writer
-	ended       chan struct{} // closed by the writer as it ends
-	endErr      error         // the writer's last word, once ended
-	mu          sync.Mutex    // guards what follows; never held during I/O
-	pending     []room.Entry  // messages not yet written, oldest first
-	pendingSize int           // their bytes, roughly
-	dropped     int           // messages not stored since the last write
-	scheduled   bool          // a write is due within flushAfter
-	closed      bool          // Close was called: Add keeps nothing more
-	w           writerState   // the writer's alone
+	wake        chan struct{}  // tells the writer to write now; room for one
+	closing     chan closeReq  // Close's request to the writer
+	searches    chan searchReq // Search's requests to the writer
+	ended       chan struct{}  // closed by the writer as it ends
+	endErr      error          // the writer's last word, once ended
+	mu          sync.Mutex     // guards what follows; never held during I/O
+	pending     []room.Entry   // messages not yet written, oldest first
+	pendingSize int            // their bytes, roughly
+	dropped     int            // messages not stored since the last write
+	scheduled   bool           // a write is due within flushAfter
+	closed      bool           // Close was called: Add keeps nothing more
+	w           writerState    // the writer's alone
 }
 
 // writerState is what only the writer goroutine touches, once Open has
@@ -72,6 +73,7 @@ type writerState struct {
 	conn    *sql.Conn
 	chunks  []chunkInfo // the file's chunks, oldest first
 	total   int         // messages in them
+	indexed int64       // messages up to this seq are in messages_fts
 	failing bool        // the last write failed
 	buf     bytes.Buffer
 	spare   []room.Entry // the batch written last, for pending to reuse
@@ -205,6 +207,7 @@ func newStore(path string, o Options) *Store {
 		retryAfter: cmpOr(o.retry, time.Second),
 		wake:       make(chan struct{}, 1),
 		closing:    make(chan closeReq),
+		searches:   make(chan searchReq),
 		ended:      make(chan struct{}),
 	}
 }
@@ -223,7 +226,7 @@ func cmpOr[T comparable](v, def T) T {
 func (s *Store) load(ctx context.Context) (room.Snapshot, error) {
 	var snap room.Snapshot
 	c := s.w.conn
-	if err := c.QueryRowContext(ctx, "SELECT gone FROM room").Scan(&snap.Gone); err != nil {
+	if err := c.QueryRowContext(ctx, "SELECT gone, indexed FROM room").Scan(&snap.Gone, &s.w.indexed); err != nil {
 		return snap, err
 	}
 	rows, err := c.QueryContext(ctx, "SELECT last, first, count FROM chunks ORDER BY last")
@@ -329,6 +332,8 @@ func (s *Store) writer() {
 			if err := s.write(); err != nil {
 				time.AfterFunc(s.retryAfter, s.kick)
 			}
+		case req := <-s.searches:
+			req.reply <- s.search(req)
 		case req := <-s.closing:
 			s.endErr = s.end(req.ctx)
 			return

@@ -231,23 +231,11 @@ func TestOpenRefusesAStoreInUse(t *testing.T) {
 func TestStalledDiskNeverBlocks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ircish.db")
 	var log syncBuffer
-	s, snap := mustOpen(t, path, Options{
-		Keep: 1000, Flush: time.Millisecond, Log: slog.New(slog.NewTextHandler(&log, nil)),
-		maxPending: 50, busyTimeout: 10 * time.Millisecond, retry: 20 * time.Millisecond,
+	s, snap, holder := openStalled(t, path, func(o *Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, nil))
+		o.maxPending = 50
 	})
 	ctx := context.Background()
-	other, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	holder, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
 	es := entries(snap.Gone+1, 80)
 	for _, e := range es {
 		s.Add(e) // the test times out if one blocks
@@ -256,7 +244,6 @@ func TestStalledDiskNeverBlocks(t *testing.T) {
 	if _, err := holder.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	holder.Close()
 	mustClose(t, s)
 	if got := strings.Count(log.String(), "store write failed"); got != 1 {
 		t.Errorf("%d store write failed records, want 1:\n%s", got, log.String())
@@ -269,6 +256,33 @@ func TestStalledDiskNeverBlocks(t *testing.T) {
 	if got, want := historyLines(snap.Messages), historyLines(es[:50]); got != want {
 		t.Errorf("after reopening:\n%s\nwant the first 50:\n%s", got, want)
 	}
+}
+
+// openStalled opens a store on a disk that stops taking writes once it is
+// open: another connection holds SQLite's write lock until the test rolls
+// back holder. The store's writes wait 10 ms for it.
+func openStalled(t *testing.T, path string, opts ...func(*Options)) (*Store, room.Snapshot, *sql.Conn) {
+	t.Helper()
+	o := Options{Keep: 1000, Flush: time.Millisecond, busyTimeout: 10 * time.Millisecond, retry: 20 * time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, snap := mustOpen(t, path, o)
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	holder, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close() })
+	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return s, snap, holder
 }
 
 // Close gives up when its ctx ends, and says how many messages it did not
