@@ -18,6 +18,7 @@ import (
 
 	"ircish/ircish"
 	"ircish/ircish/cluster"
+	"ircish/ircish/room"
 	"ircish/ircish/server"
 	"ircish/ircish/store"
 )
@@ -179,12 +180,24 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 const storeCloseTimeout = 5 * time.Second
 
 // openStore opens the store cfg asks for, if any, and has cfg.srv keep
-// its messages there, starting from those the store kept.
+// its messages there, starting from those the store kept. In a cluster,
+// the store is an index in memory, for HISTORY SEARCH, which the cluster's
+// engine fills as it reads the room (it must be in place before).
 func openStore(cfg *config, log *slog.Logger) (*store.Store, error) {
-	if cfg.storePath == "" {
+	o := store.Options{Keep: cfg.srv.Keep, Flush: cfg.storeFlush, Log: log}
+	switch {
+	case cfg.srv.Keep <= 0:
+		return nil, nil
+	case cfg.cluster.URLs != "":
+		st, err := store.OpenMemory(o)
+		if err != nil {
+			return nil, err
+		}
+		return st, cfg.srv.UseArchive(st, room.Snapshot{})
+	case cfg.storePath == "":
 		return nil, nil
 	}
-	st, kept, err := store.Open(cfg.storePath, store.Options{Keep: cfg.srv.Keep, Flush: cfg.storeFlush, Log: log})
+	st, kept, err := store.Open(cfg.storePath, o)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,12 @@ type fakeArchive struct {
 	words [][]string // searched for
 }
 
+func (a *fakeArchive) Reset(kept []room.Entry) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.added = append([]room.Entry(nil), kept...)
+}
+
 func (a *fakeArchive) Search(ctx context.Context, words []string, max int) ([]room.Entry, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -162,4 +168,25 @@ func TestHistorySearch(t *testing.T) {
 	bob := chattest.Register(t, addr, "bob")
 	bob.Send("HISTORY SEARCH quick")
 	bob.Expect("^ERR BAD_PARAM this server keeps no messages to search")
+}
+
+// A room read afresh (a cluster's engine resets it) has the archive keep
+// what the new state keeps, and no more.
+func TestArchiveReset(t *testing.T) {
+	a := &fakeArchive{}
+	s := &Server{FloodRate: -1, Keep: 2}
+	if err := s.UseArchive(a, room.Snapshot{}); err != nil {
+		t.Fatal(err)
+	}
+	a.Add(room.Entry{Seq: 1, From: "old", Text: "gone"})
+	st := room.NewState(2, 0)
+	id := room.MemberID{Node: "n", Num: 1}
+	st.Apply(room.Record{Op: room.OpJoin, ID: id, Nick: "ann"})
+	for i, text := range []string{"one", "two", "three"} {
+		st.Apply(room.Record{Op: room.OpSay, ID: id, Text: text, Seq: int64(10 + i)})
+	}
+	s.hub.Reset(st)
+	if got, want := a.texts(), "ann two|ann three"; got != want {
+		t.Errorf("after Reset the archive keeps %q, want %q", got, want)
+	}
 }

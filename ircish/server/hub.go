@@ -347,6 +347,14 @@ func (h *hub) Reset(s *room.State) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.state = s
+	if h.archive != nil {
+		g := s.Messages()
+		kept := make([]room.Entry, g.Len())
+		for i := range kept {
+			kept[i] = g.At(i)
+		}
+		h.archive.Reset(kept)
+	}
 }
 
 // removeMember takes m out of the members here. The caller holds h.mu.

@@ -184,3 +184,29 @@ func FuzzMatchQuery(f *testing.F) {
 		}
 	})
 }
+
+// A store in memory, a cluster server's index: it finds what was added,
+// and after Reset only what it was reset to, and what came after.
+func TestOpenMemoryReset(t *testing.T) {
+	s, err := OpenMemory(Options{Keep: 10, Flush: time.Hour, maxChunk: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mustClose(t, s)
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		s.Add(room.Entry{Seq: int64(i + 1), At: at, From: "ann", Text: fmt.Sprintf("old quick %d", i+1)})
+	}
+	if got := searchTexts(t, s, "quick"); len(got) < 10 || got[len(got)-1] != "ann old quick 12" {
+		t.Errorf("Search(quick) = %q, want the last 10 to 13", got)
+	}
+	s.Reset([]room.Entry{{Seq: 20, At: at, From: "bob", Text: "new quick one"}})
+	s.Add(room.Entry{Seq: 21, At: at, From: "bob", Text: "new quick two"})
+	if got, want := strings.Join(searchTexts(t, s, "quick"), "|"), "bob new quick one|bob new quick two"; got != want {
+		t.Errorf("after Reset, Search(quick) = %q, want %q", got, want)
+	}
+	s.Reset(nil)
+	if got := searchTexts(t, s, "quick"); len(got) != 0 {
+		t.Errorf("after Reset(nil), Search(quick) = %q, want nothing", got)
+	}
+}

@@ -64,6 +64,7 @@ type Store struct {
 	dropped     int            // messages not stored since the last write
 	scheduled   bool           // a write is due within flushAfter
 	closed      bool           // Close was called: Add keeps nothing more
+	reset       bool           // pending replaces everything kept (see Reset)
 	w           writerState    // the writer's alone
 }
 
@@ -192,6 +193,37 @@ func open(path string, o Options) (s *Store, snap room.Snapshot, err error) {
 	return s, snap, nil
 }
 
+// OpenMemory returns a store in memory, which no restart outlives: the
+// index of a cluster server's messages, which it adds as it applies them
+// and builds again as it reads the room afresh (Reset), so that HISTORY
+// SEARCH works there too.
+func OpenMemory(o Options) (*Store, error) {
+	if o.Keep < 1 {
+		return nil, errors.New("store: Keep must be at least 1")
+	}
+	s := newStore(":memory:", o)
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1) // one connection, one database
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err == nil {
+		err = migrate(ctx, c, 0)
+		if err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.db, s.w.conn = db, c
+	go s.writer()
+	return s, nil
+}
+
 func newStore(path string, o Options) *Store {
 	log := o.Log
 	if log == nil {
@@ -296,6 +328,25 @@ func (s *Store) Add(e room.Entry) {
 	}
 }
 
+// Reset has the store keep kept only, oldest first, in place of all it
+// keeps: the room was read afresh (see room.Room's Reset). It never waits
+// for the disk.
+func (s *Store) Reset(kept []room.Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	clear(s.pending)
+	s.pending = append(s.pending[:0], kept...)
+	s.pendingSize = 0
+	for _, e := range kept {
+		s.pendingSize += entrySize(e)
+	}
+	s.reset = true
+	s.kick()
+}
+
 func entrySize(e room.Entry) int { return len(e.From) + len(e.Text) + 64 }
 
 // kick wakes the writer, if it sleeps.
@@ -363,7 +414,7 @@ func (s *Store) end(ctx context.Context) error {
 		break
 	}
 	c := s.w.conn
-	if err == nil {
+	if err == nil && s.file != nil {
 		c.ExecContext(ctx, "PRAGMA optimize")
 		c.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	}
@@ -371,7 +422,9 @@ func (s *Store) end(ctx context.Context) error {
 	if cerr := s.db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	s.file.Close() // only now: it holds the lock
+	if s.file != nil {
+		s.file.Close() // only now: it holds the lock
+	}
 	return err
 }
 
@@ -380,18 +433,18 @@ func (s *Store) end(ctx context.Context) error {
 // the messages wait again, in front of those that came meanwhile.
 func (s *Store) write() error {
 	s.mu.Lock()
-	batch := s.pending
+	batch, reset := s.pending, s.reset
 	s.pending, s.w.spare = s.w.spare[:0], nil
 	s.pendingSize = 0
-	s.scheduled = false
+	s.scheduled, s.reset = false, false
 	dropped := s.dropped
 	s.mu.Unlock()
-	if len(batch) == 0 {
+	if len(batch) == 0 && !reset {
 		return nil
 	}
-	added, cut, err := s.writeBatch(batch)
+	added, cut, err := s.writeBatch(batch, reset)
 	if err != nil {
-		s.putBack(batch)
+		s.putBack(batch, reset)
 		if !s.w.failing {
 			s.w.failing = true
 			s.log.Error("store write failed", "file", s.path, "err", err)
@@ -399,6 +452,9 @@ func (s *Store) write() error {
 		return err
 	}
 	s.w.failing = false
+	if reset {
+		s.w.chunks, s.w.total, s.w.indexed = nil, 0, 0
+	}
 	s.w.chunks = append(s.w.chunks, added...)
 	for _, ch := range added {
 		s.w.total += ch.count
@@ -421,9 +477,13 @@ func (s *Store) write() error {
 // putBack has batch, which could not be written, wait again in front of
 // the messages added since, as many as may wait: the newest beyond that
 // are dropped.
-func (s *Store) putBack(batch []room.Entry) {
+func (s *Store) putBack(batch []room.Entry, reset bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.reset { // a Reset came meanwhile: it replaces batch
+		return
+	}
+	s.reset = reset
 	all := append(batch, s.pending...)
 	if len(all) > s.maxPending {
 		s.dropped += len(all) - s.maxPending
@@ -440,10 +500,21 @@ func (s *Store) putBack(batch []room.Entry) {
 // writeBatch inserts batch as chunks, and deletes the oldest chunks the
 // store no longer needs to keep Keep messages, in one transaction. It
 // returns the chunks added, and the seq up to which chunks were deleted.
-func (s *Store) writeBatch(batch []room.Entry) (added []chunkInfo, cut int64, err error) {
+func (s *Store) writeBatch(batch []room.Entry, reset bool) (added []chunkInfo, cut int64, err error) {
 	ctx := context.Background()
 	c := s.w.conn
 	err = inTx(ctx, c, func() error {
+		if reset {
+			for _, q := range []string{
+				"DELETE FROM chunks",
+				"DELETE FROM messages_fts",
+				"UPDATE room SET indexed = 0",
+			} {
+				if _, err := c.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+		}
 		for rest := batch; len(rest) > 0; {
 			n := min(len(rest), s.maxChunk)
 			data, err := encodeChunk(&s.w.buf, rest[:n])
@@ -458,11 +529,13 @@ func (s *Store) writeBatch(batch []room.Entry) (added []chunkInfo, cut int64, er
 			rest = rest[n:]
 		}
 		// Retention: drop the oldest chunks while the others hold Keep.
-		total := s.w.total
+		total, all := 0, added
+		if !reset {
+			total, all = s.w.total, append(s.w.chunks[:len(s.w.chunks):len(s.w.chunks)], added...)
+		}
 		for _, ch := range added {
 			total += ch.count
 		}
-		all := append(s.w.chunks[:len(s.w.chunks):len(s.w.chunks)], added...)
 		for _, ch := range all {
 			if total-ch.count < s.keep {
 				break
