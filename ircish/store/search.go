@@ -153,8 +153,13 @@ func matchQuery(words []string) string {
 			b.WriteByte(' ')
 		}
 		b.WriteByte('"')
-		b.WriteString(strings.ReplaceAll(w, `"`, `""`)) // FTS5 escapes " by doubling it
+		b.WriteString(quoter.Replace(w))
 		b.WriteByte('"')
 	}
 	return b.String()
 }
+
+// quoter makes a word the inside of an FTS5 string: FTS5 escapes " by
+// doubling it, and reads the query as a C string, which a NUL would end
+// (the server refuses NULs in lines anyway).
+var quoter = strings.NewReplacer(`"`, `""`, "\x00", " ")

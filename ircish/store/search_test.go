@@ -21,6 +21,7 @@ func TestMatchQuery(t *testing.T) {
 		{[]string{"quick", "fox"}, `"quick" "fox"`},
 		{[]string{`"quick"`, "OR", "NEAR(", "quick*"}, `"""quick""" "OR" "NEAR(" "quick*"`},
 		{[]string{"don't"}, `"don't"`},
+		{[]string{"0\x00x"}, `"0 x"`},
 	}
 	for _, c := range tests {
 		if got := matchQuery(c.words); got != c.want {

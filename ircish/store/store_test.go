@@ -349,3 +349,36 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
+
+// Open takes a file of an older schema to the newest, a version per
+// transaction, running only the migrations it lacks, and keeps its
+// messages.
+func TestMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ircish.db")
+	s, snap := mustOpen(t, path, Options{Keep: 10})
+	es := entries(snap.Gone+1, 3)
+	for _, e := range es {
+		s.Add(e)
+	}
+	mustClose(t, s)
+	defer func(m []string) { migrations = m }(migrations)
+	migrations = append(migrations[:1:1], "CREATE TABLE extra (x TEXT) STRICT; INSERT INTO extra VALUES ('v2')")
+	for _, p := range []string{path, filepath.Join(t.TempDir(), "new.db")} {
+		s, snap = mustOpen(t, p, Options{Keep: 10})
+		var version, rows int
+		c := s.w.conn
+		if err := c.QueryRowContext(context.Background(), "PRAGMA user_version").Scan(&version); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(context.Background(), "SELECT count(*) FROM extra").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if version != 2 || rows != 1 {
+			t.Errorf("%s: schema version %d with %d rows of the second migration, want 2 with 1", filepath.Base(p), version, rows)
+		}
+		if p == path && historyLines(snap.Messages) != historyLines(es) {
+			t.Errorf("the messages did not outlive the migration: %v", snap.Messages)
+		}
+		mustClose(t, s)
+	}
+}
