@@ -59,24 +59,23 @@ func (k *keepFlag) Set(s string) error {
 	return nil
 }
 
-// parseFlags returns the configuration args ask for, or nil and the exit
-// status if the command is not to run: 0 after -h, 2 for a flag it does
-// not know, 1 for a bad value, which it explains on stderr.
-func parseFlags(args []string, stderr io.Writer) (*config, int) {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	cfg := &config{srv: &server.Server{}}
+// cmdFlags are the flags that do not go straight into a config.
+type cmdFlags struct {
+	host, tlsCert, tlsKey string
+	tlsPort               int
+	keep                  keepFlag
+}
+
+// defineFlags defines the command's flags on fs, into cfg and the
+// cmdFlags it returns.
+func defineFlags(fs *flag.FlagSet, cfg *config) *cmdFlags {
+	f := &cmdFlags{}
 	srv := cfg.srv
-	host := fs.String("host", "", "interface `address` to listen on (default all)")
+	fs.StringVar(&f.host, "host", "", "interface `address` to listen on (default all)")
 	fs.StringVar(&cfg.logPath, "log", "server.log", "log `file`, appended to")
 	fs.DurationVar(&cfg.logFlush, "log-flush", 100*time.Millisecond, "longest a log record may wait to be written with others; 0: at once")
 	fs.BoolVar(&srv.LogWhispers, "log-whispers", false, "log what whispers say, not only who whispered to whom")
-	var keep keepFlag
-	fs.Var(&keep, "history", fmt.Sprintf("keep the last `N` room messages for HISTORY (default %d with a store, %d with -store none or -nats); 0: none", defaultKeepStored, server.DefaultKeep))
+	fs.Var(&f.keep, "history", fmt.Sprintf("keep the last `N` room messages for HISTORY (default %d with a store, %d with -store none or -nats); 0: none", defaultKeepStored, server.DefaultKeep))
 	fs.StringVar(&cfg.storePath, "store", "ircish.db", "SQLite `file` that keeps the room's messages across restarts; none: memory only")
 	fs.DurationVar(&cfg.storeFlush, "store-flush", 100*time.Millisecond, "longest a message may wait to be written to -store with others: what SIGKILL may lose; 0: at once")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
@@ -92,15 +91,30 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	fs.Float64Var(&srv.IPConnectRate, "ip-connect-rate", server.DefaultIPConnectRate, "new connections per second from one IP address after a burst of -max-per-ip (loopback exempt)")
 	fs.BoolVar(&srv.LimitLoopback, "limit-loopback", false, "apply the per-IP limits to loopback addresses too")
 	fs.IntVar(&srv.IPv6Prefix, "ipv6-prefix", server.DefaultIPv6Prefix, "the per-IP limits count IPv6 clients by network: its prefix length in `bits` (1 to 128)")
-	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
-	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
-	tlsPort := fs.Int("tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with -tls-key, serve TLS on -tls-port")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.IntVar(&f.tlsPort, "tls-port", ircish.DefaultTLSPort, "`port` for TLS; 0 picks a free one")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve metrics on: /metrics (Prometheus), /debug/vars, /debug/pprof/; empty: none")
 	fs.StringVar(&cfg.cluster.URLs, "nats", "", "serve the room with other servers through NATS JetStream at these `URLs` (nats://host:port, tls://host:port), comma-separated, tried in that order; empty: alone")
 	fs.StringVar(&cfg.cluster.Creds, "nats-creds", "", "NATS credentials `file`, for -nats")
 	fs.StringVar(&cfg.cluster.CA, "nats-ca", "", "PEM `file` of the CAs that vouch for NATS's TLS certificates, for -nats (default the system's)")
 	fs.IntVar(&cfg.cluster.Replicas, "nats-replicas", 1, "replicas of the room's stream, if this server creates it (3 on a 3-node JetStream cluster)")
 	fs.StringVar(&cfg.cluster.Name, "node", "", "this server's `name` in the cluster's logs (default host:port)")
+	return f
+}
+
+// parseFlags returns the configuration args ask for, or nil and the exit
+// status if the command is not to run: 0 after -h, 2 for a flag it does
+// not know, 1 for a bad value, which it explains on stderr.
+func parseFlags(args []string, stderr io.Writer) (*config, int) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	cfg := &config{srv: &server.Server{}}
+	f := defineFlags(fs, cfg)
 	fail := func(format string, args ...any) (*config, int) {
 		fmt.Fprintf(stderr, "server: "+format+"\n", args...)
 		return nil, 1
@@ -119,41 +133,51 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 		return fail("%v", err)
 	}
 	storeSet := false
-	fs.Visit(func(f *flag.Flag) { storeSet = storeSet || f.Name == "store" })
+	fs.Visit(func(fl *flag.Flag) { storeSet = storeSet || fl.Name == "store" })
+	if err := settleHistory(cfg, f.keep, storeSet); err != nil {
+		return fail("%v", err)
+	}
+	if err := checkFlags(cfg, f.tlsCert, f.tlsKey); err != nil {
+		return fail("%v", err)
+	}
+	// The Server's zero values mean its defaults; none is what 0 means here.
+	if cfg.srv.FloodRate == 0 {
+		cfg.srv.FloodRate = -1
+	}
+	if cfg.srv.Keep == 0 {
+		cfg.srv.Keep = -1
+	}
+	cfg.addr = net.JoinHostPort(f.host, port)
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fail("cannot load TLS certificate: %v", err)
+		}
+		cfg.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		cfg.tlsAddr = net.JoinHostPort(f.host, strconv.Itoa(f.tlsPort))
+	}
+	return cfg, 0
+}
+
+// settleHistory sets cfg's store and how much history it keeps, which
+// depend on one another and on -nats; storeSet says whether -store was
+// given.
+func settleHistory(cfg *config, keep keepFlag, storeSet bool) error {
 	if storeSet && cfg.storePath != "none" && cfg.cluster.URLs != "" {
-		return fail("-store goes without -nats: a cluster keeps its history in NATS")
+		return errors.New("-store goes without -nats: a cluster keeps its history in NATS")
 	}
 	if cfg.storePath == "none" || cfg.cluster.URLs != "" || keep.set && keep.n == 0 {
 		cfg.storePath = ""
 	}
 	switch {
 	case keep.set:
-		srv.Keep = keep.n
+		cfg.srv.Keep = keep.n
 	case cfg.storePath != "":
-		srv.Keep = defaultKeepStored
+		cfg.srv.Keep = defaultKeepStored
 	default:
-		srv.Keep = server.DefaultKeep
+		cfg.srv.Keep = server.DefaultKeep
 	}
-	if err := checkFlags(cfg, *tlsCert, *tlsKey); err != nil {
-		return fail("%v", err)
-	}
-	// The Server's zero values mean its defaults; none is what 0 means here.
-	if srv.FloodRate == 0 {
-		srv.FloodRate = -1
-	}
-	if srv.Keep == 0 {
-		srv.Keep = -1
-	}
-	cfg.addr = net.JoinHostPort(*host, port)
-	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			return fail("cannot load TLS certificate: %v", err)
-		}
-		cfg.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		cfg.tlsAddr = net.JoinHostPort(*host, strconv.Itoa(*tlsPort))
-	}
-	return cfg, 0
+	return nil
 }
 
 // checkFlags returns an error that says which flags have values out of

@@ -123,44 +123,11 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(stop)
-	defer signal.Stop(hup)
-
-	served := serve(srv, ls.chat, log, stderr)
-
-	status := 0
-	for running := true; running; {
-		select {
-		case sig := <-stop:
-			log.Info("signal received", "signal", sig.String())
-			running = false
-		case <-hup:
-			if err := logFile.Reopen(); err != nil {
-				log.Error("cannot reopen log", "err", err)
-			} else {
-				log.Info("log reopened")
-			}
-		case err := <-served:
-			log.Error("accept failed", "err", err)
-			fmt.Fprintln(stderr, "server: accept failed:", err)
-			status = 1
-			running = false
-		}
-	}
+	status := serveUntilStopped(srv, ls, logFile, stop, log, stderr)
 	waited := shutdown(srv, stop, log)
 	if st != nil {
-		// After a second signal, the store still gets a moment to write
-		// what waits: the messages of the last -store-flush.
-		wait := storeCloseTimeout
-		if !waited {
-			wait = time.Second
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		err := st.Close(ctx)
-		cancel()
-		if err != nil {
+		if err := closeStore(st, waited); err != nil {
 			log.Error("cannot write store", "file", cfg.storePath, "err", err)
 			fmt.Fprintf(stderr, "server: cannot write store %s: %v\n", cfg.storePath, err)
 			status = 1
@@ -173,6 +140,46 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	}
 	log.Info("server stopped")
 	return status
+}
+
+// serveUntilStopped serves the chat listeners until a signal comes on
+// stop or accepting fails, reopening the log on SIGHUP; it returns the
+// exit status so far.
+func serveUntilStopped(srv *server.Server, ls *listeners, logFile *logFile, stop <-chan os.Signal, log *slog.Logger, stderr io.Writer) int {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	served := serve(srv, ls.chat, log, stderr)
+	for {
+		select {
+		case sig := <-stop:
+			log.Info("signal received", "signal", sig.String())
+			return 0
+		case <-hup:
+			if err := logFile.Reopen(); err != nil {
+				log.Error("cannot reopen log", "err", err)
+			} else {
+				log.Info("log reopened")
+			}
+		case err := <-served:
+			log.Error("accept failed", "err", err)
+			fmt.Fprintln(stderr, "server: accept failed:", err)
+			return 1
+		}
+	}
+}
+
+// closeStore writes what waits for the store and closes it. After a
+// second signal (waited false) it still gets a moment to write: the
+// messages of the last -store-flush.
+func closeStore(st *store.Store, waited bool) error {
+	wait := storeCloseTimeout
+	if !waited {
+		wait = time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	return st.Close(ctx)
 }
 
 // storeCloseTimeout bounds how long a stopping server waits for its store

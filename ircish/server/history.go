@@ -1,14 +1,9 @@
 package server
 
 import (
-	"cmp"
-	"context"
-	"slices"
 	"strconv"
-	"time"
 
 	"ircish/ircish"
-	"ircish/ircish/room"
 )
 
 // HISTORY, as the hub answers it: from the messages the room keeps (see
@@ -53,50 +48,4 @@ func (h *hub) replay(m *member, after int64, count int) int {
 	h.handOut(m)
 	m.out.pushReply(ircish.AppendLine(b, ircish.History, ircish.HistoryEnd, strconv.Itoa(to-from)))
 	return to - from
-}
-
-// searchTimeout bounds how long HISTORY SEARCH waits for the archive.
-const searchTimeout = 5 * time.Second
-
-// A searchError is an archive's failure to answer a search.
-type searchError struct{ err error }
-
-func (e searchError) Error() string { return "search failed: " + e.err.Error() }
-
-var (
-	errNoIndex      = ircish.NewError(ircish.CodeBadParam, "this server keeps no messages to search (-store none, or -history 0)")
-	errSearchFailed = ircish.NewError(ircish.CodeTimeout, "the search did not finish: try again")
-)
-
-// search sends m, as one reply, the newest messages kept that hold every
-// one of words, oldest first (at most ircish.HistorySearchMax), and
-// returns how many. m's own messages are applied first, so it finds what
-// it just said. It waits for the archive without the hub's lock.
-func (h *hub) search(m *member, words []string) (int, error) {
-	h.lockCaughtUp(m)
-	a := h.archive
-	h.mu.Unlock()
-	if a == nil {
-		return 0, errNoIndex
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), searchTimeout)
-	defer cancel()
-	found, err := a.Search(ctx, words, ircish.HistorySearchMax)
-	if err != nil {
-		return 0, searchError{err}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	// The archive may keep a few more than the room: SEARCH finds only
-	// what HISTORY could give. Those are the oldest, so what is left is
-	// still the newest that match.
-	oldest := h.state.Messages().Oldest()
-	i, _ := slices.BinarySearchFunc(found, oldest, func(e room.Entry, seq int64) int { return cmp.Compare(e.Seq, seq) })
-	var b []byte
-	for _, e := range found[i:] {
-		b = ircish.AppendHistory(b, e.Seq, e.At, e.From, e.Text)
-	}
-	h.handOut(m)
-	m.out.pushReply(ircish.AppendLine(b, ircish.History, ircish.HistoryEnd, strconv.Itoa(len(found)-i)))
-	return len(found) - i, nil
 }

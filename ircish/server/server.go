@@ -163,37 +163,6 @@ func (s *Server) UseEngine(ctx context.Context, e room.Engine) error {
 	return nil
 }
 
-// UseArchive has a keep a copy of the room's messages, and answer HISTORY
-// SEARCH. kept, what a kept before (see package store), becomes the
-// room's messages, as many as it keeps (Keep): HISTORY gives them again,
-// and the seqs of new messages go on after them, and after kept.Gone; a
-// zero kept changes nothing (a cluster's index, which the engine fills
-// as it reads the room). Call it before UseEngine and Serve, and close a
-// after Shutdown.
-func (s *Server) UseArchive(a room.Archive, kept room.Snapshot) error {
-	s.init()
-	h := s.hub
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if kept.Gone == 0 && len(kept.Messages) == 0 {
-		h.archive = a
-		return nil
-	}
-	st, err := h.state.Restore(kept)
-	if err != nil {
-		return err
-	}
-	h.state, h.archive = st, a
-	// Seqs never go below the time of day in microseconds (see newHub):
-	// a seq kept after a SIGKILL is not given again, as the clock has
-	// moved past it; and if the clock went back, the seqs kept win.
-	h.seq = max(h.seq, kept.Gone)
-	if g := st.Messages(); g.Len() > 0 {
-		h.seq = max(h.seq, g.At(g.Len()-1).Seq)
-	}
-	return nil
-}
-
 func (s *Server) log() *slog.Logger {
 	if s.Log == nil {
 		return discard

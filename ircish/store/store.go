@@ -124,14 +124,7 @@ func open(path string, o Options) (s *Store, snap room.Snapshot, err error) {
 	if err := lock(f); err != nil {
 		return nil, snap, err
 	}
-	// Check the header ourselves, so that SQLite never opens, and never
-	// "repairs" or leaves a -wal beside, a file that is not a database.
-	header := make([]byte, 16)
-	switch n, err := io.ReadFull(f, header); {
-	case n == 0 && err == io.EOF:
-	case err == io.ErrUnexpectedEOF || err == nil && string(header) != "SQLite format 3\x00":
-		return nil, snap, errNotSQLite
-	case err != nil:
+	if err := checkHeader(f); err != nil {
 		return nil, snap, err
 	}
 	s = newStore(path, o)
@@ -156,23 +149,8 @@ func open(path string, o Options) (s *Store, snap room.Snapshot, err error) {
 		}
 	}()
 	s.db, s.w.conn = db, c
-	busy := cmpOr(o.busyTimeout, 5*time.Second)
-	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busy.Milliseconds())); err != nil {
-		return nil, snap, err
-	}
-	version, err := check(ctx, c)
+	version, err := prepare(ctx, c, cmpOr(o.busyTimeout, 5*time.Second))
 	if err != nil {
-		return nil, snap, err
-	}
-	var mode string
-	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return nil, snap, fmt.Errorf("cannot use WAL mode: %w", err)
-	} else if mode != "wal" {
-		return nil, snap, fmt.Errorf("cannot use WAL mode: the journal stays %s", mode)
-	}
-	// WAL with synchronous NORMAL: a commit outlives a killed process;
-	// only a crash of the system may lose the last ones.
-	if _, err := c.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return nil, snap, err
 	}
 	if err := migrate(ctx, c, version); err != nil {
@@ -191,6 +169,44 @@ func open(path string, o Options) (s *Store, snap room.Snapshot, err error) {
 		return nil, snap, err
 	}
 	return s, snap, nil
+}
+
+// checkHeader returns errNotSQLite unless f is empty or begins as a
+// SQLite database does. Checked here, SQLite never opens, and never
+// "repairs" or leaves a -wal beside, a file that is not a database.
+func checkHeader(f *os.File) error {
+	header := make([]byte, 16)
+	switch n, err := io.ReadFull(f, header); {
+	case n == 0 && err == io.EOF:
+		return nil
+	case err == io.ErrUnexpectedEOF || err == nil && string(header) != "SQLite format 3\x00":
+		return errNotSQLite
+	default:
+		return err
+	}
+}
+
+// prepare sets c's connection up, once check has found the file is ours
+// (or new), and returns the schema version the file has.
+func prepare(ctx context.Context, c *sql.Conn, busy time.Duration) (version int, err error) {
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busy.Milliseconds())); err != nil {
+		return 0, err
+	}
+	if version, err = check(ctx, c); err != nil {
+		return 0, err
+	}
+	var mode string
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return 0, fmt.Errorf("cannot use WAL mode: %w", err)
+	} else if mode != "wal" {
+		return 0, fmt.Errorf("cannot use WAL mode: the journal stays %s", mode)
+	}
+	// WAL with synchronous NORMAL: a commit outlives a killed process;
+	// only a crash of the system may lose the last ones.
+	if _, err := c.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return 0, err
+	}
+	return version, nil
 }
 
 // OpenMemory returns a store in memory, which no restart outlives: the
