@@ -24,6 +24,10 @@ const (
 // the newest that match.
 const HistorySearchMax = 100
 
+// SearchMaxWords is how many words a HISTORY SEARCH may hold: each costs
+// the index a lookup, which one stranger's searches must not multiply.
+const SearchMaxWords = 16
+
 // SearchWords returns the words of a HISTORY SEARCH: the runs of s between
 // white space that hold at least one letter or digit (Unicode L*, N*, and
 // Co, as the store's tokenizer counts them). nil: no word to search for.

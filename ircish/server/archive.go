@@ -6,6 +6,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -56,6 +57,7 @@ func (e searchError) Error() string { return "search failed: " + e.err.Error() }
 var (
 	errNoIndex      = ircish.NewError(ircish.CodeBadParam, "this server keeps no messages to search (-store none, or -history 0)")
 	errSearchFailed = ircish.NewError(ircish.CodeTimeout, "the search did not finish: try again")
+	errTooManyWords = ircish.NewError(ircish.CodeBadParam, fmt.Sprintf("a search holds at most %d words", ircish.SearchMaxWords))
 )
 
 // search sends m, as one reply, the newest messages kept that hold every

@@ -149,8 +149,11 @@ func (c *conn) search(p []string) error {
 		return errNotRegistered
 	}
 	words := ircish.SearchWords(strings.Join(p, " "))
-	if len(words) == 0 {
+	switch {
+	case len(words) == 0:
 		return ircish.NewError(ircish.CodeBadParam, "usage: HISTORY SEARCH <words>: a word holds a letter or a digit")
+	case len(words) > ircish.SearchMaxWords:
+		return errTooManyWords
 	}
 	c.s.meter.history.add("search")
 	n, err := c.s.hub.search(c.member, words)
