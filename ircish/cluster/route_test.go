@@ -50,7 +50,7 @@ func TestClusterNodeCutOffFences(t *testing.T) {
 				expectBy(t, c, "^LEFT ann server lost$", cut.Add(left))
 				t.Logf("%s saw ann leave %v after the cut", c.Name, time.Since(cut).Round(time.Millisecond))
 			}
-			talkFor(t, 5*time.Second, time.Second, p.bob, dan)
+			talkFor(t, 5*time.Second, time.Second, time.Second, p.bob, dan)
 
 			c.mend(1, 2)
 			c.mend(1, 3)
@@ -68,9 +68,12 @@ func TestClusterNodeCutOffFences(t *testing.T) {
 // Two servers whose NATS nodes cannot route to each other, but both to
 // the third, with which each keeps the stream's quorum, drop nobody: for
 // 60 s, neither's client is told that the other left, nor to go, and
-// their messages, which go through the stream, reach each other; whether
+// their messages, said every 10 s, reach each other within 20 s; whether
 // the stream is led by the third node or by one of theirs. (Led by the
-// node of one, the other moves to the third node, the next it was given.)
+// node of one, the other moves to the third node, the next it was given;
+// until then its reader, on its own node, gets nothing new, and after the
+// move nats.go makes the reader again with a request that can wait 10 s
+// for the node cut off: 10 s was too short, once in about ten runs.)
 func TestClusterRouteCutKeepsUsers(t *testing.T) {
 	t.Parallel()
 	for _, leader := range []int{3, 1} {
@@ -78,7 +81,7 @@ func TestClusterRouteCutKeepsUsers(t *testing.T) {
 			t.Parallel()
 			c, p := startPair(t, leader, []int{1, 3}, []int{2, 3})
 			c.cut(1, 2)
-			talkFor(t, 60*time.Second, 10*time.Second, p.ann, p.bob)
+			talkFor(t, 60*time.Second, 10*time.Second, 20*time.Second, p.ann, p.bob)
 			c.mend(1, 2)
 		})
 	}
@@ -325,9 +328,9 @@ func expectBy(t *testing.T, c *chattest.Conn, pattern string, deadline time.Time
 }
 
 // talkFor has a and b each say a message every every, for d, and fails the
-// test if a message does not reach the other within every, or if either
+// test if a message does not reach the other within within, or if either
 // is told that someone left, or to go, or is closed.
-func talkFor(t *testing.T, d, every time.Duration, a, b *chattest.Conn) {
+func talkFor(t *testing.T, d, every, within time.Duration, a, b *chattest.Conn) {
 	t.Helper()
 	other := map[*chattest.Conn]*chattest.Conn{a: b, b: a}
 	due := map[*chattest.Conn]map[string]time.Time{a: {}, b: {}} // the lines each is to see, by when
@@ -340,7 +343,7 @@ func talkFor(t *testing.T, d, every time.Duration, a, b *chattest.Conn) {
 			for _, c := range []*chattest.Conn{a, b} {
 				text := fmt.Sprintf("from %s %d", c.Name, n)
 				c.Send("MSG " + text)
-				due[other[c]]["MSG "+c.Name+" "+text] = now.Add(every)
+				due[other[c]]["MSG "+c.Name+" "+text] = now.Add(within)
 			}
 			n++
 			next = next.Add(every)
@@ -353,7 +356,7 @@ func talkFor(t *testing.T, d, every time.Duration, a, b *chattest.Conn) {
 		for c, lines := range due {
 			for line, by := range lines {
 				if now.After(by) {
-					t.Fatalf("%s: no %q within %v, %v after the start; last lines: %q", c.Name, line, every, now.Sub(start).Round(time.Millisecond), c.Last())
+					t.Fatalf("%s: no %q within %v, %v after the start; last lines: %q", c.Name, line, within, now.Sub(start).Round(time.Millisecond), c.Last())
 				}
 				pending = true
 				if by.Before(wake) {
