@@ -17,6 +17,9 @@ const (
 	CodeServerFull     = "SERVER_FULL"
 	CodeTimeout        = "TIMEOUT"
 	CodeRefused        = "REFUSED"
+	CodeNickRegistered = "NICK_REGISTERED"
+	CodeBadPassword    = "BAD_PASSWORD"
+	CodeTooMany        = "TOO_MANY_ATTEMPTS"
 )
 
 // An Error is a protocol error. It carries the ERR line the server sends.

@@ -7,8 +7,9 @@ import (
 )
 
 // Verbs of protocol v1. A client sends NICK, MSG, WHISPER, LIST, HELP, PING,
-// QUIT and HISTORY; the server sends the rest, and MSG, WHISPER, LIST, HELP
-// and HISTORY with fields of its own.
+// QUIT, HISTORY, and for registered nicks REGISTER, PASSWORD and
+// UNREGISTER; the server sends the rest, and MSG, WHISPER, LIST, HELP,
+// HISTORY and PASSWORD with fields of its own.
 const (
 	Nick    = "NICK"
 	Msg     = "MSG"
@@ -19,6 +20,10 @@ const (
 	Quit    = "QUIT"
 	History = "HISTORY"
 
+	Register   = "REGISTER"
+	Password   = "PASSWORD"
+	Unregister = "UNREGISTER"
+
 	Welcome = "WELCOME"
 	Joined  = "JOINED"
 	Left    = "LEFT"
@@ -26,6 +31,9 @@ const (
 	Pong    = "PONG"
 	Bye     = "BYE"
 	Err     = "ERR"
+
+	Registered   = "REGISTERED"
+	Unregistered = "UNREGISTERED"
 )
 
 // A Message is one protocol line: its verb and fields. Where the verb takes
@@ -52,7 +60,7 @@ type syntax struct {
 // argument as free text so that "NICK a b" is seen as the invalid nick
 // "a b", not silently cut to "a".
 var clientVerbs = map[string]syntax{
-	Nick:    {0, 1, "NICK <nick>"},
+	Nick:    {0, 1, "NICK <nick> [<password>]"},
 	Msg:     {0, 1, "MSG <text>"},
 	Whisper: {1, 2, "WHISPER <nick> <text>"},
 	List:    {allWords, 0, "LIST"},
@@ -60,6 +68,10 @@ var clientVerbs = map[string]syntax{
 	Ping:    {0, 0, "PING [<token>]"},
 	Quit:    {0, 0, "QUIT [<reason>]"},
 	History: {allWords, 0, "HISTORY [AFTER <seq>] [<n>] | HISTORY SEARCH <words>"},
+
+	Register:   {0, 1, "REGISTER <password>"},
+	Password:   {1, 2, "PASSWORD <old password> <new password>"},
+	Unregister: {0, 1, "UNREGISTER <password>"},
 }
 
 // serverVerbs gives, for each verb the server sends, how many words come
@@ -67,6 +79,7 @@ var clientVerbs = map[string]syntax{
 var serverVerbs = map[string]int{
 	Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
 	List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1, History: 3,
+	Registered: 0, Unregistered: 0, Password: 1,
 }
 
 // Usage returns the syntax of a verb a client sends, as HELP shows it, or

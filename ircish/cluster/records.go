@@ -97,7 +97,10 @@ func decodeLease(data []byte) (node string, reached int64, name string, err erro
 
 // Records in the stream are text, two lines each: "<op> <node> <num>
 // <made> [<nick>]", and the text, as it came (it holds no line feed).
-var opNames = [...]string{room.OpJoin: "JOIN", room.OpRename: "RENAME", room.OpSay: "SAY", room.OpWhisper: "WHISPER", room.OpLeave: "LEAVE"}
+var opNames = [...]string{
+	room.OpJoin: "JOIN", room.OpRename: "RENAME", room.OpSay: "SAY", room.OpWhisper: "WHISPER", room.OpLeave: "LEAVE",
+	room.OpRegister: "REGISTER", room.OpPassword: "PASSWORD", room.OpUnregister: "UNREGISTER",
+}
 
 // appendRecord appends the text of rec to b.
 func appendRecord(b []byte, rec room.Record) []byte {

@@ -12,7 +12,7 @@ type Record struct {
 	ID   MemberID
 	Made uint64    // how many records the member had made, this one included; 0: not the member's
 	Nick string    // join, rename: the nick asked for; whisper: whom to
-	Text string    // say, whisper: the text; leave: the reason
+	Text string    // say, whisper: the text; leave: the reason; see also the account ops
 	Seq  int64     // given by the engine: a message's seq
 	At   time.Time // given by the engine: when a message was ordered
 }
@@ -28,6 +28,15 @@ const (
 	OpWhisper
 	OpLeave
 	OpRefuse
+
+	// Account ops, for registered nicks. Their Text is argon2id hashes
+	// (package password): the server checks passwords before it submits a
+	// record, and the record says which hash it checked against, so that
+	// every server decides alike even if the account changed meanwhile.
+	// A join or a rename of a registered nick carries that hash in Text.
+	OpRegister   // registers the member's nick; Text: its hash
+	OpPassword   // changes it; Text: "<old hash> <new hash>"
+	OpUnregister // drops it; Text: the old hash
 )
 
 // A MemberID names a member across the servers of a cluster: the server

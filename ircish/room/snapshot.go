@@ -16,6 +16,13 @@ type Snapshot struct {
 	People   []SnapshotPerson `json:"people"`
 	Messages []Entry          `json:"messages"` // the messages kept, oldest first
 	Gone     int64            `json:"gone"`     // messages up to this seq are not kept
+	Accounts []Account        `json:"accounts,omitempty"`
+}
+
+// An Account is a registered nick, and the argon2id hash of its password.
+type Account struct {
+	Nick string `json:"nick"` // as registered
+	Hash string `json:"hash"`
 }
 
 // A SnapshotPerson is a Person as data.
@@ -34,6 +41,7 @@ func (s *State) Snapshot() Snapshot {
 	for i := range s.messages.Len() {
 		snap.Messages = append(snap.Messages, s.messages.At(i))
 	}
+	snap.Accounts = s.Accounts()
 	return snap
 }
 
@@ -53,6 +61,13 @@ func (s *State) Restore(snap Snapshot) (*State, error) {
 		r.byNick[key], r.byID[p.ID] = p, p
 	}
 	slices.SortFunc(r.people, func(a, b *Person) int { return nickOrder(a.Nick, b.Nick) })
+	for _, a := range snap.Accounts {
+		key := ircish.FoldNick(a.Nick)
+		if _, ok := r.accounts[key]; ok {
+			return nil, fmt.Errorf("room: snapshot with account %s twice", a.Nick)
+		}
+		r.accounts[key] = a
+	}
 	last := snap.Gone
 	for _, e := range snap.Messages {
 		if e.Seq <= last {

@@ -15,6 +15,7 @@ type State struct {
 	byNick   map[string]*Person
 	byID     map[MemberID]*Person
 	messages Ring
+	accounts map[string]Account // registered nicks, by FoldNick
 }
 
 // A Person is a member as the state knows it. Its fields are the state's:
@@ -32,6 +33,7 @@ func NewState(keep int, gone int64) *State {
 		byNick:   make(map[string]*Person),
 		byID:     make(map[MemberID]*Person),
 		messages: Ring{size: keep, gone: gone},
+		accounts: make(map[string]Account),
 	}
 }
 
@@ -46,6 +48,22 @@ func (s *State) People() []*Person { return s.people }
 
 // Messages returns the last messages said.
 func (s *State) Messages() *Ring { return &s.messages }
+
+// Account returns the hash of nick's password, if nick is registered.
+func (s *State) Account(nick string) (hash string, ok bool) {
+	a, ok := s.accounts[ircish.FoldNick(nick)]
+	return a.Hash, ok
+}
+
+// Accounts returns the registered nicks, in LIST's order.
+func (s *State) Accounts() []Account {
+	as := make([]Account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		as = append(as, a)
+	}
+	slices.SortFunc(as, func(a, b Account) int { return nickOrder(a.Nick, b.Nick) })
+	return as
+}
 
 // Apply applies r and returns what it did.
 func (s *State) Apply(r Record) Event {
@@ -62,6 +80,9 @@ func (s *State) Apply(r Record) Event {
 		if s.byNick[key] != nil {
 			return Event{Op: OpRefuse, ID: r.ID, Err: errNickInUse(r.Nick)}
 		}
+		if a, ok := s.accounts[key]; ok && r.Text != a.Hash {
+			return Event{Op: OpRefuse, ID: r.ID, Err: ErrNickRegistered(r.Nick)}
+		}
 		p = &Person{ID: r.ID, Nick: r.Nick, made: r.Made}
 		s.people = slices.Insert(s.people, s.place(r.Nick), p)
 		s.byNick[key], s.byID[r.ID] = p, p
@@ -73,6 +94,10 @@ func (s *State) Apply(r Record) Event {
 		key := ircish.FoldNick(r.Nick)
 		if other := s.byNick[key]; other != nil && other != p {
 			return Event{Op: OpRefuse, ID: r.ID, Err: errNickInUse(r.Nick)}
+		}
+		// A change of case only keeps the nick, and its account.
+		if a, ok := s.accounts[key]; ok && r.Text != a.Hash && key != ircish.FoldNick(p.Nick) {
+			return Event{Op: OpRefuse, ID: r.ID, Err: ErrNickRegistered(r.Nick)}
 		}
 		s.remove(p)
 		old := p.Nick
@@ -92,9 +117,43 @@ func (s *State) Apply(r Record) Event {
 	case OpLeave:
 		s.remove(p)
 		return Event{Op: OpLeave, ID: r.ID, Nick: p.Nick, Arg: r.Text}
+	case OpRegister, OpPassword, OpUnregister:
+		return s.applyAccount(r, p)
 	}
 	return Event{ID: r.ID}
 }
+
+// applyAccount applies r, an account op of p's, to p's nick.
+func (s *State) applyAccount(r Record, p *Person) Event {
+	key := ircish.FoldNick(p.Nick)
+	a, registered := s.accounts[key]
+	refuse := func(err *ircish.Error) Event { return Event{Op: OpRefuse, ID: r.ID, Err: err} }
+	old, next, _ := strings.Cut(r.Text, " ")
+	switch {
+	case r.Op == OpRegister && registered:
+		return refuse(ircish.NewError(ircish.CodeNickRegistered, "the nick "+p.Nick+" is registered already"))
+	case r.Op == OpRegister:
+		s.accounts[key] = Account{Nick: p.Nick, Hash: r.Text}
+	case !registered:
+		return refuse(ircish.NewError(ircish.CodeBadParam, "the nick "+p.Nick+" is not registered"))
+	case old != a.Hash: // changed since the server checked the password
+		return refuse(ErrBadPassword)
+	case r.Op == OpPassword:
+		s.accounts[key] = Account{Nick: a.Nick, Hash: next}
+	default:
+		delete(s.accounts, key)
+	}
+	return Event{Op: r.Op, ID: r.ID, Nick: p.Nick}
+}
+
+// ErrNickRegistered is the error of a claim of a registered nick without
+// its password.
+func ErrNickRegistered(nick string) *ircish.Error {
+	return ircish.NewError(ircish.CodeNickRegistered, "the nick "+nick+" is registered: NICK "+nick+" <password>")
+}
+
+// ErrBadPassword is the error of a wrong password.
+var ErrBadPassword = ircish.NewError(ircish.CodeBadPassword, "wrong password")
 
 // remove takes p out of the state.
 func (s *State) remove(p *Person) {

@@ -24,6 +24,12 @@ func (ev Event) String() string {
 		return "LEFT " + ev.Nick + " " + ev.Arg
 	case OpRefuse:
 		return "ERR " + ev.Err.Code
+	case OpRegister:
+		return "REGISTERED " + ev.Nick
+	case OpPassword:
+		return "PASSWORD " + ev.Nick
+	case OpUnregister:
+		return "UNREGISTERED " + ev.Nick
 	}
 	return "nothing"
 }
@@ -88,6 +94,65 @@ func TestStateApply(t *testing.T) {
 	}
 	if got, want := strings.Join(kept, "|"), "7 Ann hi  there |10 ann2 one|11 ann2 two|12 a last"; got != want {
 		t.Errorf("history holds %q, want %q", got, want)
+	}
+}
+
+// Registered nicks, record by record: a claim must carry the hash the
+// account has when the record is applied, whatever the server checked.
+func TestStateAccounts(t *testing.T) {
+	a, b, c := MemberID{"n1", 1}, MemberID{"n2", 1}, MemberID{"n1", 2}
+	steps := []struct {
+		r        Record
+		want     string
+		accounts string // afterwards: nick=hash, in LIST's order
+	}{
+		{Record{Op: OpJoin, ID: a, Nick: "Ann"}, "JOINED Ann", ""},
+		{Record{Op: OpPassword, ID: a, Text: "h0 h1"}, "ERR BAD_PARAM", ""},
+		{Record{Op: OpRegister, ID: a, Text: "h1"}, "REGISTERED Ann", "Ann=h1"},
+		{Record{Op: OpRegister, ID: a, Text: "h2"}, "ERR NICK_REGISTERED", "Ann=h1"},
+		{Record{Op: OpRegister, ID: b, Text: "h9"}, "nothing", "Ann=h1"}, // b is not here
+		{Record{Op: OpLeave, ID: a}, "LEFT Ann ", "Ann=h1"},
+		// A claim without the hash, or with an old one, is refused.
+		{Record{Op: OpJoin, ID: b, Nick: "ANN"}, "ERR NICK_REGISTERED", "Ann=h1"},
+		{Record{Op: OpJoin, ID: b, Nick: "ann", Text: "h0"}, "ERR NICK_REGISTERED", "Ann=h1"},
+		{Record{Op: OpJoin, ID: b, Nick: "ann", Text: "h1"}, "JOINED ann", "Ann=h1"},
+		{Record{Op: OpRename, ID: b, Nick: "ANN"}, "RENAMED ann ANN", "Ann=h1"}, // case only
+		{Record{Op: OpJoin, ID: c, Nick: "cy"}, "JOINED cy", "Ann=h1"},
+		{Record{Op: OpRename, ID: b, Nick: "bo"}, "RENAMED ANN bo", "Ann=h1"},
+		{Record{Op: OpRename, ID: c, Nick: "ann"}, "ERR NICK_REGISTERED", "Ann=h1"},
+		{Record{Op: OpRename, ID: c, Nick: "ann", Text: "h1"}, "RENAMED cy ann", "Ann=h1"},
+		// Changes must name the hash the account has.
+		{Record{Op: OpPassword, ID: c, Text: "h0 h2"}, "ERR BAD_PASSWORD", "Ann=h1"},
+		{Record{Op: OpPassword, ID: c, Text: "h1 h2"}, "PASSWORD ann", "Ann=h2"},
+		{Record{Op: OpUnregister, ID: c, Text: "h1"}, "ERR BAD_PASSWORD", "Ann=h2"},
+		{Record{Op: OpRegister, ID: b, Text: "h5"}, "REGISTERED bo", "Ann=h2 bo=h5"},
+		{Record{Op: OpUnregister, ID: c, Text: "h2"}, "UNREGISTERED ann", "bo=h5"},
+		{Record{Op: OpUnregister, ID: c, Text: "h2"}, "ERR BAD_PARAM", "bo=h5"},
+		{Record{Op: OpLeave, ID: b}, "LEFT bo ", "bo=h5"},
+	}
+	s := NewState(10, 0)
+	for i, step := range steps {
+		if got := s.Apply(step.r); got.String() != step.want {
+			t.Fatalf("step %d: apply(%+v) = %v, want %v", i, step.r, got, step.want)
+		}
+		var as []string
+		for _, acc := range s.Accounts() {
+			as = append(as, acc.Nick+"="+acc.Hash)
+		}
+		if got := strings.Join(as, " "); got != step.accounts {
+			t.Fatalf("step %d: accounts %q, want %q", i, got, step.accounts)
+		}
+	}
+	// A snapshot carries the accounts.
+	r, err := NewState(10, 0).Restore(s.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Apply(Record{Op: OpJoin, ID: MemberID{"n3", 1}, Nick: "BO", Text: "h4"}); got.String() != "ERR NICK_REGISTERED" {
+		t.Errorf("restored: a claim with a wrong hash: %v", got)
+	}
+	if hash, ok := r.Account("bO"); !ok || hash != "h5" {
+		t.Errorf("restored: Account(bO) = %q, %v; want h5", hash, ok)
 	}
 }
 

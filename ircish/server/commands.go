@@ -37,14 +37,22 @@ func init() {
 		ircish.Help:    {true, "describe the commands", (*conn).help},
 		ircish.Ping:    {true, "the server answers PONG [<token>]", (*conn).ping},
 		ircish.Quit:    {true, "leave", (*conn).quit},
+
+		ircish.Register:   {false, "register your nick: it then takes this password", (*conn).register},
+		ircish.Password:   {false, "change your registered nick's password", (*conn).changePassword},
+		ircish.Unregister: {false, "drop your nick's registration", (*conn).unregister},
 	}
 }
 
-// setNick registers the client, or renames it: NICK <nick>.
+// setNick registers the client, or renames it: NICK <nick> [<password>],
+// the password for a registered nick.
 func (c *conn) setNick(p []string) error {
-	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
+	nick, auth, err := c.auth(cutPassword(p[0]))
+	if err != nil {
+		return err
+	}
 	if c.member == nil {
-		m, err := c.s.hub.join(c.out, nick, c.seqs)
+		m, err := c.s.hub.join(c.out, nick, auth, c.seqs)
 		if err != nil {
 			c.s.meter.nickRefused.add(nickRefusal(err))
 			return err
@@ -55,7 +63,7 @@ func (c *conn) setNick(p []string) error {
 		return nil
 	}
 	old := c.nick
-	if err := c.s.hub.rename(c.member, nick); err != nil {
+	if err := c.s.hub.rename(c.member, nick, auth); err != nil {
 		return err
 	}
 	c.nick = nick

@@ -58,6 +58,7 @@ type Server struct {
 	clock clock // nil: the real one
 
 	hub      *hub
+	guard    *guard // checks passwords
 	initOnce sync.Once
 	closing  atomic.Bool
 	done     chan struct{}  // closed by Shutdown
@@ -145,6 +146,7 @@ func (s *Server) init() {
 		if s.clock == nil {
 			s.clock = realClock{}
 		}
+		s.guard = newGuard(s.clock.Now)
 	})
 }
 

@@ -11,7 +11,7 @@ import (
 const appID = 0x69726373
 
 // migrations[i] takes the schema from version i to i+1.
-var migrations = []string{schemaV1}
+var migrations = []string{schemaV1, schemaV2}
 
 const schemaV1 = `
 PRAGMA application_id = 1769104243;
@@ -33,6 +33,15 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
     text, sender UNINDEXED, at UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+`
+
+// schemaV2 keeps registered nicks.
+const schemaV2 = `
+CREATE TABLE accounts (
+    key  TEXT PRIMARY KEY,      -- the nick folded (ircish.FoldNick)
+    nick TEXT NOT NULL,         -- as registered
+    hash TEXT NOT NULL          -- argon2id, PHC string format
+) STRICT;
 `
 
 // Errors of Open. They name no file: the caller names it once.

@@ -14,6 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" driver of database/sql
 
+	"ircish/ircish"
 	"ircish/ircish/room"
 )
 
@@ -61,6 +62,7 @@ type Store struct {
 	mu          sync.Mutex     // guards what follows; never held during I/O
 	pending     []room.Entry   // messages not yet written, oldest first
 	pendingSize int            // their bytes, roughly
+	accounts    map[string]room.Account // accounts changed since the last write, by key; Hash "": dropped
 	dropped     int            // messages not stored since the last write
 	scheduled   bool           // a write is due within flushAfter
 	closed      bool           // Close was called: Add keeps nothing more
@@ -293,6 +295,9 @@ func (s *Store) load(ctx context.Context) (room.Snapshot, error) {
 	if err := rows.Close(); err != nil {
 		return snap, err
 	}
+	if snap.Accounts, err = loadAccounts(ctx, c); err != nil {
+		return snap, err
+	}
 	from, n := len(s.w.chunks), 0
 	for from > 0 && n < s.keep {
 		from--
@@ -319,6 +324,24 @@ func (s *Store) load(ctx context.Context) (room.Snapshot, error) {
 		}
 	}
 	return snap, rows.Err()
+}
+
+// loadAccounts returns the accounts the file keeps.
+func loadAccounts(ctx context.Context, c *sql.Conn) ([]room.Account, error) {
+	rows, err := c.QueryContext(ctx, "SELECT nick, hash FROM accounts ORDER BY key")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var as []room.Account
+	for rows.Next() {
+		var a room.Account
+		if err := rows.Scan(&a.Nick, &a.Hash); err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
 }
 
 // Add keeps e, the room's newest message. It never waits for the disk:
@@ -361,6 +384,42 @@ func (s *Store) Reset(kept []room.Entry) {
 	}
 	s.reset = true
 	s.kick()
+}
+
+// SetAccount keeps the hash of nick's account, or drops the account if
+// hash is "". It never waits for the disk.
+func (s *Store) SetAccount(nick, hash string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.setAccount(ircish.FoldNick(nick), room.Account{Nick: nick, Hash: hash})
+	s.kick()
+}
+
+// setAccount notes a, an account changed. The caller holds s.mu.
+func (s *Store) setAccount(key string, a room.Account) {
+	if s.accounts == nil {
+		s.accounts = make(map[string]room.Account)
+	}
+	s.accounts[key] = a
+}
+
+// writeAccounts writes the accounts changed, in c's transaction.
+func writeAccounts(ctx context.Context, c *sql.Conn, accounts map[string]room.Account) error {
+	for key, a := range accounts {
+		var err error
+		if a.Hash == "" {
+			_, err = c.ExecContext(ctx, "DELETE FROM accounts WHERE key = ?", key)
+		} else {
+			_, err = c.ExecContext(ctx, "INSERT INTO accounts (key, nick, hash) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET nick = ?2, hash = ?3", key, a.Nick, a.Hash)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func entrySize(e room.Entry) int { return len(e.From) + len(e.Text) + 64 }
@@ -454,13 +513,15 @@ func (s *Store) write() error {
 	s.pendingSize = 0
 	s.scheduled, s.reset = false, false
 	dropped := s.dropped
+	accounts := s.accounts
+	s.accounts = nil
 	s.mu.Unlock()
-	if len(batch) == 0 && !reset {
+	if len(batch) == 0 && !reset && len(accounts) == 0 {
 		return nil
 	}
-	added, cut, err := s.writeBatch(batch, reset)
+	added, cut, err := s.writeBatch(batch, reset, accounts)
 	if err != nil {
-		s.putBack(batch, reset)
+		s.putBack(batch, reset, accounts)
 		if !s.w.failing {
 			s.w.failing = true
 			s.log.Error("store write failed", "file", s.path, "err", err)
@@ -493,9 +554,14 @@ func (s *Store) write() error {
 // putBack has batch, which could not be written, wait again in front of
 // the messages added since, as many as may wait: the newest beyond that
 // are dropped.
-func (s *Store) putBack(batch []room.Entry, reset bool) {
+func (s *Store) putBack(batch []room.Entry, reset bool, accounts map[string]room.Account) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for key, a := range accounts {
+		if _, newer := s.accounts[key]; !newer {
+			s.setAccount(key, a)
+		}
+	}
 	if s.reset { // a Reset came meanwhile: it replaces batch
 		return
 	}
@@ -516,10 +582,13 @@ func (s *Store) putBack(batch []room.Entry, reset bool) {
 // writeBatch inserts batch as chunks, and deletes the oldest chunks the
 // store no longer needs to keep Keep messages, in one transaction. It
 // returns the chunks added, and the seq up to which chunks were deleted.
-func (s *Store) writeBatch(batch []room.Entry, reset bool) (added []chunkInfo, cut int64, err error) {
+func (s *Store) writeBatch(batch []room.Entry, reset bool, accounts map[string]room.Account) (added []chunkInfo, cut int64, err error) {
 	ctx := context.Background()
 	c := s.w.conn
 	err = inTx(ctx, c, func() error {
+		if err := writeAccounts(ctx, c, accounts); err != nil {
+			return err
+		}
 		if reset {
 			for _, q := range []string{
 				"DELETE FROM chunks",
