@@ -54,20 +54,20 @@ type Store struct {
 	retryAfter  time.Duration
 	file        *os.File // open, and locked, while SQLite has the file
 	db          *sql.DB
-	wake        chan struct{}  // tells the writer to write now; room for one
-	closing     chan closeReq  // Close's request to the writer
-	searches    chan searchReq // Search's requests to the writer
-	ended       chan struct{}  // closed by the writer as it ends
-	endErr      error          // the writer's last word, once ended
-	mu          sync.Mutex     // guards what follows; never held during I/O
-	pending     []room.Entry   // messages not yet written, oldest first
-	pendingSize int            // their bytes, roughly
+	wake        chan struct{}           // tells the writer to write now; room for one
+	closing     chan closeReq           // Close's request to the writer
+	searches    chan searchReq          // Search's requests to the writer
+	ended       chan struct{}           // closed by the writer as it ends
+	endErr      error                   // the writer's last word, once ended
+	mu          sync.Mutex              // guards what follows; never held during I/O
+	pending     []room.Entry            // messages not yet written, oldest first
+	pendingSize int                     // their bytes, roughly
 	accounts    map[string]room.Account // accounts changed since the last write, by key; Hash "": dropped
-	dropped     int            // messages not stored since the last write
-	scheduled   bool           // a write is due within flushAfter
-	closed      bool           // Close was called: Add keeps nothing more
-	reset       bool           // pending replaces everything kept (see Reset)
-	w           writerState    // the writer's alone
+	dropped     int                     // messages not stored since the last write
+	scheduled   bool                    // a write is due within flushAfter
+	closed      bool                    // Close was called: Add keeps nothing more
+	reset       bool                    // pending replaces everything kept (see Reset)
+	w           writerState             // the writer's alone
 }
 
 // writerState is what only the writer goroutine touches, once Open has
