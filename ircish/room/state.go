@@ -16,6 +16,8 @@ type State struct {
 	byID     map[MemberID]*Person
 	messages Ring
 	accounts map[string]Account // registered nicks, by FoldNick
+	bans     map[string]Ban     // by BanKey of the target
+	mutes    map[string]Ban     // by FoldNick
 }
 
 // A Person is a member as the state knows it. Its fields are the state's:
@@ -23,7 +25,9 @@ type State struct {
 type Person struct {
 	ID   MemberID
 	Nick string
-	made uint64 // the Made of its last record applied
+	made    uint64 // the Made of its last record applied
+	addr    string // its IP address, for bans
+	account string // FoldNick of the account it gave the password of, if any
 }
 
 // NewState returns an empty room that keeps the last keep messages, and
@@ -34,6 +38,8 @@ func NewState(keep int, gone int64) *State {
 		byID:     make(map[MemberID]*Person),
 		messages: Ring{size: keep, gone: gone},
 		accounts: make(map[string]Account),
+		bans:     make(map[string]Ban),
+		mutes:    make(map[string]Ban),
 	}
 }
 
@@ -83,7 +89,13 @@ func (s *State) Apply(r Record) Event {
 		if a, ok := s.accounts[key]; ok && r.Text != a.Hash {
 			return Event{Op: OpRefuse, ID: r.ID, Err: ErrNickRegistered(r.Nick)}
 		}
-		p = &Person{ID: r.ID, Nick: r.Nick, made: r.Made}
+		if b, banned := s.Banned(r.Nick, r.Addr, r.At); banned {
+			return refuse(r, ErrBanned(b))
+		}
+		p = &Person{ID: r.ID, Nick: r.Nick, made: r.Made, addr: r.Addr}
+		if r.Text != "" {
+			p.account = key
+		}
 		s.people = slices.Insert(s.people, s.place(r.Nick), p)
 		s.byNick[key], s.byID[r.ID] = p, p
 		return Event{Op: OpJoin, ID: r.ID, Nick: r.Nick}
@@ -99,6 +111,17 @@ func (s *State) Apply(r Record) Event {
 		if a, ok := s.accounts[key]; ok && r.Text != a.Hash && key != ircish.FoldNick(p.Nick) {
 			return Event{Op: OpRefuse, ID: r.ID, Err: ErrNickRegistered(r.Nick)}
 		}
+		if b, banned := s.Banned(r.Nick, "", r.At); banned {
+			return refuse(r, ErrBanned(b))
+		}
+		if r.Text != "" {
+			p.account = key
+		}
+		if m, ok := s.mutes[ircish.FoldNick(p.Nick)]; ok { // a mute follows its member
+			delete(s.mutes, ircish.FoldNick(p.Nick))
+			m.Target = r.Nick
+			s.mutes[key] = m
+		}
 		s.remove(p)
 		old := p.Nick
 		p.Nick = r.Nick
@@ -106,12 +129,18 @@ func (s *State) Apply(r Record) Event {
 		s.byNick[key], s.byID[r.ID] = p, p
 		return Event{Op: OpRename, ID: r.ID, Nick: old, Arg: r.Nick}
 	case OpSay:
+		if b, muted := s.muted(p, r.At); muted {
+			return refuse(r, ErrMuted(b))
+		}
 		e := s.messages.add(r.Seq, p.Nick, r.Text, r.At)
 		return Event{Op: OpSay, ID: r.ID, Nick: p.Nick, Entry: e}
 	case OpWhisper:
+		if b, muted := s.muted(p, r.At); muted {
+			return refuse(r, ErrMuted(b))
+		}
 		to := s.byNick[ircish.FoldNick(r.Nick)]
 		if to == nil {
-			return Event{Op: OpRefuse, ID: r.ID, Err: ircish.NewError(ircish.CodeNoSuchUser, "no user named "+r.Nick+" is here")}
+			return refuse(r, errNoSuchUser(r.Nick))
 		}
 		return Event{Op: OpWhisper, ID: r.ID, To: to.ID, Nick: p.Nick, Arg: to.Nick}
 	case OpLeave:
@@ -119,6 +148,8 @@ func (s *State) Apply(r Record) Event {
 		return Event{Op: OpLeave, ID: r.ID, Nick: p.Nick, Arg: r.Text}
 	case OpRegister, OpPassword, OpUnregister:
 		return s.applyAccount(r, p)
+	case OpKick, OpBan, OpUnban, OpMute, OpUnmute:
+		return s.applyModeration(r, p)
 	}
 	return Event{ID: r.ID}
 }
@@ -134,6 +165,7 @@ func (s *State) applyAccount(r Record, p *Person) Event {
 		return refuse(ircish.NewError(ircish.CodeNickRegistered, "the nick "+p.Nick+" is registered already"))
 	case r.Op == OpRegister:
 		s.accounts[key] = Account{Nick: p.Nick, Hash: r.Text}
+		p.account = key
 	case !registered:
 		return refuse(ircish.NewError(ircish.CodeBadParam, "the nick "+p.Nick+" is not registered"))
 	case old != a.Hash: // changed since the server checked the password
