@@ -169,7 +169,7 @@ func errNoSuchUser(nick string) *ircish.Error {
 
 // ErrBanned is the error of a client a ban keeps out.
 func ErrBanned(b Ban) *ircish.Error {
-	return ircish.NewError(ircish.CodeBanned, FormatUntil(b.Until)+" "+b.Reason)
+	return ircish.NewError(ircish.CodeBanned, strings.TrimSpace(FormatUntil(b.Until)+" "+b.Reason))
 }
 
 // ErrMuted is the error of a muted member's MSG or WHISPER.

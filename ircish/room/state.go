@@ -23,8 +23,8 @@ type State struct {
 // A Person is a member as the state knows it. Its fields are the state's:
 // read them, never change them.
 type Person struct {
-	ID   MemberID
-	Nick string
+	ID      MemberID
+	Nick    string
 	made    uint64 // the Made of its last record applied
 	addr    string // its IP address, for bans
 	account string // FoldNick of the account it gave the password of, if any

@@ -27,6 +27,8 @@ type fakeArchive struct {
 	accounts map[string]string
 }
 
+func (a *fakeArchive) SetBans(bans, mutes []room.Ban) {}
+
 func (a *fakeArchive) SetAccount(nick, hash string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -41,6 +41,13 @@ func init() {
 		ircish.Register:   {false, "register your nick: it then takes this password", (*conn).register},
 		ircish.Password:   {false, "change your registered nick's password", (*conn).changePassword},
 		ircish.Unregister: {false, "drop your nick's registration", (*conn).unregister},
+		ircish.Oper:       {false, "log in as an operator of this server", (*conn).oper},
+		ircish.Kick:       {false, "operators: remove a user", (*conn).kick},
+		ircish.Ban:        {false, "operators: keep a nick, address or network out, for a time or forever", (*conn).ban},
+		ircish.Unban:      {false, "operators: lift a ban", (*conn).unban},
+		ircish.Bans:       {false, "operators: list the bans", (*conn).bans},
+		ircish.Mute:       {false, "operators: keep a user quiet, for a time or forever", (*conn).mute},
+		ircish.Unmute:     {false, "operators: lift a mute", (*conn).unmute},
 	}
 }
 
@@ -52,7 +59,7 @@ func (c *conn) setNick(p []string) error {
 		return err
 	}
 	if c.member == nil {
-		m, err := c.s.hub.join(c.out, nick, auth, c.seqs)
+		m, err := c.s.hub.join(c.out, nick, auth, c.addr(), c.seqs)
 		if err != nil {
 			c.s.meter.nickRefused.add(nickRefusal(err))
 			return err

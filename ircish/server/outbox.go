@@ -64,6 +64,7 @@ type outbox struct {
 	writing bool          // the write token; see Invariants
 	closing bool          // close the connection once lines are written
 	failure string        // why the outbox stopped; "" while it works
+	bye     string        // the BYE of a client an operator removed (see sendOff)
 	stopped chan struct{} // closed when the outbox fails; made on demand
 
 	// queued and sent count the memory of the lines queued and written
@@ -299,6 +300,24 @@ func (o *outbox) drop(reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.fail(reason)
+}
+
+// sendOff has the client told BYE bye and closed: an operator removed it.
+// It ends the client's reading at once. It never blocks.
+func (o *outbox) sendOff(bye string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.failure == "" && o.bye == "" {
+		o.bye = bye
+		go closeRead(o.conn)
+	}
+}
+
+// sentOff returns the BYE of a client an operator removed, or "".
+func (o *outbox) sentOff() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bye
 }
 
 // failed returns a channel that is closed when the outbox fails.

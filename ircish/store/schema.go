@@ -35,12 +35,19 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 );
 `
 
-// schemaV2 keeps registered nicks.
+// schemaV2 keeps registered nicks, bans and mutes.
 const schemaV2 = `
 CREATE TABLE accounts (
     key  TEXT PRIMARY KEY,      -- the nick folded (ircish.FoldNick)
     nick TEXT NOT NULL,         -- as registered
     hash TEXT NOT NULL          -- argon2id, PHC string format
+) STRICT;
+CREATE TABLE bans (             -- all rewritten at each change: operators make few
+    mute   INTEGER NOT NULL,    -- 1: a mute, 0: a ban
+    target TEXT NOT NULL,       -- a nick, an IP address or a network
+    until  INTEGER NOT NULL,    -- Unix seconds; 0: forever
+    by     TEXT NOT NULL,
+    reason TEXT NOT NULL
 ) STRICT;
 `
 

@@ -63,6 +63,7 @@ type Store struct {
 	pending     []room.Entry            // messages not yet written, oldest first
 	pendingSize int                     // their bytes, roughly
 	accounts    map[string]room.Account // accounts changed since the last write, by key; Hash "": dropped
+	bans        *banSet                 // the bans and mutes to write, if they changed
 	dropped     int                     // messages not stored since the last write
 	scheduled   bool                    // a write is due within flushAfter
 	closed      bool                    // Close was called: Add keeps nothing more
@@ -298,6 +299,9 @@ func (s *Store) load(ctx context.Context) (room.Snapshot, error) {
 	if snap.Accounts, err = loadAccounts(ctx, c); err != nil {
 		return snap, err
 	}
+	if snap.Bans, snap.Mutes, err = loadBans(ctx, c); err != nil {
+		return snap, err
+	}
 	from, n := len(s.w.chunks), 0
 	for from > 0 && n < s.keep {
 		from--
@@ -404,6 +408,70 @@ func (s *Store) setAccount(key string, a room.Account) {
 		s.accounts = make(map[string]room.Account)
 	}
 	s.accounts[key] = a
+}
+
+// A banSet is the bans and mutes in force, all of them.
+type banSet struct{ bans, mutes []room.Ban }
+
+// SetBans keeps bans and mutes, all there are, in place of those kept.
+// It never waits for the disk.
+func (s *Store) SetBans(bans, mutes []room.Ban) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bans = &banSet{bans, mutes}
+	s.kick()
+}
+
+// writeBans writes bs, if not nil, in place of the bans kept, in c's
+// transaction.
+func writeBans(ctx context.Context, c *sql.Conn, bs *banSet) error {
+	if bs == nil {
+		return nil
+	}
+	if _, err := c.ExecContext(ctx, "DELETE FROM bans"); err != nil {
+		return err
+	}
+	for mute, bans := range [][]room.Ban{bs.bans, bs.mutes} {
+		for _, b := range bans {
+			var until int64
+			if !b.Until.IsZero() {
+				until = b.Until.Unix()
+			}
+			if _, err := c.ExecContext(ctx, "INSERT INTO bans (mute, target, until, by, reason) VALUES (?, ?, ?, ?, ?)", mute, b.Target, until, b.By, b.Reason); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadBans returns the bans and mutes the file keeps.
+func loadBans(ctx context.Context, c *sql.Conn) (bans, mutes []room.Ban, err error) {
+	rows, err := c.QueryContext(ctx, "SELECT mute, target, until, by, reason FROM bans ORDER BY target")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b room.Ban
+		var mute bool
+		var until int64
+		if err := rows.Scan(&mute, &b.Target, &until, &b.By, &b.Reason); err != nil {
+			return nil, nil, err
+		}
+		if until != 0 {
+			b.Until = time.Unix(until, 0).UTC()
+		}
+		if mute {
+			mutes = append(mutes, b)
+		} else {
+			bans = append(bans, b)
+		}
+	}
+	return bans, mutes, rows.Err()
 }
 
 // writeAccounts writes the accounts changed, in c's transaction.
@@ -513,15 +581,15 @@ func (s *Store) write() error {
 	s.pendingSize = 0
 	s.scheduled, s.reset = false, false
 	dropped := s.dropped
-	accounts := s.accounts
-	s.accounts = nil
+	accounts, bans := s.accounts, s.bans
+	s.accounts, s.bans = nil, nil
 	s.mu.Unlock()
-	if len(batch) == 0 && !reset && len(accounts) == 0 {
+	if len(batch) == 0 && !reset && len(accounts) == 0 && bans == nil {
 		return nil
 	}
-	added, cut, err := s.writeBatch(batch, reset, accounts)
+	added, cut, err := s.writeBatch(batch, reset, accounts, bans)
 	if err != nil {
-		s.putBack(batch, reset, accounts)
+		s.putBack(batch, reset, accounts, bans)
 		if !s.w.failing {
 			s.w.failing = true
 			s.log.Error("store write failed", "file", s.path, "err", err)
@@ -554,9 +622,12 @@ func (s *Store) write() error {
 // putBack has batch, which could not be written, wait again in front of
 // the messages added since, as many as may wait: the newest beyond that
 // are dropped.
-func (s *Store) putBack(batch []room.Entry, reset bool, accounts map[string]room.Account) {
+func (s *Store) putBack(batch []room.Entry, reset bool, accounts map[string]room.Account, bans *banSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.bans == nil {
+		s.bans = bans
+	}
 	for key, a := range accounts {
 		if _, newer := s.accounts[key]; !newer {
 			s.setAccount(key, a)
@@ -582,11 +653,14 @@ func (s *Store) putBack(batch []room.Entry, reset bool, accounts map[string]room
 // writeBatch inserts batch as chunks, and deletes the oldest chunks the
 // store no longer needs to keep Keep messages, in one transaction. It
 // returns the chunks added, and the seq up to which chunks were deleted.
-func (s *Store) writeBatch(batch []room.Entry, reset bool, accounts map[string]room.Account) (added []chunkInfo, cut int64, err error) {
+func (s *Store) writeBatch(batch []room.Entry, reset bool, accounts map[string]room.Account, bans *banSet) (added []chunkInfo, cut int64, err error) {
 	ctx := context.Background()
 	c := s.w.conn
 	err = inTx(ctx, c, func() error {
 		if err := writeAccounts(ctx, c, accounts); err != nil {
+			return err
+		}
+		if err := writeBans(ctx, c, bans); err != nil {
 			return err
 		}
 		if reset {
