@@ -366,7 +366,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec("DROP TABLE accounts; PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec("DROP TABLE accounts; DROP TABLE bans; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -416,5 +416,21 @@ func TestAccountsOutliveRestart(t *testing.T) {
 	defer mustClose(t, s)
 	if got, want := fmt.Sprint(snap.Accounts), "[{ANN h3} {bob h2}]"; got != want {
 		t.Errorf("accounts after reopening: %s, want %s", got, want)
+	}
+}
+
+// Bans and mutes outlive a restart, as last set.
+func TestBansOutliveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ircish.db")
+	s, _ := mustOpen(t, path, Options{Keep: 10})
+	until := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	s.SetBans([]room.Ban{{Target: "gone", By: "op"}}, nil)
+	s.SetBans([]room.Ban{{Target: "10.0.0.0/8", By: "op", Reason: "spam"}, {Target: "bob", Until: until, By: "op"}},
+		[]room.Ban{{Target: "cy", Until: until, By: "op", Reason: "calm"}})
+	mustClose(t, s)
+	s, snap := mustOpen(t, path, Options{Keep: 10})
+	defer mustClose(t, s)
+	if got, want := fmt.Sprint(snap.Bans, snap.Mutes), "[{10.0.0.0/8 0001-01-01 00:00:00 +0000 UTC op spam} {bob 2026-12-04 10:00:00 +0000 UTC op }] [{cy 2026-12-04 10:00:00 +0000 UTC op calm}]"; got != want {
+		t.Errorf("after reopening: %s\nwant %s", got, want)
 	}
 }
