@@ -211,6 +211,11 @@ func (c *conn) quit(p []string) error {
 	if len(p) > 0 {
 		c.quitReason = p[0]
 	}
+	// Only an operator kicks or bans: a reason that would read as one is
+	// marked as the quitter's own.
+	if strings.HasPrefix(c.quitReason, "kicked by ") || strings.HasPrefix(c.quitReason, "banned by ") {
+		c.quitReason = "quit: " + c.quitReason
+	}
 	c.logInfo("client quit", slog.String("reason", c.quitReason))
 	return errQuit
 }
