@@ -7,9 +7,10 @@ import (
 )
 
 // Verbs of protocol v1. A client sends NICK, MSG, WHISPER, LIST, HELP, PING,
-// QUIT, HISTORY, and for registered nicks REGISTER, PASSWORD and
-// UNREGISTER; the server sends the rest, and MSG, WHISPER, LIST, HELP,
-// HISTORY and PASSWORD with fields of its own.
+// QUIT, HISTORY, for registered nicks REGISTER, PASSWORD and UNREGISTER,
+// and for operators OPER, KICK, BAN, UNBAN, BANS, MUTE and UNMUTE; the
+// server sends the rest, and MSG, WHISPER, LIST, HELP, HISTORY, PASSWORD,
+// OPER and BANS with fields of its own.
 const (
 	Nick    = "NICK"
 	Msg     = "MSG"
@@ -24,6 +25,14 @@ const (
 	Password   = "PASSWORD"
 	Unregister = "UNREGISTER"
 
+	Oper   = "OPER"
+	Kick   = "KICK"
+	Ban    = "BAN"
+	Unban  = "UNBAN"
+	Bans   = "BANS"
+	Mute   = "MUTE"
+	Unmute = "UNMUTE"
+
 	Welcome = "WELCOME"
 	Joined  = "JOINED"
 	Left    = "LEFT"
@@ -34,6 +43,12 @@ const (
 
 	Registered   = "REGISTERED"
 	Unregistered = "UNREGISTERED"
+
+	Kicked   = "KICKED"
+	Banned   = "BANNED"
+	Unbanned = "UNBANNED"
+	Muted    = "MUTED"
+	Unmuted  = "UNMUTED"
 )
 
 // A Message is one protocol line: its verb and fields. Where the verb takes
@@ -80,6 +95,7 @@ var serverVerbs = map[string]int{
 	Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
 	List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1, History: 3,
 	Registered: 0, Unregistered: 0, Password: 1,
+	Oper: 0, Kicked: 0, Banned: 1, Unbanned: 0, Bans: 3, Muted: 1, Unmuted: 0,
 }
 
 // Usage returns the syntax of a verb a client sends, as HELP shows it, or
