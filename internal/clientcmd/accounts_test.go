@@ -1,6 +1,7 @@
 package clientcmd
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"path/filepath"
@@ -206,5 +207,46 @@ func TestSuppliedPassword(t *testing.T) {
 		if got != tt.want || errText != tt.err {
 			t.Errorf("suppliedPassword(%q) = %q, %q; want %q, %q", tt.file, got, errText, tt.want, tt.err)
 		}
+	}
+}
+
+// On a terminal, a registered nick's password is asked for: nothing
+// typed shows, and it is not in the input history, nor is a /password
+// line.
+func TestTerminalAsksPassword(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "1")
+	t.Setenv("IRCISH_PASSWORD", "")
+	l := listen(t, "127.0.0.1:0")
+	serve(t, l)
+	ann, awaitLine := join(t, l.Addr().String(), "ann")
+	ann.Write([]byte("REGISTER correct-horse\r\nQUIT\r\n"))
+	awaitLine("REGISTERED ann")
+	awaitLine("BYE goodbye")
+	ptmx, tty, scr := openPty(t)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	status := make(chan int, 1)
+	go func() { status <- Main([]string{"ann", "127.0.0.1", port}, tty, tty, tty) }()
+	at := scr.await(t, 0, "type its password")
+	at = scr.await(t, at, "password for ann: ")
+	ptmx.Write([]byte("correct-horse\r"))
+	at = scr.await(t, at, "* you have joined as ann")
+	at = scr.await(t, at, prompt)
+
+	ptmx.Write([]byte("/password correct-horse battery staple\r"))
+	at = scr.await(t, at, "* the password of ann is changed")
+	ptmx.Write([]byte("hello\r"))
+	at = scr.await(t, at, "*<ann> hello")
+	ptmx.Write([]byte("\x1b[A\x1b[A")) // up twice: "hello", then nothing older
+	at = scr.await(t, at, "hello")
+	ptmx.Write([]byte("\x15")) // Ctrl-U: clear the line
+	quit(t, ptmx, status)
+	scr.mu.Lock()
+	defer scr.mu.Unlock()
+	if i := bytes.Index(scr.out, []byte("correct-horse")); i >= 0 && i < bytes.Index(scr.out, []byte("/password")) {
+		t.Errorf("the terminal shows the password typed: %q", scr.out)
+	}
+	if bytes.Contains(scr.out[at:], []byte("/password")) {
+		t.Errorf("the input history holds the /password line: %q", scr.out[at:])
 	}
 }
