@@ -73,6 +73,9 @@ func inForce(bans map[string]Ban, t time.Time) []Ban {
 // Banned returns the ban in force at t that keeps out a client claiming
 // nick from addr (either may be empty), if there is one.
 func (s *State) Banned(nick, addr string, t time.Time) (Ban, bool) {
+	if len(s.bans) == 0 {
+		return Ban{}, false
+	}
 	if nick != "" {
 		if b, ok := s.bans[ircish.FoldNick(nick)]; ok && b.inForce(t) {
 			return b, true
@@ -95,6 +98,9 @@ func (s *State) Banned(nick, addr string, t time.Time) (Ban, bool) {
 
 // muted returns the mute in force at t on p, if there is one.
 func (s *State) muted(p *Person, t time.Time) (Ban, bool) {
+	if len(s.mutes) == 0 { // the common case, on every message: no FoldNick
+		return Ban{}, false
+	}
 	b, ok := s.mutes[ircish.FoldNick(p.Nick)]
 	return b, ok && b.inForce(t)
 }

@@ -163,6 +163,8 @@ func (s *State) applyAccount(r Record, p *Person) Event {
 	switch {
 	case r.Op == OpRegister && registered:
 		return refuse(ircish.NewError(ircish.CodeNickRegistered, "the nick "+p.Nick+" is registered already"))
+	case r.Op == OpRegister && len(s.accounts) >= MaxAccounts:
+		return refuse(ircish.NewError(ircish.CodeServerFull, "no more nicks can be registered here"))
 	case r.Op == OpRegister:
 		s.accounts[key] = Account{Nick: p.Nick, Hash: r.Text}
 		p.account = key
@@ -177,6 +179,10 @@ func (s *State) applyAccount(r Record, p *Person) Event {
 	}
 	return Event{Op: r.Op, ID: r.ID, Nick: p.Nick}
 }
+
+// MaxAccounts bounds the registered nicks: each costs memory, on every
+// server, and strangers may register.
+const MaxAccounts = 100000
 
 // ErrNickRegistered is the error of a claim of a registered nick without
 // its password.

@@ -262,3 +262,22 @@ func TestRingAfter(t *testing.T) {
 		t.Errorf("oldest() = %d, want 9", g.Oldest())
 	}
 }
+
+// Registrations stop at MaxAccounts.
+func TestStateMaxAccounts(t *testing.T) {
+	s := NewState(10, 0)
+	for i := range MaxAccounts + 1 {
+		id := MemberID{"n1", uint64(i)}
+		s.Apply(Record{Op: OpJoin, ID: id, Nick: fmt.Sprint("u", i)})
+		got := s.Apply(Record{Op: OpRegister, ID: id, Text: "h"})
+		s.Apply(Record{Op: OpLeave, ID: id})
+		if want := "REGISTERED"; i == MaxAccounts {
+			want = "ERR SERVER_FULL"
+			if got.String() != want {
+				t.Fatalf("registration %d: %v, want %s", i+1, got, want)
+			}
+		} else if !strings.HasPrefix(got.String(), want) {
+			t.Fatalf("registration %d: %v, want %s", i+1, got, want)
+		}
+	}
+}
