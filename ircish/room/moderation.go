@@ -119,13 +119,13 @@ func (s *State) applyModeration(r Record, p *Person) Event {
 		if target == nil {
 			return refuse(r, errNoSuchUser(r.Nick))
 		}
-		ev.Arg, ev.Ban.Reason = target.Nick, r.Text
+		ev.Arg, ev.Ban = target.Nick, &Ban{Reason: r.Text}
 		ev.Out = []Leaver{{target.ID, target.Nick}}
 		s.remove(target)
 	case OpBan:
 		until, reason := parseBanText(r.Text)
-		ev.Ban = Ban{Target: r.Nick, Until: until, By: p.Nick, Reason: reason}
-		s.bans[key] = ev.Ban
+		ev.Ban = &Ban{Target: r.Nick, Until: until, By: p.Nick, Reason: reason}
+		s.bans[key] = *ev.Ban
 		for _, q := range slices.Clone(s.people) {
 			if _, banned := s.Banned(q.Nick, q.addr, r.At); banned || q.account == key {
 				ev.Out = append(ev.Out, Leaver{q.ID, q.Nick})
@@ -139,8 +139,8 @@ func (s *State) applyModeration(r Record, p *Person) Event {
 		}
 		until, reason := parseBanText(r.Text)
 		ev.Arg = target.Nick
-		ev.Ban = Ban{Target: target.Nick, Until: until, By: p.Nick, Reason: reason}
-		s.mutes[key] = ev.Ban
+		ev.Ban = &Ban{Target: target.Nick, Until: until, By: p.Nick, Reason: reason}
+		s.mutes[key] = *ev.Ban
 	case OpUnban, OpUnmute:
 		bans := s.bans
 		if r.Op == OpUnmute {
@@ -151,7 +151,7 @@ func (s *State) applyModeration(r Record, p *Person) Event {
 			return refuse(r, ircish.NewError(ircish.CodeBadParam, "no "+map[Op]string{OpUnban: "ban", OpUnmute: "mute"}[r.Op]+" on "+r.Nick))
 		}
 		delete(bans, key)
-		ev.Ban, ev.Arg = b, b.Target
+		ev.Ban, ev.Arg = &b, b.Target
 	}
 	return ev
 }

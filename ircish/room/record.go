@@ -68,9 +68,10 @@ type Event struct {
 	Entry Entry         // say: the message as the room keeps it
 	Err   *ircish.Error // refuse
 
-	// Moderation: Arg is the target; Ban what was put in force (or
-	// lifted); Out the members who leave for it, kicked or banned.
-	Ban Ban
+	// Moderation: Arg is the target; Ban what was put in force or lifted
+	// (a kick's: only its Reason); Out the members who leave for it.
+	// Pointers keep the Event of a MSG small.
+	Ban *Ban
 	Out []Leaver
 }
 
