@@ -227,8 +227,10 @@ func (c *cutCluster) leaders() string {
 
 // waitReadersHome waits until each of servers reads the stream through
 // a consumer on the NATS node it is connected to (see placer), asking the
-// NATS at url where they are.
+// NATS at url where they are. NATS places a reader on one of the
+// stream's nodes at random, so this waits a minute, not the usual 20 s.
 func waitReadersHome(t *testing.T, url string, servers ...*cutServer) {
+	const timeout = time.Minute
 	t.Helper()
 	js := jetStreamAt(t, url)
 	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
@@ -241,8 +243,8 @@ func waitReadersHome(t *testing.T, url string, servers ...*cutServer) {
 		if len(away) == 0 {
 			return
 		}
-		if time.Since(start) > chattest.WaitTimeout {
-			t.Fatalf("waited %v for the servers' readers of the stream on their own nodes: %s", chattest.WaitTimeout, strings.Join(away, "; "))
+		if time.Since(start) > timeout {
+			t.Fatalf("waited %v for the servers' readers of the stream on their own nodes: %s", timeout, strings.Join(away, "; "))
 		}
 	}
 }
