@@ -17,6 +17,12 @@ const (
 	CodeServerFull     = "SERVER_FULL"
 	CodeTimeout        = "TIMEOUT"
 	CodeRefused        = "REFUSED"
+	CodeNickRegistered = "NICK_REGISTERED"
+	CodeBadPassword    = "BAD_PASSWORD"
+	CodeTooMany        = "TOO_MANY_ATTEMPTS"
+	CodeNotOperator    = "NOT_OPERATOR"
+	CodeBanned         = "BANNED"
+	CodeMuted          = "MUTED"
 )
 
 // An Error is a protocol error. It carries the ERR line the server sends.

@@ -7,8 +7,10 @@ import (
 )
 
 // Verbs of protocol v1. A client sends NICK, MSG, WHISPER, LIST, HELP, PING,
-// QUIT and HISTORY; the server sends the rest, and MSG, WHISPER, LIST, HELP
-// and HISTORY with fields of its own.
+// QUIT, HISTORY, for registered nicks REGISTER, PASSWORD and UNREGISTER,
+// and for operators OPER, KICK, BAN, UNBAN, BANS, MUTE and UNMUTE; the
+// server sends the rest, and MSG, WHISPER, LIST, HELP, HISTORY, PASSWORD,
+// OPER and BANS with fields of its own.
 const (
 	Nick    = "NICK"
 	Msg     = "MSG"
@@ -19,6 +21,17 @@ const (
 	Quit    = "QUIT"
 	History = "HISTORY"
 
+	Register   = "REGISTER"
+	Password   = "PASSWORD"
+	Unregister = "UNREGISTER"
+	Oper       = "OPER"
+	Kick       = "KICK"
+	Ban        = "BAN"
+	Unban      = "UNBAN"
+	Bans       = "BANS"
+	Mute       = "MUTE"
+	Unmute     = "UNMUTE"
+
 	Welcome = "WELCOME"
 	Joined  = "JOINED"
 	Left    = "LEFT"
@@ -26,6 +39,14 @@ const (
 	Pong    = "PONG"
 	Bye     = "BYE"
 	Err     = "ERR"
+
+	Registered   = "REGISTERED"
+	Unregistered = "UNREGISTERED"
+	Kicked       = "KICKED"
+	Banned       = "BANNED"
+	Unbanned     = "UNBANNED"
+	Muted        = "MUTED"
+	Unmuted      = "UNMUTED"
 )
 
 // A Message is one protocol line: its verb and fields. Where the verb takes
@@ -52,7 +73,7 @@ type syntax struct {
 // argument as free text so that "NICK a b" is seen as the invalid nick
 // "a b", not silently cut to "a".
 var clientVerbs = map[string]syntax{
-	Nick:    {0, 1, "NICK <nick>"},
+	Nick:    {0, 1, "NICK <nick> [<password>]"},
 	Msg:     {0, 1, "MSG <text>"},
 	Whisper: {1, 2, "WHISPER <nick> <text>"},
 	List:    {allWords, 0, "LIST"},
@@ -60,6 +81,17 @@ var clientVerbs = map[string]syntax{
 	Ping:    {0, 0, "PING [<token>]"},
 	Quit:    {0, 0, "QUIT [<reason>]"},
 	History: {allWords, 0, "HISTORY [AFTER <seq>] [<n>] | HISTORY SEARCH <words>"},
+
+	Register:   {0, 1, "REGISTER <password>"},
+	Password:   {1, 2, "PASSWORD <old password> <new password>"},
+	Unregister: {0, 1, "UNREGISTER <password>"},
+	Oper:       {1, 2, "OPER <name> <password>"},
+	Kick:       {1, 1, "KICK <nick> [<reason>]"},
+	Ban:        {2, 2, "BAN <nick|address|network> <duration|forever> [<reason>]"},
+	Unban:      {allWords, 1, "UNBAN <nick|address|network>"},
+	Bans:       {allWords, 0, "BANS"},
+	Mute:       {2, 2, "MUTE <nick> <duration|forever> [<reason>]"},
+	Unmute:     {allWords, 1, "UNMUTE <nick>"},
 }
 
 // serverVerbs gives, for each verb the server sends, how many words come
@@ -67,6 +99,8 @@ var clientVerbs = map[string]syntax{
 var serverVerbs = map[string]int{
 	Welcome: 0, Joined: 0, Left: 1, Renamed: 1, Msg: 1, Whisper: 2,
 	List: allWords, Help: 0, Pong: 0, Bye: 0, Err: 1, History: 3,
+	Registered: 0, Unregistered: 0, Password: 1, Oper: 0,
+	Kicked: 0, Banned: 1, Unbanned: 0, Muted: 1, Unmuted: 0, Bans: 3,
 }
 
 // Usage returns the syntax of a verb a client sends, as HELP shows it, or

@@ -142,6 +142,18 @@ var serverLines = []struct {
 	{"err bad_text x", msg(Err, "bad_text", "x")}, // the verb is case-insensitive, fields are not
 	{"msg ada hi", msg(Msg, "ada", "hi")},
 	{"NICK ada", msg(Nick, "ada")}, // a client verb, unknown from the server
+
+	// Operators' replies.
+	{"OPER root", msg(Oper, "root")},
+	{"KICKED ann", msg(Kicked, "ann")},
+	{"BANNED 192.0.2.0/24 2026-12-04T18:30:00Z", msg(Banned, "192.0.2.0/24", "2026-12-04T18:30:00Z")},
+	{"BANNED ann forever", msg(Banned, "ann", "forever")},
+	{"UNBANNED ann", msg(Unbanned, "ann")},
+	{"BANS ann forever op spam  and more ", msg(Bans, "ann", "forever", "op", "spam  and more ")},
+	{"BANS END 2", msg(Bans, "END", "2")},
+	{"MUTED ann 2026-12-04T18:30:00Z", msg(Muted, "ann", "2026-12-04T18:30:00Z")},
+	{"UNMUTED ann", msg(Unmuted, "ann")},
+	{"ERR BANNED forever spam", msg(Err, CodeBanned, "forever spam")},
 }
 
 func TestParseServerLine(t *testing.T) {

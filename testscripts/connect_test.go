@@ -13,7 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-const connectUsage = "connect [-noread] [-send STRING] [-tls [-ca FILE] [-tls-max 1.0|1.1|1.2|1.3]] NAME [addr]"
+const connectUsage = "connect [-noread] [-from IP] [-send STRING] [-tls [-ca FILE] [-tls-max 1.0|1.1|1.2|1.3]] NAME [addr]"
 
 // noreadBuf is the receive buffer a -noread connection asks for, so that
 // it fills after a few kilobytes rather than megabytes.
@@ -28,7 +28,8 @@ const readBuf = 1 << 20
 // (1.2 or later unless -tls-max says less), trusting the certificates in
 // -ca's PEM file, or the system's; the handshake happens as it is first
 // read or written. With -send, it sends STRING (escapes as for sendraw) as
-// soon as it is connected, as a web client does.
+// soon as it is connected, as a web client does. With -from, it connects
+// from that address (any 127.x address is this machine's).
 func (h *harness) connect(ts *testscript.TestScript, args []string) {
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -37,6 +38,7 @@ func (h *harness) connect(ts *testscript.TestScript, args []string) {
 	caFile := fs.String("ca", "", "")
 	tlsMax := fs.String("tls-max", "", "")
 	first := fs.String("send", "", "")
+	from := fs.String("from", "", "")
 	if fs.Parse(args) != nil || fs.NArg() < 1 || fs.NArg() > 2 || !*useTLS && (*caFile != "" || *tlsMax != "") {
 		ts.Fatalf("usage: %s", connectUsage)
 	}
@@ -46,6 +48,13 @@ func (h *harness) connect(ts *testscript.TestScript, args []string) {
 		addr = args[1]
 	}
 	d := net.Dialer{Timeout: h.timeout(ts)}
+	if *from != "" {
+		ip := net.ParseIP(*from)
+		if ip == nil {
+			ts.Fatalf("connect: -from %q is not an IP address", *from)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
 	if *noread {
 		d.Control = func(network, address string, c syscall.RawConn) error {
 			var err error

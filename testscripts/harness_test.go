@@ -478,7 +478,7 @@ func (h *harness) exited(ts *testscript.TestScript, args []string) {
 func (h *harness) start(ts *testscript.TestScript, name, prog string, args []string, withStdin bool) *peer {
 	cmd := exec.Command(prog, args...)
 	cmd.Dir = ts.MkAbs(".")
-	for _, k := range append(h.envNames, "ADDR", "PORT") {
+	for _, k := range append(h.envNames, "ADDR", "PORT", "IRCISH_PASSWORD") {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	lines := new(lineBuf)

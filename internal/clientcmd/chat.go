@@ -40,6 +40,11 @@ type chat struct {
 	historyDone <-chan time.Time // when to stop waiting for the server's word on HISTORY
 	queued      []string         // lines typed while rejoining, run once back
 
+	password string // of the nick we start with, if given (-password-file)
+	inClear  bool   // the connection is plain TCP to another machine
+	warned   bool   // we warned of sending a password in clear
+	asking   string // the nick whose password the user is asked for
+
 	// How long to wait before asking again for a held nick
 	// (nickRetryWait), and at most for the server's word on HISTORY
 	// (client.HistoryWait): fields, so that tests may shorten them.
@@ -93,6 +98,7 @@ func (c *chat) run(conn net.Conn, nick string, scrollback int, signals <-chan os
 	}()
 	c.input, c.signals = c.d.input(), signals
 	s, hello := client.NewSession(nick, scrollback)
+	s.SetPassword(c.password)
 	c.s = s
 	c.connect(conn, hello)
 	for st := online; st != ended; {
@@ -135,6 +141,10 @@ func (c *chat) online() state {
 		case <-c.historyDone:
 			c.historyDone = nil
 			c.d.show(c.s.ReleaseHeld())
+		case pw := <-c.d.passwords():
+			if next := c.typedPassword(online, pw); next != online {
+				return next
+			}
 		case <-c.signals:
 			return c.leave(c.s.Quit())
 		}
@@ -156,6 +166,10 @@ func (c *chat) rejoining() state {
 		case text, ok := <-c.input:
 			if c.typedOffline(text, ok) {
 				return c.end(c.unsent())
+			}
+		case pw := <-c.d.passwords():
+			if next := c.typedPassword(rejoining, pw); next != rejoining {
+				return next
 			}
 		case <-c.signals:
 			return c.end(c.unsent())
@@ -250,8 +264,23 @@ func (c *chat) serverLine(cur state, line []byte, ok bool) state {
 	c.setTimers()
 	switch ev := ev.(type) {
 	case client.NickRefused:
-		if !c.d.interactive() {
+		// Back after a reconnect, lines typed wait for the nick: a
+		// person cannot pick another.
+		if !c.d.interactive() || cur == rejoining {
 			return c.end(1, ev.String())
+		}
+	case client.PasswordNeeded:
+		return c.needPassword(cur, ev)
+	case client.Sanction:
+		if c.s.Barred() && (!c.d.interactive() || cur == rejoining) {
+			return c.end(1, ev.String())
+		}
+	case client.Removed:
+		if ev.Self {
+			// Kicked or banned: coming back would defy the operator.
+			c.d.show(c.s.ReleaseHeld())
+			c.d.show(ev)
+			return c.end(1, "")
 		}
 	case client.Bye:
 		c.d.show(c.s.ReleaseHeld()) // no reply comes after BYE
@@ -311,6 +340,9 @@ func (c *chat) lost(cur state) state {
 	if c.s.Quitting() {
 		return c.end(0, "")
 	}
+	if c.s.Barred() { // banned: said already
+		return c.end(1, "")
+	}
 	why := "lost the connection to " + c.addrs[c.cur] + ": " + c.readErr.Error()
 	if cur != rejoining {
 		c.attempts, c.round, c.backoff = 0, 0, firstBackoff
@@ -352,6 +384,49 @@ func (c *chat) dialed(r dialResult) state {
 	}
 	c.d.show(client.Hint{Text: "* " + why})
 	return waiting
+}
+
+// needPassword asks the user for the password of a registered nick that
+// the server wants, if a person can type it unseen; else the nick is
+// refused, and the client ends if no one can pick another.
+func (c *chat) needPassword(cur state, ev client.PasswordNeeded) state {
+	if !c.d.askPassword("password for " + client.Clean(ev.Nick) + ": ") {
+		if !c.d.interactive() || cur == rejoining {
+			return c.end(1, ev.String())
+		}
+		c.d.show(ev)
+		return cur
+	}
+	c.asking = ev.Nick
+	c.warnInClear() // before it is typed, so that the user may think again
+	c.d.show(client.Hint{Text: "* the nick " + ev.Nick + " is registered: type its password (not shown), or just Enter to give up"})
+	return cur
+}
+
+// typedPassword sends the password typed for the nick asked for, in state
+// cur, and returns the next state. Nothing typed gives the nick up.
+func (c *chat) typedPassword(cur state, pw string) state {
+	nick := c.asking
+	c.asking = ""
+	switch {
+	case nick == "":
+	case pw != "":
+		c.send(c.s.ClaimNick(nick, pw))
+	case cur == rejoining:
+		return c.end(1, "no password for the registered nick "+nick)
+	default:
+		c.d.show(client.Hint{Text: "* no password given: pick another nick with /nick NAME"})
+	}
+	return cur
+}
+
+// warnInClear warns, once, that a password goes in plain text to another
+// machine, where anyone on the way may read it.
+func (c *chat) warnInClear() {
+	if c.inClear && !c.warned {
+		c.warned = true
+		c.d.show(client.Hint{Text: "* warning: sending a password without TLS to " + c.addrs[c.cur]})
+	}
 }
 
 // typedOffline handles a line typed, or the end of input (!ok), while we
@@ -411,6 +486,7 @@ func (c *chat) upNext(wait time.Duration) string {
 // one it is.
 func (c *chat) connect(conn net.Conn, hello []byte) {
 	c.conn, c.lines = conn, make(chan []byte)
+	c.inClear = inClear(conn.RemoteAddr(), c.tlsConfig != nil)
 	go c.readServer(conn, c.lines)
 	var what string
 	if len(c.addrs) > 1 {
@@ -435,6 +511,9 @@ func jitter(d time.Duration) time.Duration {
 func (c *chat) send(line []byte) {
 	if line == nil || c.conn == nil {
 		return
+	}
+	if client.CarriesPassword(line) {
+		c.warnInClear()
 	}
 	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	c.conn.Write(line)

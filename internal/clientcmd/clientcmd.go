@@ -27,7 +27,7 @@ import (
 	"ircish/ircish/client"
 )
 
-const usageLine = "usage: client [-h] [-tls] [-ca FILE] [-history N] [-reconnect N] NICK [HOST] [PORT]"
+const usageLine = "usage: client [-h] [-tls] [-ca FILE] [-history N] [-reconnect N] [-password-file FILE] NICK [HOST] [PORT]"
 
 var usage = usageLine + `
 
@@ -55,7 +55,15 @@ when the connection is lost, it reconnects to the next one, in turn.
                 waits only once each has had its turn), join again
                 under the same nick and show what was said meanwhile;
                 "forever" never gives up. Default: forever on a
-                terminal, 0 otherwise
+                terminal, 0 otherwise. After a kick or a ban it does
+                not reconnect
+  -password-file FILE
+                the password of NICK if it is registered: the first
+                line of FILE; else $IRCISH_PASSWORD. Without either, on
+                a terminal, it asks for it without echo. It is sent only
+                if the server says NICK is registered, and again on
+                each reconnect; never printed. Sent without TLS to
+                an address that is not loopback, it is warned of once
 
 On a terminal it keeps a prompt that arriving lines never break, with
 history (up, down), Tab completion of commands and nicks, coloured nicks
@@ -98,6 +106,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	scrollback := fs.Int("history", client.DefaultScrollback, "")
 	var reconnect retries
 	fs.Var(&reconnect, "reconnect", "")
+	passwordFile := fs.String("password-file", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -125,6 +134,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	password, err := suppliedPassword(*passwordFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	conn, first := dialFirst(addrs, tlsConfig, stderr)
 	if conn == nil {
 		return 1
@@ -141,7 +155,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(signals)
 		c := &chat{addrs: addrs, cur: first, tlsConfig: tlsConfig, d: d, retries: reconnect.n,
-			nickRetryAfter: nickRetryWait, historyTimeout: client.HistoryWait}
+			nickRetryAfter: nickRetryWait, historyTimeout: client.HistoryWait, password: password}
 		return c.run(conn, nick, *scrollback, signals)
 	}()
 	if msg != "" {
@@ -169,6 +183,35 @@ func (r *retries) Set(s string) error {
 	}
 	r.n, r.set = n, true
 	return nil
+}
+
+// suppliedPassword returns the password of the nick given by
+// -password-file, the first line of file, or else by $IRCISH_PASSWORD;
+// "" if neither is.
+func suppliedPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("IRCISH_PASSWORD"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSuffix(line, "\r"); line == "" {
+		return "", fmt.Errorf("no password on the first line of the password file %s", file)
+	}
+	return line, nil
+}
+
+// inClear reports whether a connection to addr, without TLS if !useTLS,
+// carries passwords where others may read them: to another machine in
+// plain text.
+func inClear(addr net.Addr, useTLS bool) bool {
+	if useTLS {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	return err != nil || !ap.Addr().Unmap().IsLoopback()
 }
 
 // parseArgs returns the nick and the addresses to dial, in the order to

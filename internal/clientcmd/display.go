@@ -30,6 +30,12 @@ type display interface {
 	// interactive reports whether a person types: then a refused nick
 	// can be replaced with /nick instead of ending the client.
 	interactive() bool
+	// askPassword makes the next line typed a password, behind prompt:
+	// not shown, not kept in the input history, and sent to passwords
+	// rather than input. It reports false if the display cannot hide
+	// what is typed.
+	askPassword(prompt string) bool
+	passwords() <-chan string
 	close()
 }
 
@@ -72,9 +78,11 @@ func (d *plainDisplay) show(ev client.Event) {
 	}
 }
 
-func (d *plainDisplay) setNicks([]string) {}
-func (d *plainDisplay) interactive() bool { return d.tty }
-func (d *plainDisplay) close()            {}
+func (d *plainDisplay) setNicks([]string)        {}
+func (d *plainDisplay) interactive() bool        { return d.tty }
+func (d *plainDisplay) askPassword(string) bool  { return false }
+func (d *plainDisplay) passwords() <-chan string { return nil }
+func (d *plainDisplay) close()                   {}
 
 const prompt = "> "
 
@@ -96,6 +104,10 @@ type termDisplay struct {
 	mu         sync.Mutex // guards what follows; never held while waiting for input
 	submitting bool
 	pending    []string
+	secret     string // the prompt of a password asked for, until it is typed
+	secretLine bool   // the line submitting is the password
+
+	secrets chan string // the passwords typed
 
 	nicksMu sync.Mutex // guards nicks, which readline's goroutine reads for Tab
 	nicks   []string
@@ -103,7 +115,7 @@ type termDisplay struct {
 
 func newTermDisplay(in, out *os.File, r client.Renderer) (*termDisplay, error) {
 	raw := &rawMode{fd: int(in.Fd())}
-	d := &termDisplay{out: out, r: r, raw: raw}
+	d := &termDisplay{out: out, r: r, raw: raw, secrets: make(chan string, 1)}
 	rl, err := readline.NewFromConfig(&readline.Config{
 		Prompt:         prompt,
 		Stdin:          in,
@@ -122,6 +134,8 @@ func newTermDisplay(in, out *os.File, r client.Renderer) (*termDisplay, error) {
 		},
 		FuncFilterInputRune: d.filter,
 		Listener:            d.listen,
+		// Lines with passwords are kept out: see input.
+		DisableAutoSaveHistory: true,
 	})
 	if err != nil {
 		return nil, err
@@ -182,6 +196,8 @@ func (d *termDisplay) filter(r rune) (rune, bool) {
 	if r == '\r' || r == '\n' {
 		d.mu.Lock()
 		d.submitting = true
+		// A line entered before the password was asked for is not it.
+		d.secretLine = d.secret != ""
 		d.mu.Unlock()
 	}
 	return r, true
@@ -213,15 +229,34 @@ func (d *termDisplay) input() <-chan string {
 		for {
 			line, err := d.rl.ReadLine()
 			d.mu.Lock()
-			if err == nil {
-				d.erase(line)
+			secret := d.secretLine
+			switch {
+			case err != nil:
+			case secret:
+				d.erase(d.secret, "") // the password was not shown
+				d.secret, d.secretLine = "", false
+				cfg := d.rl.GetConfig()
+				cfg.Prompt, cfg.EnableMask = prompt, false
+				d.rl.SetConfig(cfg)
+			default:
+				d.erase(prompt, line)
+				if !client.IsSecret(line) {
+					d.rl.SaveToHistory(line)
+				}
 			}
 			d.flush()
 			d.mu.Unlock()
 			if err != nil {
 				return
 			}
-			ch <- line
+			if !secret {
+				ch <- line
+				continue
+			}
+			select {
+			case d.secrets <- line:
+			default: // one is waiting already
+			}
 		}
 	}()
 	return ch
@@ -229,13 +264,13 @@ func (d *termDisplay) input() <-chan string {
 
 // erase clears the rows that the prompt and the entered line take; the
 // cursor is on the row below them. The caller holds d.mu.
-func (d *termDisplay) erase(line string) {
+func (d *termDisplay) erase(prompt, line string) {
 	cols, _, err := term.GetSize(int(d.out.Fd()))
 	if err != nil || cols < 1 {
 		cols = 80
 	}
-	n := len(prompt)
-	for _, r := range line {
+	n := 0
+	for _, r := range prompt + line {
 		n += runeWidth(r)
 	}
 	rows := max(1, (n+cols-1)/cols)
@@ -294,6 +329,24 @@ func (d *termDisplay) Do(line []rune, pos int) ([][]rune, int) {
 }
 
 func (d *termDisplay) interactive() bool { return true }
+
+// askPassword switches the prompt to prompt, with what is typed hidden,
+// for the next line entered. (The server asks right after the client
+// connects, or after a /nick was entered, so the line is empty; readline
+// offers no safe way to clear one half typed meanwhile, which would
+// become the start of the password.)
+func (d *termDisplay) askPassword(prompt string) bool {
+	d.mu.Lock()
+	d.secret = prompt
+	d.mu.Unlock()
+	cfg := d.rl.GetConfig()
+	cfg.Prompt, cfg.EnableMask, cfg.MaskRune = prompt, true, 0
+	d.rl.SetConfig(cfg)
+	d.rl.Refresh()
+	return true
+}
+
+func (d *termDisplay) passwords() <-chan string { return d.secrets }
 
 // close puts the terminal back as it was, clearing the prompt line.
 func (d *termDisplay) close() {

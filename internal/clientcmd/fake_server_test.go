@@ -96,7 +96,11 @@ func TestHeldLinesShownAtBye(t *testing.T) {
 // returns the server's end of the connection, the client's output, its
 // input and where its exit status comes.
 func startChat(t *testing.T, c *chat) (fake *fakeConn, out *lineLog, typed io.WriteCloser, status <-chan int) {
-	l := listen(t, "127.0.0.1:0")
+	return startChatOn(t, c, listen(t, "127.0.0.1:0"))
+}
+
+// startChatOn is startChat with the fake server on l.
+func startChatOn(t *testing.T, c *chat, l net.Listener) (fake *fakeConn, out *lineLog, typed io.WriteCloser, status <-chan int) {
 	t.Cleanup(func() { l.Close() })
 	conn, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
@@ -111,7 +115,12 @@ func startChat(t *testing.T, c *chat) (fake *fakeConn, out *lineLog, typed io.Wr
 		}
 	})
 	c.addrs = []string{l.Addr().String(), l.Addr().String()}
-	c.d = &plainDisplay{in: stdin, out: out}
+	d, _ := c.d.(*plainDisplay) // one set already says if a person types
+	if d == nil {
+		d = &plainDisplay{}
+	}
+	d.in, d.out = stdin, out
+	c.d = d
 	done := make(chan int, 1)
 	go func() {
 		code, _ := c.run(conn, "duck", 50, nil)

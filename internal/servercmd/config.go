@@ -31,6 +31,7 @@ type config struct {
 	cluster       cluster.Config // URLs is "" without -nats
 	storePath     string         // "": none (-store none, -nats, or -history 0)
 	storeFlush    time.Duration
+	opsPath       string // "": no operators
 }
 
 // defaultKeepStored is -history's default with a store.
@@ -78,6 +79,7 @@ func defineFlags(fs *flag.FlagSet, cfg *config) *cmdFlags {
 	fs.Var(&f.keep, "history", fmt.Sprintf("keep the last `N` room messages for HISTORY (default %d with a store, %d with -store none or -nats); 0: none", defaultKeepStored, server.DefaultKeep))
 	fs.StringVar(&cfg.storePath, "store", "ircish.db", "SQLite `file` that keeps the room's messages across restarts; none: memory only")
 	fs.DurationVar(&cfg.storeFlush, "store-flush", 100*time.Millisecond, "longest a message may wait to be written to -store with others: what SIGKILL may lose; 0: at once")
+	fs.StringVar(&cfg.opsPath, "ops", "", "`file` of operators, a line \"<name> <argon2id hash>\" each (server hash-password NAME makes one); re-read on SIGHUP")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
 	fs.IntVar(&srv.MaxLine, "max-line", server.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	fs.IntVar(&srv.SendQueue, "send-queue", server.DefaultSendQueue, "`bytes` queued for a client before it is dropped")
@@ -146,6 +148,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, int) {
 	}
 	if cfg.srv.Keep == 0 {
 		cfg.srv.Keep = -1
+	}
+	if cfg.opsPath != "" {
+		ops, err := loadOps(cfg.opsPath)
+		if err != nil {
+			return fail("cannot read operators: %v", err)
+		}
+		cfg.srv.SetOperators(ops)
 	}
 	cfg.addr = net.JoinHostPort(f.host, port)
 	if f.tlsCert != "" {

@@ -108,7 +108,8 @@ type consoleHandler struct {
 
 func (h consoleHandler) Handle(ctx context.Context, r slog.Record) error {
 	switch r.Message {
-	case "client connected", "client registered", "nick changed", "client disconnected", "connection refused":
+	case "client connected", "client registered", "nick changed", "client disconnected", "connection refused",
+		"operator", "operator action":
 		h.console.print(consoleLine(r))
 	}
 	return h.Handler.Handle(ctx, r)
@@ -124,9 +125,10 @@ func (h consoleHandler) WithGroup(name string) slog.Handler {
 
 // consoleLine says what a connection event record says, for people. It
 // prints only the nicks, address and fixed texts the server logs with
-// these events, never what a client said.
+// these events, never what a client said, but an operator's reasons, in
+// Go's quotes: they may hold anything.
 func consoleLine(r slog.Record) string {
-	var remote, nick, old, cause, refusal string
+	var remote, nick, old, cause, refusal, operator, action, target, until, reason string
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "remote":
@@ -139,6 +141,16 @@ func consoleLine(r slog.Record) string {
 			cause = a.Value.String()
 		case "err":
 			refusal = a.Value.String()
+		case "operator":
+			operator = a.Value.String()
+		case "action":
+			action = a.Value.String()
+		case "target":
+			target = a.Value.String()
+		case "until":
+			until = " until " + a.Value.String()
+		case "reason":
+			reason = fmt.Sprintf(": %q", a.Value.String())
 		}
 		return true
 	})
@@ -157,6 +169,10 @@ func consoleLine(r slog.Record) string {
 		}
 	case "connection refused":
 		what = "refused (" + refusal + ")"
+	case "operator":
+		what = nick + " is operator " + operator
+	case "operator action":
+		what = nick + " (operator " + operator + "): " + action + " " + target + until + reason
 	}
 	return r.Time.Format(time.TimeOnly) + " " + remote + " " + what + "\n"
 }

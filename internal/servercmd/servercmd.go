@@ -24,6 +24,7 @@ import (
 )
 
 var usage = `usage: server [flags] [port]
+       server hash-password NAME
 
 Runs the ircish chat server on port (default ` + strconv.Itoa(ircish.DefaultPort) + `; 0 picks a free one).
 It prints the address it listens on to stderr and, unless -quiet, a line
@@ -33,7 +34,9 @@ saying BYE to every client; a second signal while it waits for them makes
 it exit at once, with status 1. It keeps the room's messages in ircish.db
 (-store) across restarts. With -tls-cert and -tls-key it serves TLS on
 -tls-port as well. With -nats it serves the room together with the other
-servers on the same NATS JetStream (see README, "Cluster").
+servers on the same NATS JetStream (see README, "Cluster"). Its operators
+are named in the -ops file, re-read on SIGHUP; "server hash-password NAME"
+reads a password and prints an -ops line for it.
 
 Flags:
 `
@@ -46,6 +49,9 @@ const shutdownGrace = 2 * time.Second
 // returns its exit status. After a second SIGINT or SIGTERM, Main returns
 // while the server still stops, and the caller must exit.
 func Main(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "hash-password" {
+		return hashPassword(args[1:], os.Stdin, os.Stdout, stderr)
+	}
 	cfg, status := parseFlags(args, stderr)
 	if cfg == nil {
 		return status
@@ -124,7 +130,7 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(stop)
-	status := serveUntilStopped(srv, ls, logFile, stop, log, stderr)
+	status := serveUntilStopped(cfg, ls, logFile, stop, log, stderr)
 	waited := shutdown(srv, stop, log)
 	if st != nil {
 		if err := closeStore(st, waited); err != nil {
@@ -143,9 +149,10 @@ func run(cfg *config, ls *listeners, stderr io.Writer) int {
 }
 
 // serveUntilStopped serves the chat listeners until a signal comes on
-// stop or accepting fails, reopening the log on SIGHUP; it returns the
-// exit status so far.
-func serveUntilStopped(srv *server.Server, ls *listeners, logFile *logFile, stop <-chan os.Signal, log *slog.Logger, stderr io.Writer) int {
+// stop or accepting fails, reopening the log and re-reading -ops on
+// SIGHUP; it returns the exit status so far.
+func serveUntilStopped(cfg *config, ls *listeners, logFile *logFile, stop <-chan os.Signal, log *slog.Logger, stderr io.Writer) int {
+	srv := cfg.srv
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -161,6 +168,7 @@ func serveUntilStopped(srv *server.Server, ls *listeners, logFile *logFile, stop
 			} else {
 				log.Info("log reopened")
 			}
+			reloadOps(cfg, log)
 		case err := <-served:
 			log.Error("accept failed", "err", err)
 			fmt.Fprintln(stderr, "server: accept failed:", err)

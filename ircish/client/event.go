@@ -100,20 +100,77 @@ type Hint struct{ Text string }
 // asks again.
 type NickHeld struct{ Nick string }
 
-func (Registered) event()  {}
-func (NickHeld) event()    {}
-func (Joined) event()      {}
-func (Left) event()        {}
-func (Renamed) event()     {}
-func (Message) event()     {}
-func (Whisper) event()     {}
-func (Users) event()       {}
-func (ServerHelp) event()  {}
-func (Pong) event()        {}
-func (Bye) event()         {}
-func (ServerError) event() {}
-func (NickRefused) event() {}
-func (Scrollback) event()  {}
-func (Found) event()       {}
-func (Unknown) event()     {}
-func (Hint) event()        {}
+// PasswordNeeded says the nick we asked for is registered and the session
+// has no password for it (ERR NICK_REGISTERED): the caller asks the user
+// for one and sends ClaimNick's line, or gives up on the nick. Until then
+// we are not in the room under that nick.
+type PasswordNeeded struct {
+	ServerError
+	Nick string
+}
+
+// NickRegistered says our REGISTER was accepted (REGISTERED); Again, that
+// the reply is to UNREGISTER (UNREGISTERED): the nick is free again.
+type NickRegistered struct {
+	Nick  string
+	Again bool
+}
+
+// PasswordChanged says our PASSWORD was accepted (PASSWORD <nick> changed).
+type PasswordChanged struct{ Nick string }
+
+// Operator says our OPER was accepted: we may kick, ban and mute.
+type Operator struct{ Name string }
+
+// Moderated acknowledges an operator's command of ours: Verb is the
+// reply's (ircish.Kicked, Banned, Unbanned, Muted or Unmuted), Until as
+// the server says it (RFC 3339 UTC, or "forever"), for BANNED and MUTED.
+type Moderated struct{ Verb, Target, Until string }
+
+// Removed says an operator made someone leave (LEFT <nick> kicked by
+// <op>: <reason>, or banned by), or, if Self, us (BYE kicked by ...): then
+// the session is Barred.
+type Removed struct {
+	Nick, By, Reason string
+	Ban, Self        bool
+}
+
+// Sanction is the server refusing us for a ban (ERR BANNED, at NICK or
+// on connecting; the session is then Barred until it joins) or a mute
+// (ERR MUTED, for a MSG or WHISPER). Until is as the server says it.
+type Sanction struct {
+	Ban           bool
+	Until, Reason string
+}
+
+// BanList is the reply to /bans (BANS lines up to BANS END).
+type BanList struct{ Bans []BanEntry }
+
+// BanEntry is one ban of a BANS reply.
+type BanEntry struct{ Target, Until, By, Reason string }
+
+func (Registered) event()      {}
+func (PasswordNeeded) event()  {}
+func (NickRegistered) event()  {}
+func (PasswordChanged) event() {}
+func (Operator) event()        {}
+func (Moderated) event()       {}
+func (Removed) event()         {}
+func (Sanction) event()        {}
+func (BanList) event()         {}
+func (NickHeld) event()        {}
+func (Joined) event()          {}
+func (Left) event()            {}
+func (Renamed) event()         {}
+func (Message) event()         {}
+func (Whisper) event()         {}
+func (Users) event()           {}
+func (ServerHelp) event()      {}
+func (Pong) event()            {}
+func (Bye) event()             {}
+func (ServerError) event()     {}
+func (NickRefused) event()     {}
+func (Scrollback) event()      {}
+func (Found) event()           {}
+func (Unknown) event()         {}
+func (Hint) event()            {}

@@ -290,7 +290,7 @@ func (s *Session) RetryNick() []byte {
 		return nil
 	}
 	s.retryNick = false
-	return s.register(s.rejoin)
+	return s.join(s.rejoin)
 }
 
 // showHistory asks for earlier messages: /history [N].

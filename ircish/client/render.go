@@ -90,6 +90,25 @@ func (r Renderer) Render(ev Event) string {
 		s = r.paint(sgrRed, ev.String())
 	case NickRefused:
 		s = r.paint(sgrRed, ev.String()) + " Pick another with /nick NAME."
+	case PasswordNeeded:
+		s = r.paint(sgrRed, ev.String())
+	case NickRegistered:
+		s = "* you registered the nick " + r.nick(ev.Nick)
+		if ev.Again {
+			s = "* the nick " + r.nick(ev.Nick) + " is no longer registered"
+		}
+	case PasswordChanged:
+		s = "* the password of " + r.nick(ev.Nick) + " is changed"
+	case Operator:
+		s = "* you are an operator, as " + Clean(ev.Name)
+	case Moderated:
+		s = r.moderated(ev)
+	case Removed:
+		s = r.removed(ev)
+	case Sanction:
+		s = r.paint(sgrRed, ev.String())
+	case BanList:
+		s = r.banList(ev)
 	case Unknown:
 		s = "? " + Clean(ev.Line)
 	case Hint:
@@ -149,6 +168,77 @@ func (r Renderer) users(ev Users) string {
 		noun = " user: "
 	}
 	return strconv.Itoa(len(nicks)) + noun + strings.Join(nicks, ", ")
+}
+
+// moderated renders the server's acknowledgement of an operator's
+// command: "* you kicked ann", "* ann is banned until ...".
+func (r Renderer) moderated(ev Moderated) string {
+	target := r.nick(ev.Target)
+	switch ev.Verb {
+	case ircish.Kicked:
+		return "* you kicked " + target
+	case ircish.Banned:
+		return "* " + target + " is banned " + until(ev.Until)
+	case ircish.Unbanned:
+		return "* " + target + " is no longer banned"
+	case ircish.Muted:
+		return "* " + target + " is muted " + until(ev.Until)
+	}
+	return "* " + target + " is no longer muted"
+}
+
+// removed renders an operator's removal: "* ann was kicked by op
+// (spam)", "* you were banned by op".
+func (r Renderer) removed(ev Removed) string {
+	who, how := r.nick(ev.Nick)+r.dim(" was"), " kicked by "
+	if ev.Self {
+		who = "you" + r.dim(" were")
+	}
+	if ev.Ban {
+		how = " banned by "
+	}
+	s := r.dim("* ") + who + r.dim(how) + r.nick(ev.By)
+	if ev.Reason != "" {
+		s += r.dim(" (" + Clean(ev.Reason) + ")")
+	}
+	return s
+}
+
+// banList renders the reply to /bans as "2 bans:" and one line each,
+// oldest first as the server sends them.
+func (r Renderer) banList(ev BanList) string {
+	switch len(ev.Bans) {
+	case 0:
+		return "No bans."
+	case 1:
+		s := "1 ban:"
+		return s + r.bans(ev.Bans)
+	}
+	return strconv.Itoa(len(ev.Bans)) + " bans:" + r.bans(ev.Bans)
+}
+
+func (r Renderer) bans(bans []BanEntry) string {
+	var b strings.Builder
+	for _, e := range bans {
+		b.WriteString("\n  " + Clean(e.Target) + " " + until(e.Until) + ", by " + r.nick(e.By))
+		if e.Reason != "" {
+			b.WriteString(": " + Clean(e.Reason))
+		}
+	}
+	return b.String()
+}
+
+// until says how long a ban or mute lasts, from the server's RFC 3339
+// UTC time or "forever": "until 2026-12-04 18:30:00 UTC", "for good".
+func until(s string) string {
+	if s == "forever" {
+		return "for good"
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return "until " + Clean(s)
+	}
+	return "until " + t.UTC().Format("2006-01-02 15:04:05") + " UTC"
 }
 
 // history renders a HISTORY reply: the earlier messages, dimmed, each with
@@ -242,6 +332,23 @@ func (e ServerError) String() string {
 		return "The server did not understand this client: " + sentence(Clean(e.Text))
 	}
 	return sentence(Clean(e.Text))
+}
+
+// String says the error, and what to do about it, in plain words.
+func (e PasswordNeeded) String() string {
+	return "The nick " + Clean(e.Nick) + " is registered: give its password (-password-file FILE or IRCISH_PASSWORD), or pick another nick with /nick NAME."
+}
+
+// String says the sanction in plain words.
+func (e Sanction) String() string {
+	if !e.Ban {
+		return "You are muted " + until(e.Until) + ": not sent."
+	}
+	s := "You are banned " + until(e.Until)
+	if e.Reason != "" {
+		s += ": " + Clean(e.Reason)
+	}
+	return sentence(s)
 }
 
 // sentence capitalises s and ends it with a full stop if it has none.

@@ -45,6 +45,19 @@ type Session struct {
 	nickHeld  bool      // we said NickHeld since the reconnect
 	retryNick bool      // the rejoin nick was held: ask again in a moment
 
+	// Registered nicks and moderation: see accounts.go. Passwords are
+	// kept in memory only.
+	start       string     // the nick we started with,
+	supplied    string     // and its password, if given (SetPassword), until refused
+	account     string     // our nick if registered and we know its password,
+	password    string     // which is this
+	claim       string     // the nick our last NICK asked for, until answered,
+	claimPw     string     // with this password, or ""
+	registering string     // the password of our last REGISTER, until answered
+	newPassword string     // the new password of our last PASSWORD, until answered
+	bans        []BanEntry // a BANS reply, until its END
+	barred      bool       // the server banned or kicked us (Barred)
+
 	pingToken string // of the /ping awaiting its PONG, if any
 	pingSent  time.Time
 	pings     int
@@ -56,7 +69,7 @@ type Session struct {
 // for the last scrollback messages said, and the lines to send first (see
 // hello).
 func NewSession(nick string, scrollback int) (*Session, []byte) {
-	s := &Session{users: make(map[string]string), now: time.Now, scrollback: scrollback}
+	s := &Session{users: make(map[string]string), now: time.Now, scrollback: scrollback, start: nick}
 	return s, s.hello(nick)
 }
 
@@ -65,13 +78,14 @@ func NewSession(nick string, scrollback int) (*Session, []byte) {
 // their seqs, if the server has HISTORY.
 func (s *Session) hello(nick string) []byte {
 	s.support, s.catchUp, s.plain, s.awaited, s.held, s.gap = historyAsked, nil, nil, nil, nil, false
-	return ircish.AppendLine(s.register(nick), ircish.History, ircish.HistoryLive)
+	return ircish.AppendLine(s.join(nick), ircish.History, ircish.HistoryLive)
 }
 
-// register returns the line that registers as nick.
-func (s *Session) register(nick string) []byte {
+// join returns the line that registers as nick, with its password if we
+// know it (after a reconnect).
+func (s *Session) join(nick string) []byte {
 	s.asked = nick
-	return ircish.Line(ircish.Nick, nick)
+	return s.claimNick(nick, s.passwordFor(nick))
 }
 
 // Nick returns our nick, or "" before the server accepted one.
@@ -104,7 +118,7 @@ func (s *Session) Others() []string {
 func (s *Session) Handle(line []byte) (Event, []byte) {
 	ev, reply := s.handle(line)
 	switch ev.(type) {
-	case Joined, Left, Renamed, Message, Whisper:
+	case Joined, Left, Renamed, Message, Whisper, Removed:
 		if s.holding() && len(s.held) < maxHeld {
 			s.held = append(s.held, held{ev: ev})
 			return nil, reply
@@ -137,11 +151,15 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 			// Before registering we are in no room, so the only JOINED
 			// we can get is our own.
 			s.nick, s.asked = nick, ""
+			s.claimed(nick)
 			return s.joined()
 		}
 		return Joined{Nick: nick}, nil
 	case ircish.Left:
 		delete(s.users, ircish.FoldNick(p(0)))
+		if by, reason, ban, ok := removal(p(1)); ok {
+			return Removed{Nick: p(0), By: by, Reason: reason, Ban: ban}, nil
+		}
 		return Left{Nick: p(0), Reason: p(1)}, nil
 	case ircish.Renamed:
 		old, nick := p(0), p(1)
@@ -150,6 +168,7 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 		self := old == s.nick
 		if self {
 			s.nick, s.asked = nick, ""
+			s.claimed(nick)
 		}
 		return Renamed{Old: old, New: nick, Self: self}, nil
 	case ircish.Msg:
@@ -182,9 +201,16 @@ func (s *Session) handle(line []byte) (Event, []byte) {
 		}
 		return ev, nil
 	case ircish.Bye:
+		if by, reason, ban, ok := removal(p(0)); ok && !s.quitting {
+			s.barred = true
+			return Removed{Nick: s.nick, By: by, Reason: reason, Ban: ban, Self: true}, nil
+		}
 		return Bye{Text: p(0)}, nil
 	case ircish.Err:
 		return s.serverError(ServerError{Code: p(0), Text: p(1)})
+	}
+	if ev, ok := s.accountLine(m); ok {
+		return ev, nil
 	}
 	return Unknown{Line: string(clean)}, nil
 }
@@ -206,6 +232,9 @@ func (s *Session) serverError(e ServerError) (Event, []byte) {
 		// yet.
 		return s.noHistory(nil), nil
 	}
+	if ev, reply, ok := s.accountError(e); ok {
+		return ev, reply
+	}
 	if s.nick == "" && s.asked != "" && (e.Code == ircish.CodeNickInUse || e.Code == ircish.CodeNickInvalid) {
 		if s.rejoin != "" && s.asked == s.rejoin && e.Code == ircish.CodeNickInUse {
 			return s.nickTaken()
@@ -223,7 +252,7 @@ func (s *Session) serverError(e ServerError) (Event, []byte) {
 // it takes the nick with a _.
 func (s *Session) nickTaken() (Event, []byte) {
 	if !s.now().Before(s.heldUntil) {
-		return Hint{Text: "* the nick " + s.rejoin + " is still taken after " + NickHeldFor.String() + "; trying " + s.rejoin + "_"}, s.register(s.rejoin + "_")
+		return Hint{Text: "* the nick " + s.rejoin + " is still taken after " + NickHeldFor.String() + "; trying " + s.rejoin + "_"}, s.join(s.rejoin + "_")
 	}
 	s.asked, s.retryNick = "", true
 	if s.nickHeld {
@@ -288,6 +317,7 @@ type command struct {
 	about      string
 	beforeNick bool // allowed while we have no nick
 	nickFirst  bool // its first argument is a nick, for Tab
+	secret     bool // it carries a password: kept out of input history
 	run        func(s *Session, args string) ([]byte, Event)
 }
 
@@ -296,14 +326,24 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{[]string{"nick"}, "/nick NAME", "change your nick", true, false, (*Session).setNick},
-		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, false, (*Session).list},
-		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, true, (*Session).whisper},
-		{[]string{"history"}, "/history [N]", "show the last N messages said (50)", false, false, (*Session).showHistory},
-		{[]string{"search"}, "/search WORDS", "find the messages kept that hold every word", false, false, (*Session).search},
-		{[]string{"ping"}, "/ping", "time a round trip to the server", true, false, (*Session).ping},
-		{[]string{"help"}, "/help", "show this help", true, false, (*Session).help},
-		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, false, (*Session).quit},
+		{[]string{"nick"}, "/nick NAME", "change your nick", true, false, false, (*Session).setNick},
+		{[]string{"list", "who"}, "/list", "list everyone here (also /who)", false, false, false, (*Session).list},
+		{[]string{"whisper", "w", "msg"}, "/whisper NAME TEXT", "say TEXT to NAME only (also /w, /msg)", false, true, false, (*Session).whisper},
+		{[]string{"history"}, "/history [N]", "show the last N messages said (50)", false, false, false, (*Session).showHistory},
+		{[]string{"search"}, "/search WORDS", "find the messages kept that hold every word", false, false, false, (*Session).search},
+		{[]string{"register"}, "/register PASSWORD", "register your nick, so that it takes PASSWORD", false, false, true, (*Session).registerNick},
+		{[]string{"password"}, "/password OLD NEW", "change your registered nick's password", false, false, true, (*Session).changePassword},
+		{[]string{"unregister"}, "/unregister PASSWORD", "free your registered nick", false, false, true, (*Session).unregisterNick},
+		{[]string{"oper"}, "/oper NAME PASSWORD", "become an operator", false, false, true, (*Session).oper},
+		{[]string{"kick"}, "/kick NICK [REASON]", "make NICK leave", false, true, false, (*Session).kick},
+		{[]string{"ban"}, "/ban TARGET DURATION [REASON]", "ban a nick, address or CIDR: 30m, 2h, 7d, forever", false, true, false, (*Session).ban},
+		{[]string{"unban"}, "/unban TARGET", "lift a ban", false, true, false, (*Session).unban},
+		{[]string{"bans"}, "/bans", "list the bans", false, false, false, (*Session).bansList},
+		{[]string{"mute"}, "/mute NICK DURATION [REASON]", "stop NICK from talking for DURATION", false, true, false, (*Session).mute},
+		{[]string{"unmute"}, "/unmute NICK", "let NICK talk again", false, true, false, (*Session).unmute},
+		{[]string{"ping"}, "/ping", "time a round trip to the server", true, false, false, (*Session).ping},
+		{[]string{"help"}, "/help", "show this help", true, false, false, (*Session).help},
+		{[]string{"quit", "exit"}, "/quit [REASON]", "leave the chat (also /exit, Ctrl-D)", true, false, false, (*Session).quit},
 	}
 }
 
@@ -360,7 +400,7 @@ func (s *Session) setNick(args string) ([]byte, Event) {
 	if s.nick == "" {
 		s.asked = w[0]
 	}
-	return ircish.Line(ircish.Nick, w[0]), nil
+	return s.claimNick(w[0], s.passwordFor(w[0])), nil
 }
 
 // list asks who is here: /list, /who.
@@ -424,14 +464,20 @@ func (s *Session) Quit() []byte {
 func HelpText() string {
 	var b strings.Builder
 	b.WriteString("Type a line and press Enter to say it to everyone (start it with // to say a line beginning with /).\n")
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.syntax)+2)
+	}
 	for _, c := range commands {
 		b.WriteString("  ")
 		b.WriteString(c.syntax)
-		b.WriteString(strings.Repeat(" ", max(1, 20-len(c.syntax))))
+		b.WriteString(strings.Repeat(" ", width-len(c.syntax)))
 		b.WriteString(c.about)
 		b.WriteString("\n")
 	}
-	b.WriteString("Tab completes commands and nicks; a line that starts with a nick and a colon addresses that user.")
+	b.WriteString("Tab completes commands and nicks; a line that starts with a nick and a colon addresses that user.\n")
+	b.WriteString("/kick, /ban, /unban, /bans, /mute and /unmute are for operators (see /oper).\n")
+	b.WriteString("A registered nick's password is asked for without echo, or read from -password-file or IRCISH_PASSWORD, and sent again on a reconnect; after a kick or a ban the client does not reconnect.")
 	return b.String()
 }
 

@@ -397,6 +397,15 @@ func TestRecords(t *testing.T) {
 		{Op: room.OpSay, ID: room.MemberID{Node: "c3d4", Num: 9}, Made: 12, Text: ""},
 		{Op: room.OpWhisper, ID: room.MemberID{Node: "c3d4", Num: 9}, Made: 13, Nick: "Alice", Text: "psst"},
 		{Op: room.OpLeave, ID: room.MemberID{Node: "a1b2", Num: 7}, Text: "server lost"},
+		{Op: room.OpJoin, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 1, Nick: "ann", Addr: "2001:db8::1", Text: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"},
+		{Op: room.OpRegister, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 2, Text: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"},
+		{Op: room.OpPassword, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 3, Text: "$argon2id$a $argon2id$b"},
+		{Op: room.OpUnregister, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 4, Text: "$argon2id$b"},
+		{Op: room.OpKick, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 5, Nick: "bob", Text: "spam, spam"},
+		{Op: room.OpBan, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 6, Nick: "10.0.0.0/8", Text: "0 forever"},
+		{Op: room.OpUnban, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 7, Nick: "10.0.0.0/8"},
+		{Op: room.OpMute, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 8, Nick: "cy", Text: "1796000000 calm down"},
+		{Op: room.OpUnmute, ID: room.MemberID{Node: "c3d4", Num: 10}, Made: 9, Nick: "cy"},
 	}
 	var msg []byte
 	for _, rec := range recs {

@@ -96,8 +96,13 @@ func decodeLease(data []byte) (node string, reached int64, name string, err erro
 }
 
 // Records in the stream are text, two lines each: "<op> <node> <num>
-// <made> [<nick>]", and the text, as it came (it holds no line feed).
-var opNames = [...]string{room.OpJoin: "JOIN", room.OpRename: "RENAME", room.OpSay: "SAY", room.OpWhisper: "WHISPER", room.OpLeave: "LEAVE"}
+// <made> [<nick>]", and the text, as it came (it holds no line feed); a
+// join's text is "<addr> <hash>" (see room.Record).
+var opNames = [...]string{
+	room.OpJoin: "JOIN", room.OpRename: "RENAME", room.OpSay: "SAY", room.OpWhisper: "WHISPER", room.OpLeave: "LEAVE",
+	room.OpRegister: "REGISTER", room.OpPassword: "PASSWORD", room.OpUnregister: "UNREGISTER",
+	room.OpKick: "KICK", room.OpBan: "BAN", room.OpUnban: "UNBAN", room.OpMute: "MUTE", room.OpUnmute: "UNMUTE",
+}
 
 // appendRecord appends the text of rec to b.
 func appendRecord(b []byte, rec room.Record) []byte {
@@ -111,7 +116,11 @@ func appendRecord(b []byte, rec room.Record) []byte {
 	if rec.Nick != "" {
 		b = append(append(b, ' '), rec.Nick...)
 	}
-	b = append(append(b, '\n'), rec.Text...)
+	b = append(b, '\n')
+	if rec.Op == room.OpJoin {
+		b = append(append(b, rec.Addr...), ' ')
+	}
+	b = append(b, rec.Text...)
 	return append(b, '\n')
 }
 
@@ -137,6 +146,9 @@ func records(msg []byte) iter.Seq2[room.Record, error] {
 				return
 			}
 			rec.Text = text
+			if rec.Op == room.OpJoin { // a join of a server before bans has no address
+				rec.Addr, rec.Text, _ = strings.Cut(text, " ")
+			}
 			if !yield(rec, nil) {
 				return
 			}

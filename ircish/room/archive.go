@@ -15,6 +15,10 @@ type Archive interface {
 	// Reset has the archive keep kept only, oldest first: the room was
 	// read afresh (see Room.Reset).
 	Reset(kept []Entry)
+	// SetAccount keeps the hash of nick's account; "": it was dropped.
+	SetAccount(nick, hash string)
+	// SetBans keeps bans and mutes, all there are, in place of those kept.
+	SetBans(bans, mutes []Ban)
 	// Search returns the newest max messages kept that hold every one of
 	// words (see ircish.SearchWords), oldest first.
 	Search(ctx context.Context, words []string, max int) ([]Entry, error)

@@ -19,11 +19,23 @@ import (
 // A fakeArchive records what the room gives it, and answers searches
 // with found, or err.
 type fakeArchive struct {
-	mu    sync.Mutex
-	added []room.Entry
-	found []room.Entry
-	err   error
-	words [][]string // searched for
+	mu       sync.Mutex
+	added    []room.Entry
+	found    []room.Entry
+	err      error
+	words    [][]string // searched for
+	accounts map[string]string
+}
+
+func (a *fakeArchive) SetBans(bans, mutes []room.Ban) {}
+
+func (a *fakeArchive) SetAccount(nick, hash string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.accounts == nil {
+		a.accounts = make(map[string]string)
+	}
+	a.accounts[nick] = hash
 }
 
 func (a *fakeArchive) Reset(kept []room.Entry) {

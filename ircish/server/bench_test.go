@@ -31,7 +31,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		}()
 		out := newOutbox(server, s.sendQueue(), s.writeTimeout())
 		out.meter = s.meter // counted as a client's is
-		m, err := s.hub.join(out, fmt.Sprintf("m%d", i), false)
+		m, err := s.hub.join(out, fmt.Sprintf("m%d", i), "", "", false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -37,14 +37,29 @@ func init() {
 		ircish.Help:    {true, "describe the commands", (*conn).help},
 		ircish.Ping:    {true, "the server answers PONG [<token>]", (*conn).ping},
 		ircish.Quit:    {true, "leave", (*conn).quit},
+
+		ircish.Register:   {false, "register your nick: it then takes this password", (*conn).register},
+		ircish.Password:   {false, "change your registered nick's password", (*conn).changePassword},
+		ircish.Unregister: {false, "drop your nick's registration", (*conn).unregister},
+		ircish.Oper:       {false, "log in as an operator of this server", (*conn).oper},
+		ircish.Kick:       {false, "operators: remove a user", (*conn).kick},
+		ircish.Ban:        {false, "operators: keep a nick, address or network out, for a time or forever", (*conn).ban},
+		ircish.Unban:      {false, "operators: lift a ban", (*conn).unban},
+		ircish.Bans:       {false, "operators: list the bans", (*conn).bans},
+		ircish.Mute:       {false, "operators: keep a user quiet, for a time or forever", (*conn).mute},
+		ircish.Unmute:     {false, "operators: lift a mute", (*conn).unmute},
 	}
 }
 
-// setNick registers the client, or renames it: NICK <nick>.
+// setNick registers the client, or renames it: NICK <nick> [<password>],
+// the password for a registered nick.
 func (c *conn) setNick(p []string) error {
-	nick := strings.TrimRight(p[0], " ") // trailing spaces are easy to type unseen
+	nick, auth, err := c.auth(cutPassword(p[0]))
+	if err != nil {
+		return err
+	}
 	if c.member == nil {
-		m, err := c.s.hub.join(c.out, nick, c.seqs)
+		m, err := c.s.hub.join(c.out, nick, auth, c.addr(), c.seqs)
 		if err != nil {
 			c.s.meter.nickRefused.add(nickRefusal(err))
 			return err
@@ -55,7 +70,7 @@ func (c *conn) setNick(p []string) error {
 		return nil
 	}
 	old := c.nick
-	if err := c.s.hub.rename(c.member, nick); err != nil {
+	if err := c.s.hub.rename(c.member, nick, auth); err != nil {
 		return err
 	}
 	c.nick = nick
@@ -195,6 +210,11 @@ func (c *conn) ping(p []string) error {
 func (c *conn) quit(p []string) error {
 	if len(p) > 0 {
 		c.quitReason = p[0]
+	}
+	// Only an operator kicks or bans: a reason that would read as one is
+	// marked as the quitter's own.
+	if strings.HasPrefix(c.quitReason, "kicked by ") || strings.HasPrefix(c.quitReason, "banned by ") {
+		c.quitReason = "quit: " + c.quitReason
 	}
 	c.logInfo("client quit", slog.String("reason", c.quitReason))
 	return errQuit

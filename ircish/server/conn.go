@@ -37,6 +37,7 @@ const (
 	reasonHTTP            = "http request"
 	reasonTLS             = "tls handshake failed"
 	reasonCutOff          = "cut off from the cluster"
+	reasonSentOff         = "removed by an operator"
 )
 
 // maxLinesBeforeNick bounds the lines a connection may send before it
@@ -81,6 +82,8 @@ type conn struct {
 
 	member *member // in the room; nil until registered and once gone
 	nick   string  // the nick the room last gave the client, for the log
+
+	operName string // the operator it logged in as (OPER), if any
 
 	seqs       bool   // asked for seqs on MSG lines (HISTORY LIVE) before NICK
 	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
@@ -155,6 +158,9 @@ func (c *conn) end(cause *string) {
 		*cause = reasonPanic
 	}
 	if *cause != "" {
+		if c.out.sentOff() != "" {
+			*cause = reasonSentOff
+		}
 		c.hangUp(*cause)
 	}
 }
@@ -200,6 +206,9 @@ func (c *conn) greet() string {
 func (c *conn) stopped() string {
 	if reason := c.out.err(); reason != "" {
 		return reason
+	}
+	if c.out.sentOff() != "" {
+		return reasonSentOff
 	}
 	if c.s.shuttingDown() {
 		return reasonShutdown
@@ -381,11 +390,13 @@ func (c *conn) hangUp(cause string) {
 		bye = "the server is shutting down"
 	case reasonCutOff:
 		bye = "this server is cut off from its cluster: connect to another"
+	case reasonSentOff:
+		bye = c.out.sentOff()
 	}
-	if c.member != nil {
+	if c.member != nil && cause != reasonSentOff { // the room had it leave already
 		c.s.hub.leave(c.member, reason)
-		c.member = nil
 	}
+	c.member = nil
 	if c.welcomed {
 		c.out.pushReply(ircish.Line(ircish.Bye, bye))
 	}

@@ -123,9 +123,12 @@ func newHub(keep int, fence func()) *hub {
 }
 
 // join registers a client whose lines go to out under nick, tells
-// everyone, the client included, and returns the new member. With seqs,
-// the member gets MSG lines with their seqs (see seqsFor).
-func (h *hub) join(out *outbox, nick string, seqs bool) (*member, error) {
+// everyone, the client included, and returns the new member. auth is the
+// hash of nick's account that the client's password matched, if it is
+// registered (see room.OpRegister); addr is the client's IP address,
+// which bans may keep out. With seqs, the member gets MSG lines
+// with their seqs (see seqsFor).
+func (h *hub) join(out *outbox, nick, auth, addr string, seqs bool) (*member, error) {
 	if err := ircish.CheckNick(nick); err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func (h *hub) join(out *outbox, nick string, seqs bool) (*member, error) {
 	m := &member{num: h.lastNum, out: out, seqs: seqs}
 	h.local[m.num] = m
 	h.mu.Unlock()
-	if err := h.ask(m, room.Record{Op: room.OpJoin, ID: h.idOf(m), Nick: nick}); err != nil {
+	if err := h.ask(m, room.Record{Op: room.OpJoin, ID: h.idOf(m), Nick: nick, Text: auth, Addr: addr}); err != nil {
 		h.mu.Lock()
 		h.removeMember(m) // a join that timed out may have been applied meanwhile
 		h.mu.Unlock()
@@ -151,12 +154,12 @@ func (h *hub) join(out *outbox, nick string, seqs bool) (*member, error) {
 }
 
 // rename changes m's nick and tells everyone. A case variant of m's own
-// nick is allowed; the very same nick is a no-op.
-func (h *hub) rename(m *member, nick string) error {
+// nick is allowed; the very same nick is a no-op. auth is as for join.
+func (h *hub) rename(m *member, nick, auth string) error {
 	if err := ircish.CheckNick(nick); err != nil {
 		return err
 	}
-	return h.ask(m, room.Record{Op: room.OpRename, ID: h.idOf(m), Nick: nick})
+	return h.ask(m, room.Record{Op: room.OpRename, ID: h.idOf(m), Nick: nick, Text: auth})
 }
 
 // say sends text from m to everyone, m included.
@@ -197,9 +200,10 @@ func (h *hub) submit(m *member, rec room.Record) (uint64, error) {
 	m.made++
 	rec.Made = m.made
 	if h.engine == nil {
+		rec.At = time.Now()
 		if rec.Op == room.OpSay {
 			h.seq++
-			rec.Seq, rec.At = h.seq, time.Now()
+			rec.Seq = h.seq
 		}
 		ev := h.apply(rec)
 		h.mu.Unlock()
@@ -431,6 +435,10 @@ func (h *hub) apply(rec room.Record) room.Event {
 			h.removeMember(m)
 		}
 		h.broadcast(nil, presenceDelay(n), ircish.Left, ev.Nick, ev.Arg)
+	case room.OpRegister, room.OpPassword, room.OpUnregister:
+		h.accountChanged(m, ev)
+	case room.OpKick, room.OpBan, room.OpUnban, room.OpMute, room.OpUnmute:
+		h.moderated(m, ev)
 	case room.OpRefuse:
 		if m != nil && m.joined {
 			h.handOut(m)
@@ -441,7 +449,8 @@ func (h *hub) apply(rec room.Record) room.Event {
 		return ev
 	}
 	switch rec.Op {
-	case room.OpJoin, room.OpRename, room.OpWhisper:
+	case room.OpJoin, room.OpRename, room.OpWhisper, room.OpRegister, room.OpPassword, room.OpUnregister,
+		room.OpKick, room.OpBan, room.OpUnban, room.OpMute, room.OpUnmute:
 		h.answer(m, verdict{rec.Made, verdictOf(m, ev)})
 	case room.OpSay:
 		h.sayApplied(m)

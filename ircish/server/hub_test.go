@@ -110,7 +110,7 @@ func joinPipe(t *testing.T, r *hub, nick string) pipeMember {
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
 	peer.SetReadDeadline(time.Now().Add(chattest.WaitTimeout))
-	m, err := r.join(newOutbox(mine, 1<<20, time.Minute), nick, false)
+	m, err := r.join(newOutbox(mine, 1<<20, time.Minute), nick, "", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestTimedOutJoinLeavesNoMember(t *testing.T) {
 	mine, peer := net.Pipe()
 	t.Cleanup(func() { mine.Close(); peer.Close() })
 	go io.Copy(io.Discard, peer)
-	if _, err := r.join(newOutbox(mine, 1<<20, time.Minute), "ann", false); err != errNoAnswer {
+	if _, err := r.join(newOutbox(mine, 1<<20, time.Minute), "ann", "", "", false); err != errNoAnswer {
 		t.Fatalf("join: %v, want errNoAnswer", err)
 	}
 	r.mu.Lock()

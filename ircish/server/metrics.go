@@ -50,6 +50,7 @@ var dropCauses = map[string]string{
 	reasonHTTP:            "http",
 	reasonTLS:             "tls_handshake",
 	reasonCutOff:          "cut_off",
+	reasonSentOff:         "operator",
 	reasonPanic:           "panic",
 }
 
@@ -65,7 +66,7 @@ var refusalCauses = map[*ircish.Error]string{
 func newMeter() *meter {
 	return &meter{
 		dropped:     newCounters(slices.Collect(maps.Values(dropCauses))...),
-		refused:     newCounters(slices.Collect(maps.Values(refusalCauses))...),
+		refused:     newCounters(append(slices.Collect(maps.Values(refusalCauses)), "banned")...),
 		nickRefused: newCounters("nick_invalid", "nick_in_use", "no_answer", "other"),
 		history:     newCounters("last", "after", "live", "search"),
 	}

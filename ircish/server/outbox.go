@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -53,10 +54,11 @@ import (
 //     a socket (TestFailDoesNotWaitForClose).
 type outbox struct {
 	conn    net.Conn
-	raw     syscall.RawConn // conn's socket, for flush; nil if out of reach (TLS)
-	max     int             // bytes queued at most
-	timeout time.Duration   // for one write
-	meter   *meter          // counts what the writer goroutine writes; nil: nothing
+	raw     syscall.RawConn        // conn's socket, for flush; nil if out of reach (TLS)
+	max     int                    // bytes queued at most
+	timeout time.Duration          // for one write
+	meter   *meter                 // counts what the writer goroutine writes; nil: nothing
+	bye     atomic.Pointer[string] // the BYE of a client an operator removed (see sendOff)
 
 	mu      sync.Mutex
 	drained chan struct{} // closed when sent grows or the outbox fails; made by waitBelow
@@ -64,6 +66,7 @@ type outbox struct {
 	writing bool          // the write token; see Invariants
 	closing bool          // close the connection once lines are written
 	failure string        // why the outbox stopped; "" while it works
+
 	stopped chan struct{} // closed when the outbox fails; made on demand
 
 	// queued and sent count the memory of the lines queued and written
@@ -299,6 +302,23 @@ func (o *outbox) drop(reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.fail(reason)
+}
+
+// sendOff has the client told BYE bye and closed: an operator removed it.
+// It ends the client's reading at once. It never blocks.
+func (o *outbox) sendOff(bye string) {
+	if o.bye.CompareAndSwap(nil, &bye) {
+		go closeRead(o.conn)
+	}
+}
+
+// sentOff returns the BYE of a client an operator removed, or "". It is
+// read for every line a client sends: an atomic load, no lock.
+func (o *outbox) sentOff() string {
+	if bye := o.bye.Load(); bye != nil {
+		return *bye
+	}
+	return ""
 }
 
 // failed returns a channel that is closed when the outbox fails.

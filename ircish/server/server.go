@@ -57,14 +57,16 @@ type Server struct {
 
 	clock clock // nil: the real one
 
-	hub      *hub
-	initOnce sync.Once
-	closing  atomic.Bool
-	done     chan struct{}  // closed by Shutdown
-	drops    atomic.Int64   // clients dropped for a full send queue or a stuck write
-	meter    *meter         // the counters Stats reads
-	serving  sync.WaitGroup // one per Serve loop
-	wg       sync.WaitGroup // one per connection being served or refused
+	hub       *hub
+	guard     *guard                            // checks passwords
+	operators atomic.Pointer[map[string]string] // name -> argon2id hash (see SetOperators)
+	initOnce  sync.Once
+	closing   atomic.Bool
+	done      chan struct{}  // closed by Shutdown
+	drops     atomic.Int64   // clients dropped for a full send queue or a stuck write
+	meter     *meter         // the counters Stats reads
+	serving   sync.WaitGroup // one per Serve loop
+	wg        sync.WaitGroup // one per connection being served or refused
 
 	mu            sync.Mutex
 	listeners     map[net.Listener]struct{}
@@ -145,6 +147,7 @@ func (s *Server) init() {
 		if s.clock == nil {
 			s.clock = realClock{}
 		}
+		s.guard = newGuard(s.clock.Now)
 	})
 }
 
@@ -232,6 +235,11 @@ func (s *Server) Serve(l net.Listener) error {
 // admit starts serving nc, or refuses it when a limit is reached.
 func (s *Server) admit(nc net.Conn) {
 	c := newConn(s, nc)
+	if b, banned := s.hub.bannedAddr(c.addr()); banned {
+		s.meter.refused.add("banned")
+		s.refuse(nc, c.remote, room.ErrBanned(b))
+		return
+	}
 	if err := s.addConn(c); err != nil {
 		s.meter.refused.add(refusalCauses[err])
 		s.refuse(nc, c.remote, err)

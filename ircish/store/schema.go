@@ -11,7 +11,7 @@ import (
 const appID = 0x69726373
 
 // migrations[i] takes the schema from version i to i+1.
-var migrations = []string{schemaV1}
+var migrations = []string{schemaV1, schemaV2}
 
 const schemaV1 = `
 PRAGMA application_id = 1769104243;
@@ -33,6 +33,22 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
     text, sender UNINDEXED, at UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+`
+
+// schemaV2 keeps registered nicks, bans and mutes.
+const schemaV2 = `
+CREATE TABLE accounts (
+    key  TEXT PRIMARY KEY,      -- the nick folded (ircish.FoldNick)
+    nick TEXT NOT NULL,         -- as registered
+    hash TEXT NOT NULL          -- argon2id, PHC string format
+) STRICT;
+CREATE TABLE bans (             -- all rewritten at each change: operators make few
+    mute   INTEGER NOT NULL,    -- 1: a mute, 0: a ban
+    target TEXT NOT NULL,       -- a nick, an IP address or a network
+    until  INTEGER NOT NULL,    -- Unix seconds; 0: forever
+    by     TEXT NOT NULL,
+    reason TEXT NOT NULL
+) STRICT;
 `
 
 // Errors of Open. They name no file: the caller names it once.

@@ -14,6 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" driver of database/sql
 
+	"ircish/ircish"
 	"ircish/ircish/room"
 )
 
@@ -53,19 +54,21 @@ type Store struct {
 	retryAfter  time.Duration
 	file        *os.File // open, and locked, while SQLite has the file
 	db          *sql.DB
-	wake        chan struct{}  // tells the writer to write now; room for one
-	closing     chan closeReq  // Close's request to the writer
-	searches    chan searchReq // Search's requests to the writer
-	ended       chan struct{}  // closed by the writer as it ends
-	endErr      error          // the writer's last word, once ended
-	mu          sync.Mutex     // guards what follows; never held during I/O
-	pending     []room.Entry   // messages not yet written, oldest first
-	pendingSize int            // their bytes, roughly
-	dropped     int            // messages not stored since the last write
-	scheduled   bool           // a write is due within flushAfter
-	closed      bool           // Close was called: Add keeps nothing more
-	reset       bool           // pending replaces everything kept (see Reset)
-	w           writerState    // the writer's alone
+	wake        chan struct{}           // tells the writer to write now; room for one
+	closing     chan closeReq           // Close's request to the writer
+	searches    chan searchReq          // Search's requests to the writer
+	ended       chan struct{}           // closed by the writer as it ends
+	endErr      error                   // the writer's last word, once ended
+	mu          sync.Mutex              // guards what follows; never held during I/O
+	pending     []room.Entry            // messages not yet written, oldest first
+	pendingSize int                     // their bytes, roughly
+	accounts    map[string]room.Account // accounts changed since the last write, by key; Hash "": dropped
+	bans        *banSet                 // the bans and mutes to write, if they changed
+	dropped     int                     // messages not stored since the last write
+	scheduled   bool                    // a write is due within flushAfter
+	closed      bool                    // Close was called: Add keeps nothing more
+	reset       bool                    // pending replaces everything kept (see Reset)
+	w           writerState             // the writer's alone
 }
 
 // writerState is what only the writer goroutine touches, once Open has
@@ -293,6 +296,12 @@ func (s *Store) load(ctx context.Context) (room.Snapshot, error) {
 	if err := rows.Close(); err != nil {
 		return snap, err
 	}
+	if snap.Accounts, err = loadAccounts(ctx, c); err != nil {
+		return snap, err
+	}
+	if snap.Bans, snap.Mutes, err = loadBans(ctx, c); err != nil {
+		return snap, err
+	}
 	from, n := len(s.w.chunks), 0
 	for from > 0 && n < s.keep {
 		from--
@@ -319,6 +328,24 @@ func (s *Store) load(ctx context.Context) (room.Snapshot, error) {
 		}
 	}
 	return snap, rows.Err()
+}
+
+// loadAccounts returns the accounts the file keeps.
+func loadAccounts(ctx context.Context, c *sql.Conn) ([]room.Account, error) {
+	rows, err := c.QueryContext(ctx, "SELECT nick, hash FROM accounts ORDER BY key")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var as []room.Account
+	for rows.Next() {
+		var a room.Account
+		if err := rows.Scan(&a.Nick, &a.Hash); err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
 }
 
 // Add keeps e, the room's newest message. It never waits for the disk:
@@ -361,6 +388,106 @@ func (s *Store) Reset(kept []room.Entry) {
 	}
 	s.reset = true
 	s.kick()
+}
+
+// SetAccount keeps the hash of nick's account, or drops the account if
+// hash is "". It never waits for the disk.
+func (s *Store) SetAccount(nick, hash string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.setAccount(ircish.FoldNick(nick), room.Account{Nick: nick, Hash: hash})
+	s.kick()
+}
+
+// setAccount notes a, an account changed. The caller holds s.mu.
+func (s *Store) setAccount(key string, a room.Account) {
+	if s.accounts == nil {
+		s.accounts = make(map[string]room.Account)
+	}
+	s.accounts[key] = a
+}
+
+// A banSet is the bans and mutes in force, all of them.
+type banSet struct{ bans, mutes []room.Ban }
+
+// SetBans keeps bans and mutes, all there are, in place of those kept.
+// It never waits for the disk.
+func (s *Store) SetBans(bans, mutes []room.Ban) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bans = &banSet{bans, mutes}
+	s.kick()
+}
+
+// writeBans writes bs, if not nil, in place of the bans kept, in c's
+// transaction.
+func writeBans(ctx context.Context, c *sql.Conn, bs *banSet) error {
+	if bs == nil {
+		return nil
+	}
+	if _, err := c.ExecContext(ctx, "DELETE FROM bans"); err != nil {
+		return err
+	}
+	for mute, bans := range [][]room.Ban{bs.bans, bs.mutes} {
+		for _, b := range bans {
+			var until int64
+			if !b.Until.IsZero() {
+				until = b.Until.Unix()
+			}
+			if _, err := c.ExecContext(ctx, "INSERT INTO bans (mute, target, until, by, reason) VALUES (?, ?, ?, ?, ?)", mute, b.Target, until, b.By, b.Reason); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadBans returns the bans and mutes the file keeps.
+func loadBans(ctx context.Context, c *sql.Conn) (bans, mutes []room.Ban, err error) {
+	rows, err := c.QueryContext(ctx, "SELECT mute, target, until, by, reason FROM bans ORDER BY target")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b room.Ban
+		var mute bool
+		var until int64
+		if err := rows.Scan(&mute, &b.Target, &until, &b.By, &b.Reason); err != nil {
+			return nil, nil, err
+		}
+		if until != 0 {
+			b.Until = time.Unix(until, 0).UTC()
+		}
+		if mute {
+			mutes = append(mutes, b)
+		} else {
+			bans = append(bans, b)
+		}
+	}
+	return bans, mutes, rows.Err()
+}
+
+// writeAccounts writes the accounts changed, in c's transaction.
+func writeAccounts(ctx context.Context, c *sql.Conn, accounts map[string]room.Account) error {
+	for key, a := range accounts {
+		var err error
+		if a.Hash == "" {
+			_, err = c.ExecContext(ctx, "DELETE FROM accounts WHERE key = ?", key)
+		} else {
+			_, err = c.ExecContext(ctx, "INSERT INTO accounts (key, nick, hash) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET nick = ?2, hash = ?3", key, a.Nick, a.Hash)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func entrySize(e room.Entry) int { return len(e.From) + len(e.Text) + 64 }
@@ -454,13 +581,15 @@ func (s *Store) write() error {
 	s.pendingSize = 0
 	s.scheduled, s.reset = false, false
 	dropped := s.dropped
+	accounts, bans := s.accounts, s.bans
+	s.accounts, s.bans = nil, nil
 	s.mu.Unlock()
-	if len(batch) == 0 && !reset {
+	if len(batch) == 0 && !reset && len(accounts) == 0 && bans == nil {
 		return nil
 	}
-	added, cut, err := s.writeBatch(batch, reset)
+	added, cut, err := s.writeBatch(batch, reset, accounts, bans)
 	if err != nil {
-		s.putBack(batch, reset)
+		s.putBack(batch, reset, accounts, bans)
 		if !s.w.failing {
 			s.w.failing = true
 			s.log.Error("store write failed", "file", s.path, "err", err)
@@ -493,9 +622,17 @@ func (s *Store) write() error {
 // putBack has batch, which could not be written, wait again in front of
 // the messages added since, as many as may wait: the newest beyond that
 // are dropped.
-func (s *Store) putBack(batch []room.Entry, reset bool) {
+func (s *Store) putBack(batch []room.Entry, reset bool, accounts map[string]room.Account, bans *banSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.bans == nil {
+		s.bans = bans
+	}
+	for key, a := range accounts {
+		if _, newer := s.accounts[key]; !newer {
+			s.setAccount(key, a)
+		}
+	}
 	if s.reset { // a Reset came meanwhile: it replaces batch
 		return
 	}
@@ -516,10 +653,16 @@ func (s *Store) putBack(batch []room.Entry, reset bool) {
 // writeBatch inserts batch as chunks, and deletes the oldest chunks the
 // store no longer needs to keep Keep messages, in one transaction. It
 // returns the chunks added, and the seq up to which chunks were deleted.
-func (s *Store) writeBatch(batch []room.Entry, reset bool) (added []chunkInfo, cut int64, err error) {
+func (s *Store) writeBatch(batch []room.Entry, reset bool, accounts map[string]room.Account, bans *banSet) (added []chunkInfo, cut int64, err error) {
 	ctx := context.Background()
 	c := s.w.conn
 	err = inTx(ctx, c, func() error {
+		if err := writeAccounts(ctx, c, accounts); err != nil {
+			return err
+		}
+		if err := writeBans(ctx, c, bans); err != nil {
+			return err
+		}
 		if reset {
 			for _, q := range []string{
 				"DELETE FROM chunks",

@@ -181,7 +181,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"another program's", sqliteFile("other.db", "CREATE TABLE t (x)"), "a SQLite database of another program", true},
 		{"another program's, with an id", sqliteFile("otherid.db", "PRAGMA application_id = 42"), "a SQLite database of another program", true},
 		{"newer", sqliteFile("newer.db", "PRAGMA application_id = 1769104243", "PRAGMA user_version = 99", "CREATE TABLE t (x)"),
-			"made by a newer server (schema version 99; this one knows 1)", true},
+			"made by a newer server (schema version 99; this one knows 2)", true},
 		{"no directory", filepath.Join(dir, "nodir", "x.db"), "open: no such file or directory", false},
 		{"read-only", readOnly, "open: permission denied", false},
 	} {
@@ -361,8 +361,18 @@ func TestMigrate(t *testing.T) {
 		s.Add(e)
 	}
 	mustClose(t, s)
+	// Make it a file of the first schema, as the first servers left it.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DROP TABLE accounts; DROP TABLE bans; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	defer func(m []string) { migrations = m }(migrations)
-	migrations = append(migrations[:1:1], "CREATE TABLE extra (x TEXT) STRICT; INSERT INTO extra VALUES ('v2')")
+	n := len(migrations)
+	migrations = append(migrations[:n:n], "CREATE TABLE extra (x TEXT) STRICT; INSERT INTO extra VALUES ('next')")
 	for _, p := range []string{path, filepath.Join(t.TempDir(), "new.db")} {
 		s, snap = mustOpen(t, p, Options{Keep: 10})
 		var version, rows int
@@ -373,12 +383,54 @@ func TestMigrate(t *testing.T) {
 		if err := c.QueryRowContext(context.Background(), "SELECT count(*) FROM extra").Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
-		if version != 2 || rows != 1 {
-			t.Errorf("%s: schema version %d with %d rows of the second migration, want 2 with 1", filepath.Base(p), version, rows)
+		if err := c.QueryRowContext(context.Background(), "SELECT count(*) FROM accounts").Scan(new(int)); err != nil {
+			t.Errorf("%s: no accounts table (schema version 2): %v", filepath.Base(p), err)
+		}
+		if version != n+1 || rows != 1 {
+			t.Errorf("%s: schema version %d with %d rows of the last migration, want %d with 1", filepath.Base(p), version, rows, n+1)
 		}
 		if p == path && historyLines(snap.Messages) != historyLines(es) {
 			t.Errorf("the messages did not outlive the migration: %v", snap.Messages)
 		}
 		mustClose(t, s)
+	}
+}
+
+// Accounts outlive a restart, as last set; one set while the disk stalls
+// is written once it takes writes again, and a drop is a drop.
+func TestAccountsOutliveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ircish.db")
+	var log syncBuffer
+	s, _, holder := openStalled(t, path, func(o *Options) { o.Log = slog.New(slog.NewTextHandler(&log, nil)) })
+	s.SetAccount("Ann", "h1")
+	s.SetAccount("bob", "h2")
+	log.waitFor(t, `msg="store write failed"`)
+	s.SetAccount("ANN", "h3")
+	s.SetAccount("cy", "h4")
+	s.SetAccount("CY", "")
+	if _, err := holder.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	s, snap := mustOpen(t, path, Options{Keep: 10})
+	defer mustClose(t, s)
+	if got, want := fmt.Sprint(snap.Accounts), "[{ANN h3} {bob h2}]"; got != want {
+		t.Errorf("accounts after reopening: %s, want %s", got, want)
+	}
+}
+
+// Bans and mutes outlive a restart, as last set.
+func TestBansOutliveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ircish.db")
+	s, _ := mustOpen(t, path, Options{Keep: 10})
+	until := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	s.SetBans([]room.Ban{{Target: "gone", By: "op"}}, nil)
+	s.SetBans([]room.Ban{{Target: "10.0.0.0/8", By: "op", Reason: "spam"}, {Target: "bob", Until: until, By: "op"}},
+		[]room.Ban{{Target: "cy", Until: until, By: "op", Reason: "calm"}})
+	mustClose(t, s)
+	s, snap := mustOpen(t, path, Options{Keep: 10})
+	defer mustClose(t, s)
+	if got, want := fmt.Sprint(snap.Bans, snap.Mutes), "[{10.0.0.0/8 0001-01-01 00:00:00 +0000 UTC op spam} {bob 2026-12-04 10:00:00 +0000 UTC op }] [{cy 2026-12-04 10:00:00 +0000 UTC op calm}]"; got != want {
+		t.Errorf("after reopening: %s\nwant %s", got, want)
 	}
 }
