@@ -306,14 +306,23 @@ func (s *Session) showHistory(args string) ([]byte, Event) {
 		c, _ := lookup("history")
 		return nil, usage(c)
 	}
-	switch s.support {
-	case historyAsked:
-		return nil, Hint{Text: "Not sent: the server has yet to say whether it keeps history."}
-	case historyNone:
-		return nil, Hint{Text: "This server keeps no history."}
+	if hint := s.historyHint(); hint != nil {
+		return nil, hint
 	}
 	s.awaited = append(s.awaited, "")
 	return ircish.Line(ircish.History, strconv.Itoa(n)), nil
+}
+
+// historyHint returns why a HISTORY command is not sent now, if it is
+// not: the server has yet to say whether it keeps history, or keeps none.
+func (s *Session) historyHint() Event {
+	switch s.support {
+	case historyAsked:
+		return Hint{Text: "Not sent: the server has yet to say whether it keeps history."}
+	case historyNone:
+		return Hint{Text: "This server keeps no history."}
+	}
+	return nil
 }
 
 // search asks for the messages kept that hold every word: /search WORDS.
@@ -323,11 +332,8 @@ func (s *Session) search(args string) ([]byte, Event) {
 		c, _ := lookup("search")
 		return nil, usage(c)
 	}
-	switch s.support {
-	case historyAsked:
-		return nil, Hint{Text: "Not sent: the server has yet to say whether it keeps history."}
-	case historyNone:
-		return nil, Hint{Text: "This server keeps no history."}
+	if hint := s.historyHint(); hint != nil {
+		return nil, hint
 	}
 	query := strings.Join(words, " ")
 	s.awaited = append(s.awaited, query)
