@@ -98,7 +98,9 @@ func readPassword(stdin *os.File, stderr io.Writer) (string, error) {
 		if err != nil && (err != io.EOF || line == "") {
 			return "", errors.New("no password on standard input")
 		}
-		return strings.TrimRight(line, "\r\n"), nil
+		// Trailing spaces are dropped, as the server drops them from
+		// the passwords typed in OPER.
+		return strings.TrimRight(line, "\r\n "), nil
 	}
 	var pws [2]string
 	for i, prompt := range []string{"Password: ", "Again: "} {
@@ -108,7 +110,7 @@ func readPassword(stdin *os.File, stderr io.Writer) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		pws[i] = string(b)
+		pws[i] = strings.TrimRight(string(b), " ")
 	}
 	if pws[0] != pws[1] {
 		return "", errors.New("the passwords differ")
