@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"ircish/ircish"
@@ -18,8 +19,9 @@ import (
 var errNotOperator = ircish.NewError(ircish.CodeNotOperator, "only operators may do that: OPER <name> <password>")
 
 // noOperator is checked against when OPER names no operator, so that a
-// wrong name takes as long as a wrong password.
-var noOperator = password.Hash("no operator has this password")
+// wrong name takes as long as a wrong password. It is made at the first
+// need: hashing takes 19 MiB, which a server without OPER need not hold.
+var noOperator = sync.OnceValue(func() string { return password.Hash("no operator has this password") })
 
 // SetOperators makes ops, operator names and the argon2id hashes of their
 // passwords, this server's operators, in place of those before: one who
@@ -45,7 +47,7 @@ func (c *conn) oper(p []string) error {
 	name, pw := p[0], strings.TrimRight(p[1], " ")
 	hash, ok := c.s.operator(name)
 	if !ok {
-		hash = noOperator
+		hash = noOperator()
 	}
 	if err := c.s.guard.check(c.addrKey(), hash, pw); err != nil || !ok {
 		if err == nil {
