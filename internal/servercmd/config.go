@@ -80,6 +80,19 @@ func defineFlags(fs *flag.FlagSet, cfg *config) *cmdFlags {
 	fs.StringVar(&cfg.storePath, "store", "ircish.db", "SQLite `file` that keeps the room's messages across restarts; none: memory only")
 	fs.DurationVar(&cfg.storeFlush, "store-flush", 100*time.Millisecond, "longest a message may wait to be written to -store with others: what SIGKILL may lose; 0: at once")
 	fs.StringVar(&cfg.opsPath, "ops", "", "`file` of operators, a line \"<name> <argon2id hash>\" each (server hash-password NAME makes one); re-read on SIGHUP")
+	fs.BoolFunc("web", "serve the web client and its WebSocket on the chat ports (default true; -web=false: answer HTTP requests in plain text)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		srv.NoWeb = !on
+		return err
+	})
+	fs.Func("web-origins", "other `origins` (host patterns, comma-separated, as example.com or *.example.com) whose pages may open a WebSocket here", func(v string) error {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				srv.WebOrigins = append(srv.WebOrigins, o)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&cfg.quiet, "quiet", false, "print no line per connection to stderr (the log has them all the same)")
 	fs.IntVar(&srv.MaxLine, "max-line", server.DefaultMaxLine, "longest client line in `bytes`, without its terminator")
 	fs.IntVar(&srv.SendQueue, "send-queue", server.DefaultSendQueue, "`bytes` queued for a client before it is dropped")

@@ -128,7 +128,7 @@ func (h consoleHandler) WithGroup(name string) slog.Handler {
 // these events, never what a client said, but an operator's reasons, in
 // Go's quotes: they may hold anything.
 func consoleLine(r slog.Record) string {
-	var remote, nick, old, cause, refusal, operator, action, target, until, reason string
+	var remote, nick, old, cause, refusal, operator, action, target, until, reason, web string
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "remote":
@@ -141,6 +141,8 @@ func consoleLine(r slog.Record) string {
 			cause = a.Value.String()
 		case "err":
 			refusal = a.Value.String()
+		case "web":
+			web = " (web)"
 		case "operator":
 			operator = a.Value.String()
 		case "action":
@@ -157,7 +159,7 @@ func consoleLine(r slog.Record) string {
 	var what string
 	switch r.Message {
 	case "client connected":
-		what = "connected"
+		what = "connected" + web
 	case "client registered":
 		what = "registered as " + nick
 	case "nick changed":

@@ -35,6 +35,7 @@ const (
 	reasonRegisterTimeout = "registration timeout"
 	reasonUnregistered    = "too many lines before NICK"
 	reasonHTTP            = "http request"
+	reasonWeb             = "web request" // handed to the web server (see web.go)
 	reasonTLS             = "tls handshake failed"
 	reasonCutOff          = "cut off from the cluster"
 	reasonSentOff         = "removed by an operator"
@@ -85,6 +86,7 @@ type conn struct {
 
 	operName string // the operator it logged in as (OPER), if any
 
+	web        bool   // a WebSocket (see web.go)
 	seqs       bool   // asked for seqs on MSG lines (HISTORY LIVE) before NICK
 	welcomed   bool   // WELCOME was sent: the connection speaks the protocol
 	lines      int    // lines read
@@ -178,13 +180,22 @@ func (c *conn) greet() string {
 		}
 		tc.SetDeadline(time.Time{})
 	}
-	// A web client speaks first: if a request comes at once, answer it in
-	// HTTP, which a browser or curl can show, rather than with WELCOME.
-	c.in.setDeadline(time.Now().Add(httpWait))
-	line, err := c.in.readLine()
+	// A web client speaks first: if a request comes at once, it goes to
+	// the web server (or, with NoWeb, gets an answer in HTTP, which a
+	// browser or curl can show), rather than WELCOME.
+	var line []byte
+	var err error = errDeadline
+	if !c.web {
+		c.in.setDeadline(time.Now().Add(httpWait))
+		line, err = c.in.readLine()
+	}
 	if err == nil && httpRequest.Match(line) {
-		c.out.pushReply(httpAnswer)
-		return reasonHTTP
+		if c.s.NoWeb {
+			c.out.pushReply(httpAnswer)
+			return reasonHTTP
+		}
+		c.s.web.handOff(c.netConn, line, c.in.take())
+		return reasonWeb
 	}
 	if c.s.cutOff() {
 		c.out.pushReply(errCutOff.Line())
@@ -379,6 +390,11 @@ func (e sentError) Unwrap() error { return e.err }
 // closes the connection once the outbox is written and the client had a
 // moment to read it.
 func (c *conn) hangUp(cause string) {
+	if cause == reasonWeb { // the web server has the connection now
+		c.s.freeIP(c)
+		c.s.removeConn(c)
+		return
+	}
 	reason, bye := cause, cause
 	c.s.meter.dropped.add(dropCauses[cause])
 	switch cause {

@@ -417,9 +417,9 @@ func TestPerIPStateIsPruned(t *testing.T) {
 	}
 }
 
-// A web client's request, there as the server takes the connection, gets
-// an answer in HTTP, which a browser or curl shows, and no WELCOME; the
-// connection is closed. (The request is sent before the server serves,
+// With NoWeb, a web client's request, there as the server takes the
+// connection, gets an answer in HTTP, which a browser or curl shows, and
+// no WELCOME; the connection is closed. (The request is sent before the server serves,
 // so that it is there however busy the machine: junk_http.txtar, whose
 // requests may come late, checks the rest.)
 func TestWebRequestAtOnce(t *testing.T) {
@@ -438,7 +438,7 @@ func TestWebRequestAtOnce(t *testing.T) {
 		if _, err := io.WriteString(c, request); err != nil {
 			t.Fatal(err)
 		}
-		startServerOn(t, &Server{}, l)
+		startServerOn(t, &Server{NoWeb: true}, l)
 		c.SetReadDeadline(time.Now().Add(chattest.WaitTimeout))
 		got, err := io.ReadAll(c)
 		if err != nil || string(got) != string(httpAnswer) {

@@ -43,6 +43,14 @@ type lineReader struct {
 	readByTime instant // the read deadline set on conn
 }
 
+// take returns the bytes read but not yet returned as lines, and forgets
+// them: the connection goes to another reader.
+func (r *lineReader) take() []byte {
+	b := append([]byte(nil), r.buf[r.r:r.w]...)
+	r.r, r.w = 0, 0
+	return b
+}
+
 // An instant is a time in Unix nanoseconds, 0 for none: a third of a
 // time.Time, of which every idle connection holds three.
 type instant int64

@@ -54,11 +54,14 @@ type Server struct {
 	IPv6Prefix      int           // bits (1 to 128) of an IPv6 address that the per-IP limits count by
 	LogWhispers     bool          // log whisper texts, not only who whispered to whom
 	Keep            int           // room messages kept for HISTORY; negative: none
+	NoWeb           bool          // answer HTTP requests in plain text, without the web client
+	WebOrigins      []string      // other origins whose pages may open a WebSocket (host patterns, see coder/websocket)
 
 	clock clock // nil: the real one
 
 	hub       *hub
 	guard     *guard                            // checks passwords
+	web       web                               // serves HTTP requests (see web.go)
 	operators atomic.Pointer[map[string]string] // name -> argon2id hash (see SetOperators)
 	initOnce  sync.Once
 	closing   atomic.Bool
@@ -148,6 +151,7 @@ func (s *Server) init() {
 			s.clock = realClock{}
 		}
 		s.guard = newGuard(s.clock.Now)
+		s.web.s = s
 	})
 }
 
@@ -500,6 +504,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.mu.Unlock()
+	s.web.close()
 	// The room hands out what is pending and says nothing more, before the
 	// readers wake to say BYE; not under s.mu, as it waits for hand-outs
 	// that write.

@@ -1,0 +1,166 @@
+package server
+
+// The room on the web: a connection to the chat port whose first line is
+// an HTTP request is handed to net/http, which serves the web client (the
+// files of webui/, embedded) and, at /ws, a WebSocket that speaks the line
+// protocol, a line per text message. A WebSocket is then a connection as
+// a TCP one is: the same limits, commands, log and console.
+
+import (
+	"bytes"
+	"embed"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"ircish/ircish/room"
+)
+
+// Subprotocol is the WebSocket subprotocol of the line protocol: text
+// messages, a line each, without CR or LF (after IRCv3's text.ircv3.net).
+const Subprotocol = "text.ircish.net"
+
+//go:embed webui
+var webui embed.FS
+
+// contentSecurity is the Content-Security-Policy of every answer: the page
+// runs only its own scripts and styles, and talks only to its server.
+const contentSecurity = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+	"img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// A web serves the HTTP requests of the chat port's connections. Its
+// zero value is ready once s is set.
+type web struct {
+	s     *Server
+	once  sync.Once
+	conns chan net.Conn // handed over by connections that asked in HTTP
+	srv   *http.Server
+}
+
+// start starts the HTTP server, once.
+func (w *web) start() {
+	w.once.Do(func() {
+		w.conns = make(chan net.Conn)
+		sub, _ := fs.Sub(webui, "webui")
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /ws", w.serveWS)
+		mux.Handle("GET /", http.FileServerFS(sub))
+		w.srv = &http.Server{
+			Handler:           secure(mux),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(w.s.log().Handler(), slog.LevelDebug),
+		}
+		go w.srv.Serve(handoffListener{w.conns, w.s.done})
+	})
+}
+
+// secure sets the headers of every answer that keep the page to itself.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		hd := rw.Header()
+		hd.Set("Content-Security-Policy", contentSecurity)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(rw, r)
+	})
+}
+
+// handOff gives nc, whose first line, request, and the bytes read after it,
+// rest, the connection's reader took already, to the HTTP server.
+func (w *web) handOff(nc net.Conn, request, rest []byte) {
+	w.start()
+	pre := append(append(append([]byte(nil), request...), '\r', '\n'), rest...)
+	select {
+	case w.conns <- &prefixConn{Conn: nc, r: io.MultiReader(bytes.NewReader(pre), nc)}:
+	case <-w.s.done:
+		nc.Close()
+	}
+}
+
+// close stops the HTTP server; WebSockets are connections of the server's
+// own, which Shutdown ends.
+func (w *web) close() {
+	if w.srv != nil {
+		w.srv.Close()
+	}
+}
+
+// serveWS upgrades a request for /ws to a WebSocket, from the page's own
+// origin or one of WebOrigins, and serves the line protocol on it until it
+// ends.
+func (w *web) serveWS(rw http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(rw, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{Subprotocol},
+		OriginPatterns: w.s.WebOrigins,
+	})
+	if err != nil {
+		w.s.log().Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err.Error())
+		return // Accept answered
+	}
+	// A line over -max-line gets ERR LINE_TOO_LONG, as on TCP; one with no
+	// end after maxDiscard closes the connection.
+	ws.SetReadLimit(maxDiscard)
+	nc := newWSConn(ws, r)
+	done := make(chan struct{})
+	nc.closed = func() { close(done) }
+	w.s.admitWeb(nc)
+	<-done
+}
+
+// A handoffListener is the net.Listener of the HTTP server: it accepts the
+// connections handed over, until the chat server shuts down.
+type handoffListener struct {
+	conns <-chan net.Conn
+	done  <-chan struct{}
+}
+
+func (l handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (handoffListener) Close() error   { return nil }
+func (handoffListener) Addr() net.Addr { return webAddr{} }
+
+type webAddr struct{}
+
+func (webAddr) Network() string { return "handoff" }
+func (webAddr) String() string  { return "chat port" }
+
+// admitWeb admits nc, a WebSocket, as admit does a TCP connection.
+func (s *Server) admitWeb(nc net.Conn) {
+	c := newConn(s, nc)
+	c.web = true
+	if b, banned := s.hub.bannedAddr(c.addr()); banned {
+		s.meter.refused.add("banned")
+		s.refuse(nc, c.remote, room.ErrBanned(b))
+		return
+	}
+	if err := s.addConn(c); err != nil {
+		s.meter.refused.add(refusalCauses[err])
+		s.refuse(nc, c.remote, err)
+		return
+	}
+	s.log().Info("client connected", "remote", c.remote, "web", true)
+	go c.serve()
+}
+
+// A prefixConn is a connection whose first bytes were read already.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }

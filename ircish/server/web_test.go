@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"ircish/internal/chattest"
+)
+
+// GET / on the chat port answers with the web client and the headers that
+// keep it to itself; the line protocol goes on as before.
+func TestWebPage(t *testing.T) {
+	addr := startServer(t, &Server{})
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(strings.ToLower(string(body)), "<!doctype html>") {
+		t.Fatalf("GET / = %s %q, %.80q; want 200, an HTML page", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	for h, want := range map[string]string{
+		"Content-Security-Policy": "default-src 'self'; script-src 'self'",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+	} {
+		if got := resp.Header.Get(h); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q", h, got, want)
+		}
+	}
+	if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy %q allows frames", got)
+	}
+	chattest.Register(t, addr, "ann") // TCP as ever
+}
+
+// With NoWeb, an HTTP request gets the plain-text answer of before.
+func TestNoWeb(t *testing.T) {
+	addr := startServer(t, &Server{NoWeb: true})
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "not a web server") {
+		t.Fatalf("GET / with NoWeb = %s %q", resp.Status, body)
+	}
+}
+
+// A WebSocket speaks the line protocol, a line per message: NICK gets
+// JOINED, which a TCP client sees too; a line over MaxLine gets
+// ERR LINE_TOO_LONG. One from another origin is refused, unless
+// WebOrigins has it.
+func TestWebSocket(t *testing.T) {
+	addr := startServer(t, &Server{MaxLine: 100, WebOrigins: []string{"chat.example.org"}})
+	url := "ws://" + addr + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+
+	_, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"http://evil.example.com"}}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a WebSocket from another origin: %v, %v; want 403", resp, err)
+	}
+
+	bob := chattest.Register(t, addr, "bob")
+	for _, origin := range []string{"http://" + addr, "https://chat.example.org"} {
+		ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+			HTTPHeader:   http.Header{"Origin": {origin}},
+			Subprotocols: []string{Subprotocol},
+		})
+		if err != nil {
+			t.Fatalf("a WebSocket from %s: %v", origin, err)
+		}
+		if resp.Header.Get("Sec-WebSocket-Protocol") != Subprotocol {
+			t.Errorf("subprotocol %q, want %q", resp.Header.Get("Sec-WebSocket-Protocol"), Subprotocol)
+		}
+		expect := func(want string) {
+			t.Helper()
+			_, msg, err := ws.Read(ctx)
+			if err != nil || !strings.HasPrefix(string(msg), want) {
+				t.Fatalf("from %s: read %q, %v; want %q...", origin, msg, err, want)
+			}
+		}
+		send := func(line string) {
+			t.Helper()
+			if err := ws.Write(ctx, websocket.MessageText, []byte(line)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expect("WELCOME ")
+		nick := "web" + string(rune('a'+len(origin)%26))
+		send("NICK " + nick)
+		expect("JOINED " + nick)
+		bob.Expect("^JOINED " + nick + "$")
+		send("MSG " + strings.Repeat("x", 101))
+		expect("ERR LINE_TOO_LONG lines are at most 100 bytes")
+		send("MSG hi, tcp")
+		expect("MSG " + nick + " hi, tcp")
+		bob.Expect("^MSG " + nick + " hi, tcp$")
+		bob.Send("MSG hi, web")
+		expect("MSG bob hi, web")
+		send("QUIT")
+		expect("BYE goodbye")
+		bob.Expect("^LEFT " + nick)
+		ws.CloseNow()
+	}
+}
+
+// The web client's files are all served, with their types.
+func TestWebFiles(t *testing.T) {
+	addr := startServer(t, &Server{})
+	entries, err := webui.ReadDir("webui")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("webui: %v, %v", entries, err)
+	}
+	client := http.Client{Timeout: chattest.WaitTimeout}
+	for _, e := range entries {
+		resp, err := client.Get("http://" + addr + "/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET /%s: %s", e.Name(), resp.Status)
+		}
+	}
+	_ = time.Second
+}
