@@ -94,8 +94,8 @@ func (w *web) close() {
 }
 
 // serveWS upgrades a request for /ws to a WebSocket, from the page's own
-// origin or one of WebOrigins, and serves the line protocol on it until it
-// ends.
+// origin or one of WebOrigins, and has the server serve the line protocol
+// on it.
 func (w *web) serveWS(rw http.ResponseWriter, r *http.Request) {
 	ws, err := websocket.Accept(rw, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{Subprotocol},
@@ -108,11 +108,9 @@ func (w *web) serveWS(rw http.ResponseWriter, r *http.Request) {
 	// A line over -max-line gets ERR LINE_TOO_LONG, as on TCP; one with no
 	// end after maxDiscard closes the connection.
 	ws.SetReadLimit(maxDiscard)
-	nc := newWSConn(ws, r)
-	done := make(chan struct{})
-	nc.closed = func() { close(done) }
-	w.s.admitWeb(nc)
-	<-done
+	// The connection is hijacked: it outlives this handler, which
+	// returns, so that an idle WebSocket holds no goroutine of its own.
+	w.s.admitWeb(newWSConn(ws, r))
 }
 
 // A handoffListener is the net.Listener of the HTTP server: it accepts the

@@ -46,7 +46,7 @@ func newWSConn(ws *websocket.Conn, r *http.Request) *wsConn {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		remote = net.TCPAddrFromAddrPort(ap)
 	}
-	return &wsConn{ws: ws, local: local, remote: remote, closed: func() {}}
+	return &wsConn{ws: ws, local: local, remote: remote}
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -163,9 +163,9 @@ func (c *wsConn) set(d *deadline, t time.Time) error {
 	return nil
 }
 
-// fail notes that the WebSocket ended, for err.
+// fail returns the error of a read or write that failed for err: io.EOF
+// for a WebSocket the client closed, as for TCP.
 func (c *wsConn) fail(err error) error {
-	c.closeOnce.Do(c.closed)
 	if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusGoingAway {
 		return io.EOF // as a TCP connection the client closed
 	}
@@ -174,7 +174,6 @@ func (c *wsConn) fail(err error) error {
 
 // Close closes the WebSocket, saying goodbye as it can.
 func (c *wsConn) Close() error {
-	defer c.closeOnce.Do(c.closed)
 	return c.ws.Close(websocket.StatusNormalClosure, "")
 }
 
