@@ -392,6 +392,7 @@ func (e sentError) Unwrap() error { return e.err }
 func (c *conn) hangUp(cause string) {
 	if cause == reasonWeb { // the web server has the connection now
 		c.s.freeIP(c)
+		c.logInfo("client disconnected", slog.String("cause", cause))
 		c.s.removeConn(c)
 		return
 	}
