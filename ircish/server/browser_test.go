@@ -201,11 +201,20 @@ func TestBrowser(t *testing.T) {
 	bob.Expect("^MSG ann hello from the web$")
 	waitPage(t, ctx, "our own line, marked", `[...document.querySelectorAll("#log li.self")].some(li => li.textContent.includes("hello from the web"))`)
 
-	// Markup from the network is text.
+	// Up recalls the last line; a click on a name starts a whisper.
+	type_(kb.ArrowUp)
+	waitPage(t, ctx, "Up to recall the last line", `document.getElementById("text").value === "hello from the web"`)
+	waitPage(t, ctx, "a click on bob to start a whisper", `[...document.querySelectorAll("#people button")].find(b => b.textContent === "bob").click(),
+		document.getElementById("text").value === "/w bob "`)
+	waitPage(t, ctx, "the message field emptied", `(document.getElementById("text").value = "") === ""`)
+
+	// Markup from the network is text; hidden characters show as codes.
 	evil := `<img src=x onerror=alert(1)><b>bold</b>`
 	bob.Send("MSG " + evil)
 	waitPage(t, ctx, "the markup as text", logHas(evil))
 	waitPage(t, ctx, "no element made of the markup", `document.querySelectorAll("#log img, #log b, img, b").length === 0`)
+	bob.Send("MSG abc\u202edef")
+	waitPage(t, ctx, "U+202E shown as its code", logHas("abc<U+202E>def"))
 
 	// A whisper, and a mention.
 	bob.Send("WHISPER ann psst")
