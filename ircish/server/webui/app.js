@@ -184,7 +184,7 @@ function show(ev) {
       break;
     case 'notice':
     case 'hint':
-      note(ev.text);
+      ev.text.split('\n').forEach((l) => note(l));
       break;
     case 'unknown':
       note('? ' + ev.line);
