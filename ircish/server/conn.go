@@ -186,10 +186,10 @@ func (c *conn) greet() string {
 	var line []byte
 	var err error = errDeadline
 	if !c.web {
-		c.in.setDeadline(time.Now().Add(httpWait))
-		line, err = c.in.readLine()
+		line, err = c.firstLine()
 	}
 	if err == nil && httpRequest.Match(line) {
+		c.s.callers.saw(c.addrKey(), c.s.clock.Now(), true)
 		if c.s.NoWeb {
 			c.out.pushReply(httpAnswer)
 			return reasonHTTP
@@ -230,10 +230,6 @@ func (c *conn) stopped() string {
 	return ""
 }
 
-// httpWait is how long a new connection may take to send an HTTP request
-// before it gets WELCOME: web clients send theirs at once.
-const httpWait = 5 * time.Millisecond
-
 // httpAnswer is the answer to a web client.
 var httpAnswer = []byte("HTTP/1.0 400 Bad Request\r\n" +
 	"Content-Type: text/plain; charset=utf-8\r\n" +
@@ -261,9 +257,14 @@ func (c *conn) handle(line []byte, err error) string {
 	}
 	c.lines++
 	c.s.meter.linesIn.Add(1)
-	if c.lines == 1 && httpRequest.Match(line) { // a request too slow for httpWait
-		c.reply(errNotHTTP)
-		return reasonHTTP
+	if c.lines == 1 && !c.web {
+		// A request too slow for firstLine: noted, so that a reload is in time.
+		late := httpRequest.Match(line)
+		c.s.callers.saw(c.addrKey(), c.s.clock.Now(), late)
+		if late {
+			c.reply(errNotHTTP)
+			return reasonHTTP
+		}
 	}
 	c.pace()
 	if reason := c.stopped(); reason != "" {

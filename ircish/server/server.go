@@ -62,6 +62,7 @@ type Server struct {
 	hub       *hub
 	guard     *guard                            // checks passwords
 	web       web                               // serves HTTP requests (see web.go)
+	callers   callers                           // what each address did lately (see sniff.go)
 	operators atomic.Pointer[map[string]string] // name -> argon2id hash (see SetOperators)
 	initOnce  sync.Once
 	closing   atomic.Bool
