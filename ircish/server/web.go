@@ -8,6 +8,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"io"
 	"io/fs"
@@ -57,6 +58,9 @@ func (w *web) start() {
 			IdleTimeout:       30 * time.Second,
 			MaxHeaderBytes:    16 << 10,
 			ErrorLog:          slog.NewLogLogger(w.s.log().Handler(), slog.LevelDebug),
+			ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
+				return context.WithValue(ctx, connKey{}, nc)
+			},
 		}
 		go w.srv.Serve(handoffListener{w.conns, w.s.done})
 	})
@@ -110,8 +114,11 @@ func (w *web) serveWS(rw http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxDiscard)
 	// The connection is hijacked: it outlives this handler, which
 	// returns, so that an idle WebSocket holds no goroutine of its own.
-	w.s.admitWeb(newWSConn(ws, r))
+	w.s.admitWeb(&wsConn{ws: ws, nc: r.Context().Value(connKey{}).(net.Conn)})
 }
+
+// connKey is the key of a request's connection in its context.
+type connKey struct{}
 
 // A handoffListener is the net.Listener of the HTTP server: it accepts the
 // connections handed over, until the chat server shuts down.

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"ircish/internal/chattest"
+	"ircish/ircish/password"
 )
 
 // GET / on the chat port answers with the web client and the headers that
@@ -133,4 +134,50 @@ func TestWebFiles(t *testing.T) {
 		}
 	}
 	_ = time.Second
+}
+
+// A WebSocket is told BYE as a TCP connection is: when an operator kicks
+// its user, and when the server shuts down.
+func TestWebSocketBye(t *testing.T) {
+	l := chattest.Listen(t)
+	s := &Server{}
+	s.SetOperators(map[string]string{"op": password.Hash("secret")})
+	addr := startServerOn(t, s, l)
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	join := func(nick string) (expect func(string)) {
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+		if err != nil {
+			t.Fatalf("a WebSocket: %v", err)
+		}
+		t.Cleanup(func() { ws.CloseNow() })
+		expect = func(want string) {
+			t.Helper()
+			_, msg, err := ws.Read(ctx)
+			if err != nil || !strings.HasPrefix(string(msg), want) {
+				t.Fatalf("%s read %q, %v; want %q...", nick, msg, err, want)
+			}
+		}
+		if err := ws.Write(ctx, websocket.MessageText, []byte("NICK "+nick)); err != nil {
+			t.Fatal(err)
+		}
+		expect("WELCOME ")
+		expect("JOINED " + nick)
+		return expect
+	}
+
+	ann := join("ann")
+	op := chattest.Register(t, addr, "op")
+	op.Send("OPER op secret")
+	op.Expect("^OPER ")
+	op.Send("KICK ann spam")
+	op.Expect("^KICKED ann")
+	ann("JOINED op")
+	ann("BYE kicked by op: spam")
+
+	bea := join("bea")
+	sctx, cancelShutdown := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancelShutdown()
+	go s.Shutdown(sctx)
+	bea("BYE the server is shutting down")
 }
