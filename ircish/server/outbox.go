@@ -337,6 +337,9 @@ func (o *outbox) failed() <-chan struct{} {
 // closeNow closes conn without writing to it: a TLS connection without its
 // close_notify alert, which could wait for a peer that does not read.
 func closeNow(conn net.Conn) {
+	if ws, ok := conn.(*wsConn); ok {
+		conn = ws.nc
+	}
 	if tc, ok := conn.(*tls.Conn); ok {
 		conn = tc.NetConn()
 	}

@@ -237,9 +237,11 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// admit starts serving nc, or refuses it when a limit is reached.
+// admit starts serving nc, a TCP or TLS connection or a WebSocket, or
+// refuses it when a limit is reached.
 func (s *Server) admit(nc net.Conn) {
 	c := newConn(s, nc)
+	_, c.web = nc.(*wsConn)
 	if b, banned := s.hub.bannedAddr(c.addr()); banned {
 		s.meter.refused.add("banned")
 		s.refuse(nc, c.remote, room.ErrBanned(b))
@@ -250,7 +252,11 @@ func (s *Server) admit(nc net.Conn) {
 		s.refuse(nc, c.remote, err)
 		return
 	}
-	s.log().Info("client connected", "remote", c.remote)
+	if c.web {
+		s.log().Info("client connected", "remote", c.remote, "web", true)
+	} else {
+		s.log().Info("client connected", "remote", c.remote)
+	}
 	go c.serve()
 }
 
@@ -269,7 +275,15 @@ const (
 // closes it at once.
 func (s *Server) refuse(nc net.Conn, remote string, err *ircish.Error) {
 	_, isTLS := nc.(*tls.Conn)
+	_, isWeb := nc.(*wsConn)
 	s.mu.Lock()
+	if isWeb && s.closing.Load() {
+		// Shutdown does not wait for the web server's handlers: it may be
+		// done, and the log closed.
+		s.mu.Unlock()
+		closeNow(nc)
+		return
+	}
 	tell := !isTLS && s.refusing < maxRefusing
 	if tell {
 		s.refusing++

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"ircish/ircish/room"
 )
 
 // Subprotocol is the WebSocket subprotocol of the line protocol: text
@@ -114,7 +112,7 @@ func (w *web) serveWS(rw http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxDiscard)
 	// The connection is hijacked: it outlives this handler, which
 	// returns, so that an idle WebSocket holds no goroutine of its own.
-	w.s.admitWeb(&wsConn{ws: ws, nc: r.Context().Value(connKey{}).(net.Conn)})
+	w.s.admit(&wsConn{ws: ws, nc: r.Context().Value(connKey{}).(*prefixConn).Conn})
 }
 
 // connKey is the key of a request's connection in its context.
@@ -143,24 +141,6 @@ type webAddr struct{}
 
 func (webAddr) Network() string { return "handoff" }
 func (webAddr) String() string  { return "chat port" }
-
-// admitWeb admits nc, a WebSocket, as admit does a TCP connection.
-func (s *Server) admitWeb(nc net.Conn) {
-	c := newConn(s, nc)
-	c.web = true
-	if b, banned := s.hub.bannedAddr(c.addr()); banned {
-		s.meter.refused.add("banned")
-		s.refuse(nc, c.remote, room.ErrBanned(b))
-		return
-	}
-	if err := s.addConn(c); err != nil {
-		s.meter.refused.add(refusalCauses[err])
-		s.refuse(nc, c.remote, err)
-		return
-	}
-	s.log().Info("client connected", "remote", c.remote, "web", true)
-	go c.serve()
-}
 
 // A prefixConn is a connection whose first bytes were read already.
 type prefixConn struct {

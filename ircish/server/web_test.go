@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -180,4 +182,39 @@ func TestWebSocketBye(t *testing.T) {
 	defer cancelShutdown()
 	go s.Shutdown(sctx)
 	bea("BYE the server is shutting down")
+}
+
+// On a TLS port the page is served over https, and the WebSocket (wss)
+// speaks the line protocol.
+func TestWebOverTLS(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := &tls.Config{Certificates: []tls.Certificate{chattest.SelfSigned(t)}}
+	addr := startServerOn(t, &Server{}, tls.NewListener(raw, config))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / over TLS = %s %q; want 200, an HTML page", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "wss://"+addr+"/ws", &websocket.DialOptions{HTTPClient: client, Subprotocols: []string{Subprotocol}})
+	if err != nil {
+		t.Fatalf("a WebSocket over TLS: %v", err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte("NICK ann")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"WELCOME ", "JOINED ann"} {
+		if _, msg, err := ws.Read(ctx); err != nil || !strings.HasPrefix(string(msg), want) {
+			t.Fatalf("read %q, %v; want %q...", msg, err, want)
+		}
+	}
 }

@@ -22,7 +22,7 @@ import (
 // reads it, one writes it, as with TCP.
 type wsConn struct {
 	ws  *websocket.Conn
-	nc  net.Conn  // under ws
+	nc  net.Conn  // the TCP or TLS connection under ws
 	msg io.Reader // the message being read, streamed: a line may be 8 MiB
 	eol bool      // the LF after a message is still to be read
 
