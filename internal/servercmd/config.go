@@ -80,7 +80,7 @@ func defineFlags(fs *flag.FlagSet, cfg *config) *cmdFlags {
 	fs.StringVar(&cfg.storePath, "store", "ircish.db", "SQLite `file` that keeps the room's messages across restarts; none: memory only")
 	fs.DurationVar(&cfg.storeFlush, "store-flush", 100*time.Millisecond, "longest a message may wait to be written to -store with others: what SIGKILL may lose; 0: at once")
 	fs.StringVar(&cfg.opsPath, "ops", "", "`file` of operators, a line \"<name> <argon2id hash>\" each (server hash-password NAME makes one); re-read on SIGHUP")
-	fs.BoolFunc("web", "serve the web client and its WebSocket on the chat ports (default true; -web=false: answer HTTP requests in plain text)", func(v string) error {
+	fs.BoolFunc("web", "serve the web client and its WebSocket on the chat ports; WELCOME waits up to 150 ms for a browser's request (default true; -web=false: answer HTTP requests in plain text, and wait 5 ms)", func(v string) error {
 		on, err := strconv.ParseBool(v)
 		srv.NoWeb = !on
 		return err
