@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -25,6 +26,9 @@ type wsConn struct {
 	nc  net.Conn  // the TCP or TLS connection under ws
 	msg io.Reader // the message being read, streamed: a line may be 8 MiB
 	eol bool      // the LF after a message is still to be read
+
+	line io.WriteCloser // the message of a line whose end is yet to be written
+	cr   bool           // a CR ended the last piece written: dropped if a LF follows
 
 	mu         sync.Mutex // orders CloseRead and SetReadDeadline
 	readClosed atomic.Bool
@@ -78,25 +82,64 @@ func (c *wsConn) readFailed(err error) error {
 	return err
 }
 
-// Write sends each line of b as a message.
+// Write sends each line of b as a message. A line may come in pieces
+// (the outbox writes a long one 16 KiB at a time): its message goes on
+// until its LF.
 func (c *wsConn) Write(b []byte) (int, error) {
-	n := 0
-	for len(b) > 0 {
-		i := 0
-		for i < len(b) && b[i] != '\n' {
-			i++
+	written := 0
+	for written < len(b) {
+		piece := b[written:]
+		i := bytes.IndexByte(piece, '\n')
+		end := i >= 0
+		if end {
+			piece = piece[:i]
 		}
-		line := b[:i]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
+		if err := c.writePiece(piece, end); err != nil {
+			return written, err
 		}
-		if err := c.ws.Write(context.Background(), websocket.MessageText, line); err != nil {
-			return n, err
+		written += len(piece)
+		if end {
+			written++
 		}
-		n += min(i+1, len(b))
-		b = b[min(i+1, len(b)):]
 	}
-	return n, nil
+	return written, nil
+}
+
+// writePiece sends piece of a line, the last if end. A whole line is sent
+// as a message at once; a line's first piece opens a message that its
+// last closes. A CR right before the LF is dropped, so a CR that ends a
+// piece waits to see what follows.
+func (c *wsConn) writePiece(piece []byte, end bool) error {
+	if c.cr {
+		c.cr = false
+		if !end || len(piece) > 0 {
+			piece = append([]byte{'\r'}, piece...)
+		}
+	}
+	if end {
+		piece = bytes.TrimSuffix(piece, []byte("\r"))
+	} else if len(piece) > 0 && piece[len(piece)-1] == '\r' {
+		c.cr, piece = true, piece[:len(piece)-1]
+	}
+	if c.line == nil && end {
+		return c.ws.Write(context.Background(), websocket.MessageText, piece)
+	}
+	if c.line == nil {
+		w, err := c.ws.Writer(context.Background(), websocket.MessageText)
+		if err != nil {
+			return err
+		}
+		c.line = w
+	}
+	if _, err := c.line.Write(piece); err != nil {
+		return err
+	}
+	if !end {
+		return nil
+	}
+	err := c.line.Close()
+	c.line = nil
+	return err
 }
 
 // CloseRead ends reading: the read under way, and every one after,
