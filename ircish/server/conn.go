@@ -194,7 +194,7 @@ func (c *conn) greet() string {
 			c.out.pushReply(httpAnswer)
 			return reasonHTTP
 		}
-		c.s.web.handOff(c.netConn, line, c.in.take())
+		c.s.web.handOff(c, line, c.in.take())
 		return reasonWeb
 	}
 	if c.s.cutOff() {
@@ -392,9 +392,6 @@ func (e sentError) Unwrap() error { return e.err }
 // moment to read it.
 func (c *conn) hangUp(cause string) {
 	if cause == reasonWeb { // the web server has the connection now
-		c.s.freeIP(c)
-		c.logInfo("client disconnected", slog.String("cause", cause))
-		c.s.removeConn(c)
 		return
 	}
 	reason, bye := cause, cause

@@ -34,34 +34,49 @@ const contentSecurity = "default-src 'self'; script-src 'self'; style-src 'self'
 	"img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // A web serves the HTTP requests of the chat port's connections. Its
-// zero value is ready once s is set.
+// zero value is ready once s is set. A connection handed to it counts
+// against the connection limits until it closes, or becomes a WebSocket,
+// which counts as a client of its own.
 type web struct {
 	s     *Server
-	once  sync.Once
+	mu    sync.Mutex
+	srv   *http.Server  // started at the first request
 	conns chan net.Conn // handed over by connections that asked in HTTP
-	srv   *http.Server
+	shut  bool          // closed: no more requests
 }
 
-// start starts the HTTP server, once.
-func (w *web) start() {
-	w.once.Do(func() {
-		w.conns = make(chan net.Conn)
-		sub, _ := fs.Sub(webui, "webui")
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /ws", w.serveWS)
-		mux.Handle("GET /", http.FileServerFS(sub))
-		w.srv = &http.Server{
-			Handler:           secure(mux),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       30 * time.Second,
-			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          slog.NewLogLogger(w.s.log().Handler(), slog.LevelDebug),
-			ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
-				return context.WithValue(ctx, connKey{}, nc)
-			},
-		}
-		go w.srv.Serve(handoffListener{w.conns, w.s.done})
-	})
+// start starts the HTTP server, unless it runs already, and reports
+// whether it runs: not once it is closed.
+func (w *web) start() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.shut || w.srv != nil {
+		return !w.shut
+	}
+	w.conns = make(chan net.Conn)
+	sub, _ := fs.Sub(webui, "webui")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", w.serveWS)
+	mux.Handle("GET /", http.FileServerFS(sub))
+	w.srv = &http.Server{
+		Handler:           secure(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      w.s.writeTimeout(), // a WebSocket's are cleared as it is hijacked
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(w.s.log().Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, nc)
+		},
+		ConnState: func(nc net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				nc.(*prefixConn).release()
+			}
+		},
+	}
+	go w.srv.Serve(handoffListener{w.conns, w.s.done})
+	return true
 }
 
 // secure sets the headers of every answer that keep the page to itself.
@@ -75,21 +90,35 @@ func secure(h http.Handler) http.Handler {
 	})
 }
 
-// handOff gives nc, whose first line, request, and the bytes read after it,
-// rest, the connection's reader took already, to the HTTP server.
-func (w *web) handOff(nc net.Conn, request, rest []byte) {
-	w.start()
+// handOff gives c's connection to the HTTP server, with its first line,
+// request, and the bytes read after it, rest, which c's reader took
+// already. c counts against the limits until the HTTP server is done with
+// its connection.
+func (w *web) handOff(c *conn, request, rest []byte) {
 	pre := append(append(append([]byte(nil), request...), '\r', '\n'), rest...)
-	select {
-	case w.conns <- &prefixConn{Conn: nc, r: io.MultiReader(bytes.NewReader(pre), nc)}:
-	case <-w.s.done:
-		nc.Close()
+	pc := &prefixConn{Conn: c.netConn, r: io.MultiReader(bytes.NewReader(pre), c.netConn)}
+	pc.release = sync.OnceFunc(func() {
+		c.s.freeIP(c)
+		c.logInfo("client disconnected", slog.String("cause", reasonWeb))
+		c.s.removeConn(c)
+	})
+	if w.start() {
+		select {
+		case w.conns <- pc:
+			return
+		case <-w.s.done:
+		}
 	}
+	closeNow(c.netConn)
+	pc.release()
 }
 
-// close stops the HTTP server; WebSockets are connections of the server's
-// own, which Shutdown ends.
+// close stops the HTTP server and closes its connections; WebSockets are
+// clients of the server's own, which Shutdown ends.
 func (w *web) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.shut = true
 	if w.srv != nil {
 		w.srv.Close()
 	}
@@ -104,7 +133,7 @@ func (w *web) serveWS(rw http.ResponseWriter, r *http.Request) {
 		OriginPatterns: w.s.WebOrigins,
 	})
 	if err != nil {
-		w.s.log().Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err.Error())
+		w.s.logWebRefusal(r, err)
 		return // Accept answered
 	}
 	// A line over -max-line gets ERR LINE_TOO_LONG, as on TCP; one with no
@@ -145,7 +174,23 @@ func (webAddr) String() string  { return "chat port" }
 // A prefixConn is a connection whose first bytes were read already.
 type prefixConn struct {
 	net.Conn
-	r io.Reader
+	r       io.Reader
+	release func() // once the HTTP server is done with it
 }
+
+// logWebRefusal logs a WebSocket refused for err, as refused connections
+// are: at most refusalLogRate a second, none once the server shuts down,
+// the client's words clipped.
+func (s *Server) logWebRefusal(r *http.Request, err error) {
+	s.mu.Lock()
+	logged := !s.closing.Load() && s.logRefusal()
+	s.mu.Unlock()
+	if logged {
+		s.log().Info("websocket refused", "remote", r.RemoteAddr, "origin", clip(r.Header.Get("Origin")), "err", clip(err.Error()))
+	}
+}
+
+// clip returns s cut to 200 bytes at most.
+func clip(s string) string { return s[:min(len(s), 200)] }
 
 func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -218,3 +218,34 @@ func TestWebOverTLS(t *testing.T) {
 		}
 	}
 }
+
+// A connection handed to the web server counts against MaxClients until
+// it closes: idle keep-alive connections cannot take the server's
+// descriptors.
+func TestWebConnectionsCount(t *testing.T) {
+	addr := startServer(t, &Server{MaxClients: 1})
+	page := dialFrom(t, "127.0.0.1", addr)
+	if _, err := page.Write([]byte("GET / HTTP/1.1\r\nHost: chat\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := firstLineFrom(t, page); got != "HTTP/1.1 200 OK" {
+		t.Fatalf("GET /: %q", got)
+	}
+	// The connection stays open (keep-alive): the server is full.
+	full := chattest.Dial(t, addr, "full")
+	full.Expect("^ERR SERVER_FULL ")
+	page.Close()
+	deadline := time.Now().Add(chattest.WaitTimeout)
+	for {
+		c := chattest.Dial(t, addr, "after")
+		line := c.Expect("^(WELCOME|ERR SERVER_FULL) ")
+		if strings.HasPrefix(line, "WELCOME ") {
+			return
+		}
+		c.NetConn.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for the closed web connection to free its place: got %q", chattest.WaitTimeout, line)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
