@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -80,14 +81,17 @@ func defineFlags(fs *flag.FlagSet, cfg *config) *cmdFlags {
 	fs.StringVar(&cfg.storePath, "store", "ircish.db", "SQLite `file` that keeps the room's messages across restarts; none: memory only")
 	fs.DurationVar(&cfg.storeFlush, "store-flush", 100*time.Millisecond, "longest a message may wait to be written to -store with others: what SIGKILL may lose; 0: at once")
 	fs.StringVar(&cfg.opsPath, "ops", "", "`file` of operators, a line \"<name> <argon2id hash>\" each (server hash-password NAME makes one); re-read on SIGHUP")
-	fs.BoolFunc("web", "serve the web client and its WebSocket on the chat ports; WELCOME waits up to 150 ms for a browser's request (default true; -web=false: answer HTTP requests in plain text, and wait 5 ms)", func(v string) error {
+	fs.BoolFunc("web", "serve the web client and its WebSocket on the chat ports; WELCOME waits up to 150 ms for a browser's request, 1 s after one from the same address (default true; -web=false: answer HTTP requests in plain text, and wait 5 ms)", func(v string) error {
 		on, err := strconv.ParseBool(v)
 		srv.NoWeb = !on
 		return err
 	})
-	fs.Func("web-origins", "other `origins` (host patterns, comma-separated, as example.com or *.example.com) whose pages may open a WebSocket here", func(v string) error {
+	fs.Func("web-origins", "other `origins` whose pages may open a WebSocket here: patterns (comma-separated, as in Go's path.Match) of the origin's host and port, as example.com or *.example.com:8443, or with the scheme, as https://example.com", func(v string) error {
 		for _, o := range strings.Split(v, ",") {
 			if o = strings.TrimSpace(o); o != "" {
+				if _, err := path.Match(o, ""); err != nil {
+					return fmt.Errorf("bad pattern %q", o)
+				}
 				srv.WebOrigins = append(srv.WebOrigins, o)
 			}
 		}

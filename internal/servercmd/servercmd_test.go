@@ -2,6 +2,7 @@ package servercmd
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,11 @@ func TestParseFlags(t *testing.T) {
 		{"-ipv6-prefix 48", 0, "", func(c *config) bool { return c.srv.IPv6Prefix == 48 }},
 		{"-write-timeout 0s", 1, "timeouts must be positive", nil},
 		{"-tls-cert cert.pem", 1, "-tls-cert and -tls-key go together", nil},
+		{"-web-origins a.example,*.b.example:8443", 0, "", func(c *config) bool {
+			return slices.Equal(c.srv.WebOrigins, []string{"a.example", "*.b.example:8443"})
+		}},
+		{"-web-origins [", 2, `bad pattern "["`, nil},
+		{"-web=false", 0, "", func(c *config) bool { return c.srv.NoWeb }},
 		{"", 0, "", func(c *config) bool {
 			return c.storePath == "ircish.db" && c.storeFlush == 100*time.Millisecond && c.srv.Keep == 10000
 		}},

@@ -117,6 +117,9 @@ func (c *conn) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
 	if c.nick != "" {
 		all = append(all, slog.String("nick", c.nick))
 	}
+	if c.web {
+		all = append(all, slog.Bool("web", true))
+	}
 	c.s.log().LogAttrs(context.Background(), level, msg, append(all, attrs...)...)
 }
 

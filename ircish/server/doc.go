@@ -54,6 +54,15 @@
 // hand-outs write is added up by each goroutine that writes it, and
 // counted once per hand-out; a writer goroutine counts once per batch.
 //
+// A connection whose first line is an HTTP request (sniff.go says how
+// long the server waits for one) is handed to an http.Server (web.go),
+// which serves the page and, at /ws, WebSockets. Its goroutines are
+// net/http's: a handler's returns once its WebSocket is admitted as a
+// connection of its own (a wsConn, wsconn.go, read and written as any
+// other), so an idle WebSocket holds no goroutine of the web server's. A
+// connection handed over counts against the limits until it closes or
+// becomes a WebSocket.
+//
 // The Server's own mutex guards its listeners, its set of connections, its
 // per-IP counters and its refusals (how many are being told why, and the
 // count of those not logged); Shutdown takes it to say BYE to everyone.

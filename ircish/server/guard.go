@@ -98,7 +98,7 @@ func (g *guard) wrong(addr netip.Prefix) {
 	gs := g.guessers[addr]
 	if gs == nil {
 		if len(g.guessers) >= maxGuessers {
-			forgetOldest(g.guessers, func(gs *guesser) time.Time { return gs.seen })
+			g.forgetOldest()
 		}
 		gs = &guesser{}
 		g.guessers[addr] = gs
@@ -112,4 +112,17 @@ func (g *guard) wrong(addr netip.Prefix) {
 	if len(gs.wrong) >= guessLimit {
 		gs.locked, gs.wrong = now.Add(guessLockout), nil
 	}
+}
+
+// forgetOldest forgets the address seen least recently. The caller holds
+// g.mu.
+func (g *guard) forgetOldest() {
+	var oldest netip.Prefix
+	var at time.Time
+	for a, gs := range g.guessers {
+		if at.IsZero() || gs.seen.Before(at) {
+			oldest, at = a, gs.seen
+		}
+	}
+	delete(g.guessers, oldest)
 }

@@ -252,11 +252,7 @@ func (s *Server) admit(nc net.Conn) {
 		s.refuse(nc, c.remote, err)
 		return
 	}
-	if c.web {
-		s.log().Info("client connected", "remote", c.remote, "web", true)
-	} else {
-		s.log().Info("client connected", "remote", c.remote)
-	}
+	c.logInfo("client connected")
 	go c.serve()
 }
 

@@ -33,7 +33,7 @@ const (
 	webWait      = time.Second
 	webMemory    = 5 * time.Minute
 	programScore = 5 // of caller.spoke
-	// maxCallers bounds the addresses remembered; the oldest go first.
+	// maxCallers bounds the addresses remembered.
 	maxCallers = 10000
 )
 
@@ -51,22 +51,26 @@ type caller struct {
 	seen  time.Time // its last connection's first line
 }
 
-// get returns addr's entry, made at now if new. The caller holds c.mu.
-func (c *callers) get(addr netip.Prefix, now time.Time) *caller {
+// touch returns addr's entry as of now, made if new. The caller holds
+// c.mu.
+func (c *callers) touch(addr netip.Prefix, now time.Time) *caller {
 	if c.m == nil {
 		c.m = make(map[netip.Prefix]*caller)
 	}
-	k := c.m[addr]
-	if k == nil {
+	e := c.m[addr]
+	if e == nil {
 		if len(c.m) >= maxCallers {
-			forgetOldest(c.m, func(k *caller) time.Time { return k.seen })
+			for a := range c.m { // one at random: a scan for the oldest would cost every new address a lot
+				delete(c.m, a)
+				break
+			}
 		}
-		k = &caller{}
-		c.m[addr] = k
+		e = &caller{}
+		c.m[addr] = e
 	}
-	k.spoke = k.spokeAt(now)
-	k.seen = now
-	return k
+	e.spoke = e.spokeAt(now)
+	e.seen = now
+	return e
 }
 
 // saw notes the first line of a connection from addr at now: an HTTP
@@ -74,11 +78,11 @@ func (c *callers) get(addr netip.Prefix, now time.Time) *caller {
 func (c *callers) saw(addr netip.Prefix, now time.Time, http bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := c.get(addr, now)
+	e := c.touch(addr, now)
 	if http {
-		k.asked = now
+		e.asked = now
 	} else {
-		k.spoke++
+		e.spoke++
 	}
 }
 
@@ -87,33 +91,21 @@ func (c *callers) saw(addr netip.Prefix, now time.Time, http bool) {
 func (c *callers) wait(addr netip.Prefix, now time.Time) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := c.m[addr]
+	e := c.m[addr]
 	switch {
-	case k == nil:
+	case e == nil:
 		return browserWait
-	case !k.asked.IsZero() && now.Sub(k.asked) < webMemory:
+	case !e.asked.IsZero() && now.Sub(e.asked) < webMemory:
 		return webWait
-	case k.spokeAt(now) >= programScore:
+	case e.spokeAt(now) >= programScore:
 		return httpWait
 	}
 	return browserWait
 }
 
-// spokeAt returns k.spoke as of now.
-func (k *caller) spokeAt(now time.Time) float64 {
-	return k.spoke * math.Exp2(-now.Sub(k.seen).Minutes())
-}
-
-// forgetOldest deletes the entry of m seen least recently, by seen.
-func forgetOldest[K comparable, V any](m map[K]V, seen func(V) time.Time) {
-	var oldest K
-	var at time.Time
-	for k, v := range m {
-		if t := seen(v); at.IsZero() || t.Before(at) {
-			oldest, at = k, t
-		}
-	}
-	delete(m, oldest)
+// spokeAt returns e.spoke as of now.
+func (e *caller) spokeAt(now time.Time) float64 {
+	return e.spoke * math.Exp2(-now.Sub(e.seen).Minutes())
 }
 
 // firstLine reads the connection's first line, waiting for it as long as

@@ -249,3 +249,29 @@ func TestWebConnectionsCount(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A binary message closes the WebSocket with status 1003.
+func TestWebSocketBinary(t *testing.T) {
+	addr := startServer(t, &Server{})
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageBinary, []byte("NICK ann")); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for {
+		_, msg, err := ws.Read(ctx)
+		if err != nil {
+			if st := websocket.CloseStatus(err); st != websocket.StatusUnsupportedData {
+				t.Fatalf("after a binary message: read %q, then %v (status %v); want status 1003", seen, err, st)
+			}
+			return
+		}
+		seen = append(seen, string(msg))
+	}
+}

@@ -17,10 +17,12 @@ import (
 // text message read is a line, given with a LF; each line written, CR LF
 // and all, is sent as a text message without them. Its deadlines are
 // those of the connection under the WebSocket: a read or write they end
-// fails, as on TCP, and the WebSocket stays open (coder/websocket closes
-// one whose context ends, so none is given). CloseRead ends reading so:
-// the reader reads EOF, and the server can still say BYE. One goroutine
-// reads it, one writes it, as with TCP.
+// fails, as on TCP (coder/websocket closes a WebSocket whose context
+// ends, so none is given). A deadline that passes mid-frame leaves the
+// WebSocket out of step, but the server ends a connection whose deadline
+// passed anyway. CloseRead ends reading: the reader reads EOF, and the
+// server can still say BYE. One goroutine reads it, one writes it, as
+// with TCP.
 type wsConn struct {
 	ws  *websocket.Conn
 	nc  net.Conn  // the TCP or TLS connection under ws
@@ -32,6 +34,7 @@ type wsConn struct {
 
 	mu         sync.Mutex // orders CloseRead and SetReadDeadline
 	readClosed atomic.Bool
+	binary     atomic.Bool // a binary message came: Close says why
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -49,7 +52,7 @@ func (c *wsConn) Read(p []byte) (int, error) {
 			return 0, c.readFailed(err)
 		}
 		if typ != websocket.MessageText {
-			c.ws.Close(websocket.StatusUnsupportedData, "text messages only: a line each")
+			c.binary.Store(true)
 			return 0, errBinary
 		}
 		c.msg = r
@@ -169,6 +172,9 @@ func (c *wsConn) SetDeadline(t time.Time) error {
 
 // Close closes the WebSocket, saying goodbye as it can.
 func (c *wsConn) Close() error {
+	if c.binary.Load() {
+		return c.ws.Close(websocket.StatusUnsupportedData, "text messages only: a line each")
+	}
 	return c.ws.Close(websocket.StatusNormalClosure, "")
 }
 
