@@ -7,10 +7,8 @@ package server
 // a TCP one is: the same limits, commands, log and console.
 
 import (
-	"bytes"
 	"context"
 	"embed"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -96,7 +94,7 @@ func secure(h http.Handler) http.Handler {
 // its connection.
 func (w *web) handOff(c *conn, request, rest []byte) {
 	pre := append(append(append([]byte(nil), request...), '\r', '\n'), rest...)
-	pc := &prefixConn{Conn: c.netConn, r: io.MultiReader(bytes.NewReader(pre), c.netConn)}
+	pc := &prefixConn{Conn: c.netConn, pre: pre}
 	pc.release = sync.OnceFunc(func() {
 		c.s.freeIP(c)
 		c.logInfo("client disconnected", slog.String("cause", reasonWeb))
@@ -171,10 +169,10 @@ type webAddr struct{}
 func (webAddr) Network() string { return "handoff" }
 func (webAddr) String() string  { return "chat port" }
 
-// A prefixConn is a connection whose first bytes were read already.
+// A prefixConn is a connection whose first bytes, pre, were read already.
 type prefixConn struct {
 	net.Conn
-	r       io.Reader
+	pre     []byte
 	release func() // once the HTTP server is done with it
 }
 
@@ -193,4 +191,13 @@ func (s *Server) logWebRefusal(r *http.Request, err error) {
 // clip returns s cut to 200 bytes at most.
 func clip(s string) string { return s[:min(len(s), 200)] }
 
-func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if c.pre == nil {
+		return c.Conn.Read(p)
+	}
+	n := copy(p, c.pre)
+	if c.pre = c.pre[n:]; len(c.pre) == 0 {
+		c.pre = nil // its memory goes
+	}
+	return n, nil
+}
