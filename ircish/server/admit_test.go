@@ -283,6 +283,7 @@ func TestRefusalLogIsRateLimited(t *testing.T) {
 	refuseSome := func(n int) {
 		for i := range n {
 			c := chattest.Dial(t, addr, fmt.Sprintf("refused%d", i))
+			c.Send("NICK x")              // no wait for an HTTP request
 			c.Expect("^ERR SERVER_FULL ") // admit has logged, or counted, it
 			c.NetConn.Close()
 		}

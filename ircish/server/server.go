@@ -294,9 +294,15 @@ func (s *Server) refuse(nc net.Conn, remote string, err *ircish.Error) {
 		closeNow(nc)
 		return
 	}
+	// A browser asks a while after it connects: wait for its request as
+	// for a connection let in, to answer it in HTTP.
+	wait := time.Duration(0)
+	if !isWeb && !s.NoWeb {
+		wait = s.callers.wait(ipKey(remoteAddr(nc), s.ipv6Prefix()), s.clock.Now())
+	}
 	go func() {
 		defer s.refused()
-		tellRefusal(nc, err)
+		tellRefusal(nc, err, wait)
 	}()
 }
 
@@ -336,12 +342,30 @@ func (s *Server) logUnlogged() {
 // refuseTimeout bounds the time spent telling a refused connection why.
 const refuseTimeout = time.Second
 
-func tellRefusal(conn net.Conn, err *ircish.Error) {
+// tellRefusal tells conn it is refused for err, and closes it: in HTTP
+// if its first line, sent within wait, is an HTTP request (a browser's),
+// else in the line protocol.
+func tellRefusal(conn net.Conn, err *ircish.Error, wait time.Duration) {
+	answer := append(err.Line(), ircish.Line(ircish.Bye)...)
+	if wait > 0 && asksInHTTP(conn, wait) {
+		answer = []byte("HTTP/1.1 503 Service Unavailable\r\n" +
+			"Content-Type: text/plain; charset=utf-8\r\n" +
+			"Connection: close\r\n\r\n" + err.Text + "\r\n")
+	}
 	conn.SetDeadline(time.Now().Add(refuseTimeout))
-	conn.Write(append(err.Line(), ircish.Line(ircish.Bye)...))
+	conn.Write(answer)
 	closeWrite(conn)
 	io.CopyN(io.Discard, conn, lingerBytes) // see linger
 	conn.Close()
+}
+
+// asksInHTTP reports whether conn's first line, sent within wait, is an
+// HTTP request.
+func asksInHTTP(conn net.Conn, wait time.Duration) bool {
+	conn.SetReadDeadline(time.Now().Add(wait))
+	var buf [512]byte
+	n, _ := conn.Read(buf[:])
+	return httpRequest.Match(buf[:n])
 }
 
 // Refusals of a connection by its limits (see addConn), beside

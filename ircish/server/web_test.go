@@ -275,3 +275,52 @@ func TestWebSocketBinary(t *testing.T) {
 		seen = append(seen, string(msg))
 	}
 }
+
+// A WebSocket meets the limits a TCP connection does: flood control, and
+// MaxClients, which refuses a web client in HTTP (503).
+func TestWebSocketLimits(t *testing.T) {
+	addr := startServer(t, &Server{MaxClients: 2, FloodRate: 1, FloodBurst: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.WaitTimeout)
+	defer cancel()
+	dial := func() *websocket.Conn {
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.CloseNow() })
+		return ws
+	}
+	expect := func(ws *websocket.Conn, want string) {
+		t.Helper()
+		for {
+			_, msg, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", want, err)
+			}
+			if strings.HasPrefix(string(msg), want) {
+				return
+			}
+		}
+	}
+	ann := dial()
+	for _, line := range []string{"NICK ann", "MSG 1", "MSG 2", "MSG 3"} {
+		if err := ann.Write(ctx, websocket.MessageText, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect(ann, "ERR FLOOD ")
+	expect(ann, "MSG ann 3")
+
+	// Full: a WebSocket is refused as it asks, in HTTP; a TCP client in
+	// the line protocol.
+	chattest.Register(t, addr, "bob")
+	_, resp, err := websocket.Dial(ctx, "ws://"+addr+"/ws", &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a WebSocket to a full server: %v, %v; want 503", resp, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "the server is full") {
+		t.Errorf("a WebSocket to a full server: %q, want it to say the server is full", body)
+	}
+	chattest.Dial(t, addr, "cy").Expect("^ERR SERVER_FULL ")
+}
