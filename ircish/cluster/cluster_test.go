@@ -291,6 +291,7 @@ func TestClusterCompactionKeepsRefusedRename(t *testing.T) {
 
 	s2 := &testServer{Server: &server.Server{FloodRate: -1, Keep: 2}}
 	cid := chattest.Register(t, joinCluster(t, s2, Config{URLs: ns.ClientURL(), Name: "s2"}), "cid")
+	obs.Expect("^JOINED cid$") // the first server has read cid's join too
 	for _, c := range []*chattest.Conn{obs, cid} {
 		c.Send("LIST")
 		if got := c.Expect("^LIST "); got != "LIST cid obs zed" {
