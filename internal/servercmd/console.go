@@ -159,7 +159,7 @@ func consoleLine(r slog.Record) string {
 	var what string
 	switch r.Message {
 	case "client connected":
-		what = "connected" + web
+		what = "connected"
 	case "client registered":
 		what = "registered as " + nick
 	case "nick changed":
@@ -176,5 +176,5 @@ func consoleLine(r slog.Record) string {
 	case "operator action":
 		what = nick + " (operator " + operator + "): " + action + " " + target + until + reason
 	}
-	return r.Time.Format(time.TimeOnly) + " " + remote + " " + what + "\n"
+	return r.Time.Format(time.TimeOnly) + " " + remote + " " + what + web + "\n"
 }

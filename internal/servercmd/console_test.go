@@ -126,6 +126,8 @@ func TestConsoleLines(t *testing.T) {
 	}{
 		{"client connected", []any{"remote", "127.0.0.1:53422"}, "12:01:02 127.0.0.1:53422 connected\n"},
 		{"client registered", []any{"remote", "127.0.0.1:53422", "nick", "duck"}, "12:01:02 127.0.0.1:53422 registered as duck\n"},
+		{"client connected", []any{"remote", "127.0.0.1:53422", "web", true}, "12:01:02 127.0.0.1:53422 connected (web)\n"},
+		{"client disconnected", []any{"remote", "127.0.0.1:53422", "nick", "duck", "web", true, "cause", "quit"}, "12:01:02 127.0.0.1:53422 duck left (quit) (web)\n"},
 		{"nick changed", []any{"remote", "127.0.0.1:53422", "nick", "goose", "old", "duck"}, "12:01:02 127.0.0.1:53422 duck is now goose\n"},
 		{"client disconnected", []any{"remote", "[::1]:53422", "nick", "duck", "cause", "quit"}, "12:01:02 [::1]:53422 duck left (quit)\n"},
 		{"client disconnected", []any{"remote", "127.0.0.1:53422", "cause", "registration timeout"}, "12:01:02 127.0.0.1:53422 left (registration timeout)\n"},
