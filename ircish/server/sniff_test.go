@@ -55,7 +55,7 @@ func TestWebSniff(t *testing.T) {
 	addr := startServer(t, &Server{})
 	const (
 		soon = 20 * time.Millisecond  // after httpWait, before browserWait
-		late = 400 * time.Millisecond // after browserWait, before webWait
+		late = 600 * time.Millisecond // after browserWait, before webWait
 	)
 	if got := askAfter(t, "127.0.0.2", addr, soon); got != "HTTP/1.1 200 OK" {
 		t.Fatalf("a request %v after connecting: got %q, want HTTP/1.1 200 OK", soon, got)
