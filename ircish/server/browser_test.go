@@ -123,6 +123,42 @@ func logHas(text string) string {
 	return fmt.Sprintf("document.getElementById('log').textContent.includes(%q)", text)
 }
 
+// openPage opens watch.origin's page in a headless exe at 390 × 800, and
+// returns the context of its tab, which ends with the test.
+func openPage(t *testing.T, exe string, watch *pageWatch) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.WindowSize(390, 800),
+		chromedp.Flag("headless", true),
+		chromedp.DisableGPU,
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	tctx, cancelTime := context.WithTimeout(actx, 90*time.Second) // the whole browser
+	t.Cleanup(cancelTime)
+	var ctx context.Context
+	ctx, cancel := chromedp.NewContext(tctx, chromedp.WithListener(watch.listen(&ctx)))
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	if err == nil {
+		_, err = chromedp.Call(ctx, log.Enable, cdp.Empty{})
+	}
+	if err == nil {
+		err = chromedp.Do(ctx, chromedp.EmulateViewport(390, 800), chromedp.Navigate(watch.origin+"/"))
+	}
+	if err != nil {
+		t.Fatalf("opening the page in %s: %v", exe, err)
+	}
+	return ctx
+}
+
 // The web client in headless Chromium on a phone-sized screen, beside a
 // TCP client in the same room: it joins with a nick and Enter, shows
 // earlier messages and who is here, says what is typed, shows markup as
@@ -150,37 +186,8 @@ func TestBrowser(t *testing.T) {
 	bob.Send("MSG said before ann came")
 	bob.Expect("^MSG bob said before ann came$")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.WindowSize(390, 800),
-		chromedp.Flag("headless", true),
-		chromedp.DisableGPU,
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	tctx, cancelTime := context.WithTimeout(actx, 90*time.Second) // the whole browser
-	defer cancelTime()
 	watch := &pageWatch{origin: "http://" + addr}
-	var ctx context.Context
-	ctx, cancel := chromedp.NewContext(tctx, chromedp.WithListener(watch.listen(&ctx)))
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
-	if err == nil {
-		_, err = chromedp.Call(ctx, log.Enable, cdp.Empty{})
-	}
-	if err == nil {
-		err = chromedp.Do(ctx, chromedp.EmulateViewport(390, 800), chromedp.Navigate(watch.origin+"/"))
-
-	}
-	if err != nil {
-		t.Fatalf("opening the page in %s: %v", exe, err)
-	}
+	ctx := openPage(t, exe, watch)
 	type_ := func(text string) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.KeyEvent(text)); err != nil {
@@ -190,6 +197,7 @@ func TestBrowser(t *testing.T) {
 
 	// Join: the nick field has the focus on load; a nick and Enter.
 	waitPage(t, ctx, "the nick field to have the focus", `document.activeElement.id === "nick"`)
+	waitPage(t, ctx, "no password field until a nick asks for one", `getComputedStyle(document.getElementById("pw-row")).display === "none"`)
 	type_("ann" + kb.Enter)
 	bob.Expect("^JOINED ann$")
 	waitPage(t, ctx, "the earlier message", logHas("said before ann came"))
@@ -254,5 +262,38 @@ func TestBrowser(t *testing.T) {
 	watch.mu.Unlock()
 	if requests == 0 {
 		t.Errorf("saw no request: the network listener is broken")
+	}
+}
+
+// A registered nick: the page asks for its password, and joins with it.
+func TestBrowserPassword(t *testing.T) {
+	exe := chromium()
+	if exe == "" {
+		t.Skip("no Chromium or Chrome found: skipping the browser test")
+	}
+	addr := startServer(t, &Server{})
+	dee := chattest.Register(t, addr, "dee")
+	dee.Send("REGISTER hunter22")
+	dee.Expect("^REGISTERED ")
+	dee.Send("QUIT")
+	dee.Closed()
+	bob := chattest.Register(t, addr, "bob")
+
+	watch := &pageWatch{origin: "http://" + addr}
+	ctx := openPage(t, exe, watch)
+	keys := func(text string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(text)); err != nil {
+			t.Fatalf("typing %q: %v", text, err)
+		}
+	}
+	waitPage(t, ctx, "the nick field to have the focus", `document.activeElement.id === "nick"`)
+	keys("dee" + kb.Enter)
+	waitPage(t, ctx, "the password field, with the focus", `getComputedStyle(document.getElementById("pw-row")).display !== "none" && document.activeElement.id === "password"`)
+	keys("hunter22" + kb.Enter)
+	bob.Expect("^JOINED dee$")
+	waitPage(t, ctx, "the message field to have the focus", `document.activeElement.id === "text"`)
+	if p := watch.seen(); len(p) > 0 {
+		t.Errorf("the page did what it must not:\n%s", strings.Join(p, "\n"))
 	}
 }
