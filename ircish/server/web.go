@@ -115,10 +115,11 @@ func (w *web) handOff(c *conn, request, rest []byte) {
 // clients of the server's own, which Shutdown ends.
 func (w *web) close() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.shut = true
-	if w.srv != nil {
-		w.srv.Close()
+	srv := w.srv
+	w.mu.Unlock()
+	if srv != nil { // not under w.mu: closing a TLS connection writes to it
+		srv.Close()
 	}
 }
 
